@@ -1,0 +1,125 @@
+/* buf.c: a growable byte buffer with a consumed prefix. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "evbus.h"
+
+/*
+ * Make room for n more bytes (plus the trailing NUL).  A consumed prefix is
+ * reclaimed by moving the unread bytes down before growing, so a buffer
+ * used as a queue stays as large as its largest backlog.  -1 with errno
+ * ENOMEM; the buffer is unchanged then.
+ */
+int
+ev_buf_reserve(struct ev_buf *b, size_t n)
+{
+	size_t need, ncap;
+	char *p;
+
+	if (b->off > 0 && b->off == b->len)
+		b->off = b->len = 0;
+	if (n > SIZE_MAX / 2 - b->len) {
+		errno = ENOMEM;
+		return -1;
+	}
+	need = b->len + n + 1;
+	if (need <= b->cap)
+		return 0;
+	if (b->off > 0 && need - b->off <= b->cap) {
+		memmove(b->data, b->data + b->off, b->len - b->off);
+		b->len -= b->off;
+		b->off = 0;
+		b->data[b->len] = '\0';
+		return 0;
+	}
+	ncap = b->cap ? b->cap : 256;
+	while (ncap < need)
+		ncap *= 2;
+	if ((p = realloc(b->data, ncap)) == NULL)
+		return -1;
+	b->data = p;
+	b->cap = ncap;
+	return 0;
+}
+
+int
+ev_buf_append(struct ev_buf *b, const void *p, size_t n)
+{
+	if (ev_buf_reserve(b, n) == -1)
+		return -1;
+	if (n > 0)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+int
+ev_buf_putc(struct ev_buf *b, int c)
+{
+	char ch = (char)c;
+
+	return ev_buf_append(b, &ch, 1);
+}
+
+int
+ev_buf_vprintf(struct ev_buf *b, const char *fmt, va_list ap)
+{
+	va_list ap2;
+	int n;
+
+	va_copy(ap2, ap);
+	n = vsnprintf(b->data ? b->data + b->len : NULL,
+	    b->data ? b->cap - b->len : 0, fmt, ap2);
+	va_end(ap2);
+	if (n < 0)
+		return -1;
+	if (b->data == NULL || (size_t)n >= b->cap - b->len) {
+		if (ev_buf_reserve(b, (size_t)n) == -1)
+			return -1;
+		vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
+	}
+	b->len += (size_t)n;
+	return 0;
+}
+
+int
+ev_buf_printf(struct ev_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = ev_buf_vprintf(b, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+/* Drop n bytes from the front of the unread part. */
+void
+ev_buf_consume(struct ev_buf *b, size_t n)
+{
+	b->off += n;
+	if (b->off >= b->len)
+		b->off = b->len = 0;
+	if (b->data != NULL)
+		b->data[b->len] = '\0';
+}
+
+void
+ev_buf_reset(struct ev_buf *b)
+{
+	b->off = b->len = 0;
+	if (b->data != NULL)
+		b->data[0] = '\0';
+}
+
+void
+ev_buf_free(struct ev_buf *b)
+{
+	free(b->data);
+	memset(b, 0, sizeof(*b));
+}

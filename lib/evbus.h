@@ -1,0 +1,307 @@
+/*
+ * evbus.h: the one header of libevbus, the library every evbus program
+ * links.  Nothing in the library prints or exits: functions return -1 (or
+ * NULL) and describe the failure in a struct ev_err, and the caller decides.
+ */
+#ifndef EVBUS_H
+#define EVBUS_H
+
+#include <sys/types.h>
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define EV_VERSION		"0.1.0"
+#define EV_PROTO_VERSION	1
+
+/* Limits of the event and of the wire; the daemon may lower or raise some. */
+#define EV_NAME_MAX		255		/* bytes in an event name */
+#define EV_EVENT_MAX_DEFAULT	(64 * 1024)	/* bytes in one event body */
+#define EV_EVENT_MAX_LIMIT	(16 * 1024 * 1024) /* largest -m accepted */
+#define EV_LINE_MAX		1024		/* a command line before its body */
+#define EV_ARGS_MAX		8		/* words on a command line */
+#define EV_SUB_MAX		(64 * 1024)	/* bytes in a SUB body */
+#define EV_UUID_LEN		36
+#define EV_EPOCH_LEN		16
+
+/* Exit statuses shared by every program (sysexits(3) subset). */
+#define EV_EX_OK		0
+#define EV_EX_REJECTED		1	/* some input rejected, rest processed */
+#define EV_EX_USAGE		64
+#define EV_EX_DATAERR		65
+#define EV_EX_UNAVAILABLE	69
+#define EV_EX_SOFTWARE		70
+#define EV_EX_IOERR		74
+#define EV_EX_TEMPFAIL		75
+#define EV_EX_NOPERM		77
+
+/*
+ * A failure description.  kind says what sort of failure it was so that a
+ * program can choose its exit status; msg is a complete, human-readable
+ * sentence fragment without the program's name ("name: contains '*'").
+ */
+enum ev_errkind {
+	EV_ERR_NONE = 0,
+	EV_ERR_DATA,		/* the input is malformed or breaks a rule */
+	EV_ERR_LIMIT,		/* the input is well-formed but too large */
+	EV_ERR_PROTO,		/* the peer broke the wire protocol */
+	EV_ERR_SYS,		/* a system call failed; errno is in sys */
+	EV_ERR_UNAVAILABLE,	/* no bus answers */
+	EV_ERR_DENIED,		/* permission denied */
+	EV_ERR_TIMEOUT,		/* a deadline passed */
+};
+
+struct ev_err {
+	enum ev_errkind	kind;
+	int		sys;		/* errno for EV_ERR_SYS, else 0 */
+	char		msg[256];
+};
+
+/* Fill err (which may be NULL) and return -1; for "return ev_err_set(...)". */
+int	ev_err_set(struct ev_err *, enum ev_errkind, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
+/* The same, appending ": strerror(errno)" and recording errno. */
+int	ev_err_sys(struct ev_err *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+/* The sysexits status that best reports an error of this kind. */
+int	ev_err_exit(const struct ev_err *);
+
+/*
+ * buf.c: a growable byte buffer.  data[off..len) is the unread part; the
+ * buffer keeps a NUL after data[len] so that text in it is a C string.
+ */
+struct ev_buf {
+	char	*data;
+	size_t	 off;
+	size_t	 len;
+	size_t	 cap;
+};
+
+int	 ev_buf_reserve(struct ev_buf *, size_t);
+int	 ev_buf_append(struct ev_buf *, const void *, size_t);
+int	 ev_buf_putc(struct ev_buf *, int);
+int	 ev_buf_printf(struct ev_buf *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+int	 ev_buf_vprintf(struct ev_buf *, const char *, va_list)
+	    __attribute__((format(printf, 2, 0)));
+void	 ev_buf_consume(struct ev_buf *, size_t);
+void	 ev_buf_reset(struct ev_buf *);
+void	 ev_buf_free(struct ev_buf *);
+#define ev_buf_unread(b)	((b)->len - (b)->off)
+#define ev_buf_head(b)		((b)->data + (b)->off)
+
+/*
+ * time.c: clocks, durations and points in time.
+ * Durations: a number with a unit, "250ms", "10s", "5m", "1h", "7d"; a bare
+ * number is seconds.  Times: RFC 3339 ("2026-11-23T06:00:00Z", with an
+ * optional fraction and a numeric offset), epoch milliseconds (digits only),
+ * or a duration meaning that long before now.
+ */
+int64_t	ev_now_ms(void);		/* CLOCK_REALTIME, ms since the epoch */
+int64_t	ev_mono_ms(void);		/* CLOCK_MONOTONIC, ms */
+int	ev_duration_parse(const char *, int64_t *ms, struct ev_err *);
+int	ev_time_parse(const char *, int64_t now_ms, int64_t *ms,
+	    struct ev_err *);
+
+/* util.c: identifiers and small parsers. */
+void	ev_uuid4(char out[EV_UUID_LEN + 1]);
+void	ev_epoch_new(char out[EV_EPOCH_LEN + 1]);
+/* Strict decimal: digits only, no sign, no overflow past max. */
+int	ev_parse_u64(const char *, size_t, uint64_t max, uint64_t *);
+
+/*
+ * pattern.c: AMQP topic patterns.  A pattern is tokens separated by '.';
+ * '*' matches exactly one token and '#' zero or more.  A wildcard in the
+ * first position never matches a name under "evbus." (the bus's own names).
+ * Matching is iterative and costs O(pattern tokens x name tokens) at worst.
+ */
+int	ev_pattern_check(const char *, size_t, struct ev_err *);
+bool	ev_pattern_match(const char *pat, size_t patlen,
+	    const char *name, size_t namelen);
+
+/*
+ * A subscription: patterns ORed; a pattern starting with '!' excludes.
+ * With only exclusions, the set matches what '#' matches minus them.
+ */
+struct ev_patset {
+	char	**inc;
+	size_t	 *inclen;
+	size_t	  ninc;
+	char	**exc;
+	size_t	 *exclen;
+	size_t	  nexc;
+	bool	  all;		/* an include is "#": any user name matches */
+};
+
+int	ev_patset_add(struct ev_patset *, const char *, size_t,
+	    struct ev_err *);
+bool	ev_patset_match(const struct ev_patset *, const char *, size_t);
+void	ev_patset_free(struct ev_patset *);
+
+/*
+ * event.c: the event model.
+ *
+ * A name is 1..EV_NAME_MAX bytes of tokens separated by '.', no empty
+ * token, no whitespace or control character, no '*' or '#'.
+ */
+int	ev_name_check(const char *, size_t, struct ev_err *);
+bool	ev_name_reserved(const char *, size_t);	/* under "evbus." */
+
+struct ev_origin {
+	uint32_t	uid;
+	uint32_t	gid;
+	int32_t		pid;
+};
+
+/* Facts about an event that ev_event_prepare/stamp found while checking. */
+struct ev_evinfo {
+	char	name[EV_NAME_MAX + 1];
+	size_t	namelen;
+	char	id[EV_UUID_LEN + 1];	/* "" when the event has no id */
+	int64_t	time;			/* 0 when absent */
+};
+
+/* How evfire builds an event before sending it. */
+struct ev_prepare {
+	bool	fill;		/* add id and time when absent */
+	int64_t	now_ms;		/* time to stamp when absent */
+};
+
+/*
+ * Check one event body (a JSON object) the way the bus checks it, and
+ * append to out its normalized bytes: compact JSON on one line, with id and
+ * time added when absent and prep->fill is set.  "seq" and "origin" are
+ * removed: only the bus sets them.  Names under "evbus." are refused.
+ * Returns 0, or -1 with err (EV_ERR_DATA or EV_ERR_LIMIT) and out unchanged.
+ * Cost: one parse and one serialization of the event.
+ */
+int	ev_event_prepare(const char *, size_t, const struct ev_prepare *,
+	    struct ev_buf *out, struct ev_evinfo *, struct ev_err *);
+
+/*
+ * The daemon's edge: check a received body like ev_event_prepare (filling
+ * id and time when absent) and append to out the outgoing bytes, an object
+ * that starts {"seq":N,"origin":{...}, and goes on with the event's own
+ * fields.  Any seq or origin the client sent is replaced.  maxlen bounds the
+ * body.  Returns 0 or -1 with err and out unchanged.
+ */
+int	ev_event_stamp(const char *, size_t, size_t maxlen, uint64_t seq,
+	    const struct ev_origin *, int64_t now_ms, struct ev_buf *out,
+	    struct ev_evinfo *, struct ev_err *);
+
+/*
+ * Build an event of the bus's own (evbus.*) with the given payload, which
+ * is compact JSON text (NULL for null).  Appends {"seq":..,"name":..} bytes
+ * to out; seq 0 means "no seq" (an event made for one subscriber).
+ */
+int	ev_event_internal(struct ev_buf *out, uint64_t seq, const char *name,
+	    int64_t now_ms, const char *payload);
+
+/* Read the seq of an outgoing event: its bytes start {"seq":N. 0 if none. */
+uint64_t ev_event_seq(const char *, size_t);
+
+/*
+ * proto.c: the wire protocol.  A frame is one line "VERB arg...\n"; the
+ * verbs PUB, SUB and EVENT end with a byte count and are followed by that
+ * many bytes of JSON and a "\n".  A "\r" before a line's "\n" is ignored so
+ * that a person can speak it through socat with CRLF.
+ */
+struct ev_frame {
+	const char	*verb;
+	const char	*argv[EV_ARGS_MAX];
+	int		 argc;		/* words after the verb */
+	const char	*body;		/* NULL when the verb has none */
+	size_t		 bodylen;
+};
+
+struct ev_decoder {
+	struct ev_buf	in;
+	size_t		maxline;	/* longest command line */
+	size_t		maxbody;	/* largest body */
+	size_t		need;		/* body bytes wanted by a parsed line */
+	size_t		lineend;	/* end of that line in in.data */
+	bool		failed;		/* a protocol error: no more frames */
+};
+
+void	ev_decoder_init(struct ev_decoder *, size_t maxline, size_t maxbody);
+void	ev_decoder_free(struct ev_decoder *);
+/* Space to read into directly: at least want bytes; NULL if out of memory. */
+char	*ev_decoder_space(struct ev_decoder *, size_t want, size_t *avail);
+void	ev_decoder_commit(struct ev_decoder *, size_t);
+int	ev_decoder_feed(struct ev_decoder *, const void *, size_t);
+/*
+ * The next complete frame: 1 with *f filled (pointers valid until the next
+ * call on the decoder), 0 when more bytes are needed, -1 on a protocol error
+ * (line too long, bad byte count, body too large, body not followed by a
+ * newline), after which the stream cannot be trusted and the decoder
+ * returns -1 again.  Cost: linear in the bytes, each byte looked at once.
+ */
+int	ev_decoder_next(struct ev_decoder *, struct ev_frame *,
+	    struct ev_err *);
+/* Does this verb carry a body? */
+bool	ev_proto_has_body(const char *);
+
+int	ev_proto_line(struct ev_buf *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+int	ev_proto_body(struct ev_buf *, const char *verb, const char *,
+	    size_t);
+
+/*
+ * sockpath.c: where the socket lives.  $EVBUS_SOCKET, else
+ * $XDG_RUNTIME_DIR/evbus/sock, else /tmp/evbus-$UID/sock.  *isdefault is
+ * set when the path did not come from the caller or $EVBUS_SOCKET.
+ */
+int	ev_sockpath(const char *given, char *out, size_t outlen,
+	    bool *isdefault, struct ev_err *);
+/*
+ * Make the socket's directory if missing (mode 0700) and check it: a
+ * directory, not a link, owned by us, not reachable by group or others.
+ * Only the directories evbus creates itself are checked for privacy; a
+ * directory named by the user through -s or $EVBUS_SOCKET must exist and
+ * is checked for ownership only when create is set.
+ */
+int	ev_sockdir_prepare(const char *sockpath, bool create,
+	    struct ev_err *);
+
+/*
+ * client.c: a connection to evbusd.
+ */
+#define EV_CLIENT_AUTOSTART	0x01	/* start evbusd if none answers */
+
+struct ev_client {
+	int		  fd;
+	char		  path[108];
+	char		  name[32];
+	int		  flags;
+	char		  epoch[EV_EPOCH_LEN + 1];
+	uint64_t	  last_seq;	/* the bus's newest seq at HELLO */
+	size_t		  max_event;	/* the bus's event size limit */
+	struct ev_decoder dec;
+	struct ev_buf	  out;
+};
+
+/*
+ * Connect to the bus at path (NULL: the default place), autostarting a
+ * private evbusd when flags ask for it, the path is the default one and
+ * $EVBUS_AUTOSTART is not 0; then shake hands.  Waits at most timeout_ms
+ * overall.  Returns 0, or -1 with err (EV_ERR_UNAVAILABLE when no bus
+ * answers, EV_ERR_DENIED, EV_ERR_PROTO).
+ */
+int	ev_client_open(struct ev_client *, const char *path, const char *name,
+	    int flags, int timeout_ms, struct ev_err *);
+/* Close the connection and forget the buffers; open may be called again. */
+void	ev_client_close(struct ev_client *);
+/* Write all of out; poll while the socket is full.  -1 with err. */
+int	ev_client_flush(struct ev_client *, int timeout_ms, struct ev_err *);
+/*
+ * Read until a whole frame is there: 1 with a frame, 0 on a clean end of
+ * stream, -1 with err (EV_ERR_TIMEOUT after timeout_ms; -1 waits forever).
+ */
+int	ev_client_next(struct ev_client *, struct ev_frame *, int timeout_ms,
+	    struct ev_err *);
+/* Read what the socket has now into the decoder: >0, 0 at EOF, -1. */
+ssize_t	ev_client_fill(struct ev_client *, struct ev_err *);
+
+#endif /* EVBUS_H */
