@@ -6,6 +6,9 @@
 
 #include "evbus.h"
 
+static void	err_vset(struct ev_err *, enum ev_errkind, const char *,
+		    va_list) __attribute__((format(printf, 3, 0)));
+
 static void
 err_vset(struct ev_err *e, enum ev_errkind kind, const char *fmt, va_list ap)
 {

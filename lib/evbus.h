@@ -108,7 +108,10 @@ int	ev_time_parse(const char *, int64_t now_ms, int64_t *ms,
 /* util.c: identifiers and small parsers. */
 void	ev_uuid4(char out[EV_UUID_LEN + 1]);
 void	ev_epoch_new(char out[EV_EPOCH_LEN + 1]);
-/* Strict decimal: digits only, no sign, no overflow past max. */
+/*
+ * Strict decimal: digits only, no sign or space.  0, or -1 with errno
+ * EINVAL (not a number) or ERANGE (over max).
+ */
 int	ev_parse_u64(const char *, size_t, uint64_t max, uint64_t *);
 
 /*
@@ -147,7 +150,8 @@ void	ev_patset_free(struct ev_patset *);
  * token, no whitespace or control character, no '*' or '#'.
  */
 int	ev_name_check(const char *, size_t, struct ev_err *);
-bool	ev_name_reserved(const char *, size_t);	/* under "evbus." */
+/* The bus's own names: the first token is "evbus". */
+bool	ev_name_reserved(const char *, size_t);
 
 struct ev_origin {
 	uint32_t	uid;
@@ -156,10 +160,13 @@ struct ev_origin {
 };
 
 /* Facts about an event that ev_event_prepare/stamp found while checking. */
+#define EV_ID_MAX	64		/* bytes in a producer-chosen id */
+
 struct ev_evinfo {
 	char	name[EV_NAME_MAX + 1];
 	size_t	namelen;
-	char	id[EV_UUID_LEN + 1];	/* "" when the event has no id */
+	char	id[EV_ID_MAX + 1];	/* "" when the event has no id */
+	bool	hadid;			/* the producer chose the id */
 	int64_t	time;			/* 0 when absent */
 };
 
@@ -196,8 +203,9 @@ int	ev_event_stamp(const char *, size_t, size_t maxlen, uint64_t seq,
  * is compact JSON text (NULL for null).  Appends {"seq":..,"name":..} bytes
  * to out; seq 0 means "no seq" (an event made for one subscriber).
  */
-int	ev_event_internal(struct ev_buf *out, uint64_t seq, const char *name,
-	    int64_t now_ms, const char *payload);
+int	ev_event_internal(struct ev_buf *out, uint64_t seq,
+	    const struct ev_origin *, const char *name, int64_t now_ms,
+	    const char *payload);
 
 /* Read the seq of an outgoing event: its bytes start {"seq":N. 0 if none. */
 uint64_t ev_event_seq(const char *, size_t);
@@ -212,17 +220,18 @@ struct ev_frame {
 	const char	*verb;
 	const char	*argv[EV_ARGS_MAX];
 	int		 argc;		/* words after the verb */
-	const char	*body;		/* NULL when the verb has none */
+	const char	*body;		/* NULL when none, or when oversize */
 	size_t		 bodylen;
+	bool		 oversize;	/* body over maxbody: skipped unread */
 };
 
 struct ev_decoder {
 	struct ev_buf	in;
 	size_t		maxline;	/* longest command line */
 	size_t		maxbody;	/* largest body */
-	size_t		need;		/* body bytes wanted by a parsed line */
-	size_t		lineend;	/* end of that line in in.data */
+	size_t		skip;		/* bytes of an oversize body to drop */
 	bool		failed;		/* a protocol error: no more frames */
+	char		line[EV_LINE_MAX + 1];	/* the words of the frame */
 };
 
 void	ev_decoder_init(struct ev_decoder *, size_t maxline, size_t maxbody);
@@ -234,9 +243,14 @@ int	ev_decoder_feed(struct ev_decoder *, const void *, size_t);
 /*
  * The next complete frame: 1 with *f filled (pointers valid until the next
  * call on the decoder), 0 when more bytes are needed, -1 on a protocol error
- * (line too long, bad byte count, body too large, body not followed by a
+ * (line too long, too many words, bad byte count, body not followed by a
  * newline), after which the stream cannot be trusted and the decoder
- * returns -1 again.  Cost: linear in the bytes, each byte looked at once.
+ * returns -1 again.  A body larger than maxbody is not an error of the
+ * stream: the frame comes back with oversize set and no body, and the
+ * decoder drops those bytes as they arrive, so that the peer can be told
+ * and the connection goes on.  Empty lines are skipped.
+ * Cost: linear in the bytes; a line is scanned again only while its body
+ * is incomplete, and lines are short.
  */
 int	ev_decoder_next(struct ev_decoder *, struct ev_frame *,
 	    struct ev_err *);
@@ -303,5 +317,80 @@ int	ev_client_next(struct ev_client *, struct ev_frame *, int timeout_ms,
 	    struct ev_err *);
 /* Read what the socket has now into the decoder: >0, 0 at EOF, -1. */
 ssize_t	ev_client_fill(struct ev_client *, struct ev_err *);
+
+/*
+ * lines.c: newline-delimited input from a descriptor.  Lines may be of any
+ * length up to max; a longer one is dropped as it streams (never held
+ * whole) and reported.  The last line counts without its newline.
+ */
+struct ev_lines {
+	int		fd;
+	struct ev_buf	buf;
+	size_t		max;
+	uint64_t	lineno;		/* of the line last returned */
+	bool		eof;
+	bool		skipping;	/* inside a line that is too long */
+	size_t		skipped;
+};
+
+void	ev_lines_init(struct ev_lines *, int, size_t max);
+void	ev_lines_free(struct ev_lines *);
+/* One read(2): >0 bytes, 0 at end of input, -1 with err (or EAGAIN). */
+ssize_t	ev_lines_fill(struct ev_lines *, struct ev_err *);
+/*
+ * The next whole line, without its newline: 1 with *line (valid until the
+ * next fill), 0 when more input is needed (or at the end, when none is
+ * left), -1 with err (EV_ERR_LIMIT) for a line longer than max, which is
+ * then behind us; lineno says which line it was.
+ */
+int	ev_lines_next(struct ev_lines *, const char **, size_t *,
+	    struct ev_err *);
+
+/*
+ * publish.c: reliable publishing.  Events are queued as frames and kept
+ * until the bus acknowledges them; when the connection is lost, the
+ * publisher reconnects (for up to retry_ms) and sends again everything not
+ * acknowledged.  Every event carries an id, so the bus drops the copies it
+ * already had.  The caller polls ev_pub_pollfd() and calls ev_pub_io().
+ */
+struct ev_publisher {
+	struct ev_client c;
+	const char	*path;		/* as given to ev_pub_open */
+	char		 name[32];
+	int		 flags;
+	int64_t		 retry_ms;	/* how long to try to reconnect */
+	struct ev_buf	 q;		/* frames not yet acknowledged */
+	size_t		 sent;		/* bytes of q written on this link */
+	struct ev_pubent {
+		uint64_t tag;
+		size_t	 len;
+	}		*ent;		/* a ring of the frames in q */
+	size_t		 entcap, enthead, nent;
+	size_t		 maxq;		/* bytes of q before it is full */
+	uint64_t	 reconnects;
+	void		(*on_ack)(void *, uint64_t tag, uint64_t seq);
+	void		(*on_reject)(void *, uint64_t tag, const char *code,
+			    const char *text);
+	void		(*on_reconnect)(void *, const char *epoch);
+	void		*arg;
+};
+
+int	ev_pub_open(struct ev_publisher *, const char *path, const char *name,
+	    int flags, struct ev_err *);
+void	ev_pub_close(struct ev_publisher *);
+/* Queue one event (compact JSON with an id).  -1 only when out of memory. */
+int	ev_pub_queue(struct ev_publisher *, const char *, size_t, uint64_t tag,
+	    struct ev_err *);
+/* Too much is waiting for acknowledgement: stop queueing, do I/O. */
+bool	ev_pub_full(const struct ev_publisher *);
+void	ev_pub_pollfd(const struct ev_publisher *, int *fd, short *events);
+/*
+ * Write what is unsent, read acknowledgements (calling on_ack/on_reject in
+ * queue order).  On a lost connection, reconnects and re-sends; -1 with
+ * err only when the bus stays away for retry_ms, or on a protocol error.
+ */
+int	ev_pub_io(struct ev_publisher *, short revents, struct ev_err *);
+/* Do I/O until every queued event is acknowledged.  -1 with err. */
+int	ev_pub_drain(struct ev_publisher *, struct ev_err *);
 
 #endif /* EVBUS_H */

@@ -1,0 +1,192 @@
+/*
+ * listener.c: the listening socket: lock, stale-socket check, bind under a
+ * tight umask, accept with the peer's credentials.
+ */
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "evbusd.h"
+
+/* Is somebody accepting connections on path? */
+static bool
+listener_live(const char *path)
+{
+	struct sockaddr_un sun;
+	int fd;
+	bool live;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	strcpy(sun.sun_path, path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return false;
+	live = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 ||
+	    errno == EAGAIN;
+	close(fd);
+	return live;
+}
+
+/*
+ * Take the lock "<socket>.lock", replace a stale socket, bind and listen.
+ * The lock is held for the daemon's life, so two daemons starting at once
+ * cannot both decide a socket is stale.  -1 with err: EV_ERR_UNAVAILABLE
+ * when a bus already runs there.
+ */
+int
+listener_open(struct evbusd *b, struct ev_err *err)
+{
+	char lock[sizeof(b->path) + 8];
+	struct sockaddr_un sun;
+	mode_t omask;
+	int fd;
+
+	snprintf(lock, sizeof(lock), "%s.lock", b->path);
+	b->lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (b->lockfd == -1)
+		return ev_err_sys(err, "%s", lock);
+	if (flock(b->lockfd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno == EWOULDBLOCK)
+			return ev_err_set(err, EV_ERR_UNAVAILABLE,
+			    "a bus is already running on %s", b->path);
+		return ev_err_sys(err, "lock %s", lock);
+	}
+	if (listener_live(b->path))
+		return ev_err_set(err, EV_ERR_UNAVAILABLE,
+		    "a bus is already running on %s", b->path);
+	if (unlink(b->path) == 0)
+		log_info("replaced the stale socket %s", b->path);
+	else if (errno != ENOENT)
+		return ev_err_sys(err, "cannot remove stale socket %s",
+		    b->path);
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	strcpy(sun.sun_path, b->path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return ev_err_sys(err, "socket");
+	omask = umask(0177);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		umask(omask);
+		ev_err_sys(err, "bind %s", b->path);
+		close(fd);
+		return -1;
+	}
+	umask(omask);
+	if (listen(fd, 128) == -1) {
+		ev_err_sys(err, "listen");
+		close(fd);
+		unlink(b->path);
+		return -1;
+	}
+	b->lfd = fd;
+	b->accepting = true;
+	return 0;
+}
+
+/* Stop listening and remove the socket; the lock goes with the process. */
+void
+listener_close(struct evbusd *b)
+{
+	if (b->lfd == -1)
+		return;
+	epoll_ctl(b->epfd, EPOLL_CTL_DEL, b->lfd, NULL);
+	close(b->lfd);
+	b->lfd = -1;
+	if (unlink(b->path) == -1 && errno != ENOENT)
+		log_warn("unlink %s", b->path);
+}
+
+/*
+ * Stop or resume watching the listening socket, so that a lack of
+ * descriptors does not spin the loop on a connection it cannot accept.
+ */
+void
+listener_pause(struct evbusd *b, bool pause)
+{
+	struct epoll_event ev = { .events = pause ? 0 : EPOLLIN };
+
+	if (b->lfd == -1 || b->accepting == !pause)
+		return;
+	ev.data.ptr = NULL;
+	if (epoll_ctl(b->epfd, EPOLL_CTL_MOD, b->lfd, &ev) == -1)
+		log_warn("epoll_ctl listener");
+	b->accepting = !pause;
+}
+
+/* Tell a refused peer why, best effort, and hang up. */
+static void
+listener_refuse(int fd, const char *why)
+{
+	ssize_t n;
+
+	n = send(fd, why, strlen(why), MSG_NOSIGNAL | MSG_DONTWAIT);
+	(void)n;
+	close(fd);
+}
+
+/*
+ * Accept every pending connection.  Only our own user (and root) may
+ * connect: the directory is private, and this checks it again from the
+ * kernel's view of the peer.  At the client limit, or out of descriptors,
+ * the newcomer is told and refused; established clients are unaffected.
+ */
+void
+listener_accept(struct evbusd *b)
+{
+	struct ev_origin cred;
+	struct ucred uc;
+	socklen_t len;
+	char msg[128];
+	int fd;
+
+	for (;;) {
+		fd = accept4(b->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EMFILE || errno == ENFILE) {
+				/* Out of descriptors: pause until one closes. */
+				log_warn("accept (pausing new connections)");
+				listener_pause(b, true);
+			} else if (errno != EAGAIN)
+				log_warn("accept");
+			return;
+		}
+		len = sizeof(uc);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) == -1) {
+			log_warn("SO_PEERCRED");
+			close(fd);
+			continue;
+		}
+		cred.uid = uc.uid;
+		cred.gid = uc.gid;
+		cred.pid = uc.pid;
+		if (uc.uid != b->self.uid && uc.uid != 0) {
+			log_warnx("refused uid %lu (pid %ld): not our user",
+			    (unsigned long)uc.uid, (long)uc.pid);
+			listener_refuse(fd, "ERR denied this bus belongs to "
+			    "another user\n");
+			continue;
+		}
+		if (b->nconns >= b->maxconns) {
+			snprintf(msg, sizeof(msg), "ERR limit too many clients "
+			    "(the limit is %zu)\n", b->maxconns);
+			listener_refuse(fd, msg);
+			continue;
+		}
+		if (conn_new(b, fd, &cred) == NULL) {
+			log_warn("new client");
+			close(fd);
+		}
+	}
+}

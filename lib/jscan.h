@@ -1,0 +1,117 @@
+/*
+ * jscan.h: the hot-path JSON validator, internal to libevbus.
+ *
+ * A validate-only scanner: one pass over the bytes, no tree, no allocation,
+ * no recursion.  It accepts exactly the texts jansson 2.14's json_loadb()
+ * accepts (test/fuzz/fuzz_jscan.c checks this differentially), with one
+ * deliberate exception: jansson silently skips a single NUL byte that
+ * directly follows a number or true/false/null (its stream "unget" of a
+ * NUL re-reads the next byte instead), e.g. "[1\0]"; jscan rejects every
+ * NUL byte outside and inside strings, so that bytes it accepts are always
+ * safe to forward as one NDJSON line.
+ *
+ * What jansson accepts, and so jscan:
+ *   - exactly one value, with only space, tab, newline and carriage return
+ *     around it; nothing else after it; empty input is an error;
+ *   - the whole text valid UTF-8 (no overlong forms, no encoded surrogates,
+ *     nothing above U+10FFFF, no stray continuation bytes);
+ *   - strings without raw control characters (< 0x20), with the escapes
+ *     \" \\ \/ \b \f \n \r \t \uXXXX (hex digits in either case); a \u
+ *     high surrogate must be followed at once by a \u low surrogate, a lone
+ *     low surrogate is an error, and \u0000 is an error (in keys too);
+ *   - numbers -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?; integers (no
+ *     fraction, no exponent) must fit in a long long, reals must not round
+ *     to infinity (underflow to zero or a subnormal is accepted), whatever
+ *     the locale;
+ *   - literals true, false, null (lower case, not followed by a letter);
+ *   - at most JSON_PARSER_MAX_DEPTH (2048) nested values, counting the
+ *     scalar at the bottom: 2048 nested empty arrays pass, 2048 arrays
+ *     around a 1 do not;
+ *   - duplicate keys (jansson keeps the last; jscan reports every one).
+ */
+#ifndef JSCAN_H
+#define JSCAN_H
+
+#include "evbus.h"
+
+#define EV_JSON_MAX_DEPTH	2048	/* jansson's JSON_PARSER_MAX_DEPTH */
+
+enum ev_jtype {
+	EV_J_OBJECT,
+	EV_J_ARRAY,
+	EV_J_STRING,
+	EV_J_INTEGER,
+	EV_J_REAL,
+	EV_J_TRUE,
+	EV_J_FALSE,
+	EV_J_NULL,
+};
+
+/* One top-level member of an object: spans into the scanned buffer. */
+struct ev_jmember {
+	const char	*key;		/* raw bytes between the quotes */
+	size_t		 keylen;	/* escapes are NOT decoded */
+	bool		 key_escaped;	/* the key contains a backslash */
+	const char	*val;		/* raw bytes of the value; a string */
+	size_t		 vallen;	/* value includes its quotes */
+	enum ev_jtype	 type;
+	bool		 val_escaped;	/* a string value with a backslash */
+};
+
+/*
+ * Validate buf[0..len) as exactly one JSON value, as json_loadb(buf, len,
+ * JSON_DECODE_ANY, &e) would (save the NUL exception above).  On success
+ * returns 0 and stores the value's type in *type (type may be NULL).  On
+ * failure returns -1 with err (may be NULL) set to EV_ERR_DATA and a
+ * message like "invalid JSON at byte 17: '}' expected"; byte numbers count
+ * from 1 and name the offending byte (len + 1 at a premature end).
+ * Cost: one pass over the bytes, no allocation, 256 bytes of stack.
+ */
+int	ev_json_check(const char *buf, size_t len, enum ev_jtype *type,
+	    struct ev_err *err);
+
+/*
+ * Validate buf[0..len) as one JSON object (what json_loadb(buf, len, 0, &e)
+ * accepts, with the top value an object) and report its top-level members
+ * in order in m[0..*nm).  Every member is reported, duplicates included.
+ * Returns 0, or -1 with err: EV_ERR_DATA when the text is not a valid JSON
+ * object, EV_ERR_LIMIT ("more than N fields") when it is valid but has more
+ * than maxm members; then m holds the first maxm and *nm is maxm.  The
+ * spans point into buf, which must outlive them.
+ * Cost: that of ev_json_check plus a store per top-level member.
+ */
+int	ev_json_scan_object(const char *buf, size_t len, struct ev_jmember *m,
+	    size_t maxm, size_t *nm, struct ev_err *err);
+
+/*
+ * Decode a string's raw content (the bytes between its quotes, already
+ * validated by ev_json_check or ev_json_scan_object) and append the UTF-8
+ * result to out, which keeps its trailing NUL.  Returns 0, or -1 with errno
+ * ENOMEM (out unchanged).  Cost: one pass; out grows by at most rawlen.
+ * On unvalidated input the result is unspecified but memory-safe.
+ */
+int	ev_json_unescape(const char *raw, size_t rawlen, struct ev_buf *out);
+
+/*
+ * Append s[0..len) to out as a JSON string literal with its quotes, escaped
+ * exactly as jansson's compact json_dumps() escapes it: \" \\ \b \f \n \r
+ * \t, other control characters as \u00XX, everything else (including '/'
+ * and non-ASCII) as is.  Returns 0; -1 with err EV_ERR_DATA (out
+ * unchanged) if s is not valid UTF-8 or contains a NUL byte, which jansson
+ * refuses by default; -1 with EV_ERR_SYS (ENOMEM) if out cannot grow.
+ * Cost: one pass; out grows by at most 6 * len + 2.
+ */
+int	ev_json_put_string(struct ev_buf *out, const char *s, size_t len,
+	    struct ev_err *err);
+
+/*
+ * Convert an integer's raw text (as reported for EV_J_INTEGER) to *v.
+ * Returns 0, or -1 with errno EINVAL if raw is not -?(0|[1-9][0-9]*) or
+ * ERANGE if it does not fit in int64_t.  Cost: O(len).
+ */
+int	ev_json_int(const char *raw, size_t len, int64_t *v);
+
+/* The name of a type, "object" ... "null", for messages. */
+const char *ev_json_typename(enum ev_jtype);
+
+#endif /* JSCAN_H */

@@ -1,0 +1,89 @@
+/* util.c: identifiers (UUID v4, bus epochs) and a strict number parser. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "evbus.h"
+
+static void	hex(char *, const unsigned char *, size_t);
+
+/* Write n bytes as 2n lower-case hex digits (no NUL). */
+static void
+hex(char *out, const unsigned char *b, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = digits[b[i] >> 4];
+		out[2 * i + 1] = digits[b[i] & 0xf];
+	}
+}
+
+/*
+ * A random (version 4, RFC 4122 variant) UUID as 36 lower-case characters
+ * and a NUL.  arc4random_buf cannot fail.
+ */
+void
+ev_uuid4(char out[EV_UUID_LEN + 1])
+{
+	unsigned char b[16];
+
+	arc4random_buf(b, sizeof(b));
+	b[6] = (b[6] & 0x0f) | 0x40;
+	b[8] = (b[8] & 0x3f) | 0x80;
+	hex(out, b, 4);
+	out[8] = '-';
+	hex(out + 9, b + 4, 2);
+	out[13] = '-';
+	hex(out + 14, b + 6, 2);
+	out[18] = '-';
+	hex(out + 19, b + 8, 2);
+	out[23] = '-';
+	hex(out + 24, b + 10, 6);
+	out[EV_UUID_LEN] = '\0';
+}
+
+/* A new random bus epoch: EV_EPOCH_LEN lower-case hex digits and a NUL. */
+void
+ev_epoch_new(char out[EV_EPOCH_LEN + 1])
+{
+	unsigned char b[EV_EPOCH_LEN / 2];
+
+	arc4random_buf(b, sizeof(b));
+	hex(out, b, sizeof(b));
+	out[EV_EPOCH_LEN] = '\0';
+}
+
+/*
+ * Parse s[0..len) as a decimal number of at most max: digits only, no sign,
+ * space or other byte, at least one digit (leading zeros are fine).
+ * Returns 0 with *v, or -1 with errno EINVAL (not a number) or ERANGE
+ * (greater than max) and *v unchanged.  Never overflows.
+ */
+int
+ev_parse_u64(const char *s, size_t len, uint64_t max, uint64_t *v)
+{
+	uint64_t n = 0, d;
+	size_t i;
+
+	if (len == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (i = 0; i < len; i++)
+		if (s[i] < '0' || s[i] > '9') {
+			errno = EINVAL;
+			return -1;
+		}
+	for (i = 0; i < len; i++) {
+		d = (uint64_t)(s[i] - '0');
+		if (d > max || n > (max - d) / 10) {
+			errno = ERANGE;
+			return -1;
+		}
+		n = n * 10 + d;
+	}
+	*v = n;
+	return 0;
+}

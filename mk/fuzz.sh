@@ -1,0 +1,114 @@
+#!/bin/sh
+# mk/fuzz.sh: build each libFuzzer target given as an argument
+# (test/fuzz/fuzz_*.c) with every lib/*.c into build-fuzz/, then run each
+# for FUZZ_SECONDS seconds (default 20).  Exits non-zero when a target
+# fails to build or finds a crash, leak, sanitizer report or timeout; the
+# input that did it is kept as build-fuzz/<target>-crash-* (or leak-,
+# timeout-, oom-) and can be replayed with build-fuzz/<target> FILE.
+#
+# Needs clang and its libFuzzer runtime; on Debian 12 that is
+#	apt-get install -y clang libclang-rt-14-dev
+# (libclang-rt-NN-dev for clang NN).  Run as root, the script installs them.
+#
+#   sh mk/fuzz.sh test/fuzz/fuzz_*.c
+#   FUZZ_SECONDS=60 sh mk/fuzz.sh test/fuzz/fuzz_pattern.c
+
+set -u
+
+CLANG=${CLANG:-clang}
+PKG_CONFIG=${PKG_CONFIG:-pkg-config}
+FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+OUT=build-fuzz
+
+if [ $# -eq 0 ]; then
+	echo "usage: sh mk/fuzz.sh test/fuzz/fuzz_NAME.c ..." >&2
+	exit 64
+fi
+
+# Does clang link a -fsanitize=fuzzer program?
+fuzzer_links() {
+	tmp=$(mktemp -d) || return 1
+	printf '%s\n' '#include <stddef.h>' '#include <stdint.h>' \
+	    'int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);' \
+	    'int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)' \
+	    '{ (void)d; (void)n; return 0; }' >"$tmp/t.c"
+	"$CLANG" -fsanitize=fuzzer,address,undefined -o "$tmp/t" "$tmp/t.c" \
+	    >/dev/null 2>&1
+	r=$?
+	rm -rf "$tmp"
+	return $r
+}
+
+if ! command -v "$CLANG" >/dev/null 2>&1 || ! fuzzer_links; then
+	v=$("$CLANG" --version 2>/dev/null |
+	    sed -n 's/.*clang version \([0-9][0-9]*\)\..*/\1/p' | head -n 1)
+	pkgs="clang libclang-rt-${v:-14}-dev"
+	if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+		echo "fuzz: installing $pkgs" >&2
+		# shellcheck disable=SC2086
+		apt-get install -y $pkgs >&2 || exit 69
+	fi
+	if ! command -v "$CLANG" >/dev/null 2>&1 || ! fuzzer_links; then
+		echo "fuzz: clang cannot link -fsanitize=fuzzer; install it:" >&2
+		echo "    sudo apt-get install -y $pkgs" >&2
+		exit 69
+	fi
+fi
+if ! pkgflags=$($PKG_CONFIG --cflags --libs jansson libbsd-overlay); then
+	echo "fuzz: pkg-config cannot find jansson and libbsd-overlay; run" \
+	    "'make deps' first" >&2
+	exit 69
+fi
+
+# A few well-formed inputs so that a first short run gets past the syntax.
+seed() {
+	[ -n "$(ls -A "$2")" ] && return 0
+	case $1 in
+	fuzz_pattern)
+		printf 'a.b.c\n#\na.#\n#.c\na.*.c\n!a.b.c' >"$2/s1"
+		printf 'evbus.started\n*.started\nevbus.#\n#.#' >"$2/s2"
+		printf 'x.y.z\na.#.b.#\n*.b.#\n!#.z' >"$2/s3" ;;
+	fuzz_time)
+		printf '2026-11-23T06:00:00.123+01:00' >"$2/s1"
+		printf '2026-11-23t06:00:00z' >"$2/s2"
+		printf '1.5h' >"$2/s3"
+		printf '250ms' >"$2/s4"
+		printf '1795413600000' >"$2/s5" ;;
+	esac
+}
+
+mkdir -p "$OUT" || exit 74
+status=0
+for src in "$@"; do
+	name=$(basename "$src" .c)
+	echo "fuzz: building $OUT/$name"
+	# shellcheck disable=SC2086
+	if ! "$CLANG" -std=c11 -D_GNU_SOURCE -g -O1 \
+	    -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=undefined -Ilib -o "$OUT/$name" \
+	    "$src" lib/*.c $pkgflags; then
+		echo "fuzz: $name: build failed" >&2
+		status=1
+		continue
+	fi
+	# The corpus grows across runs; a checked-in seed directory
+	# test/fuzz/corpus/NAME is read too when there is one.
+	mkdir -p "$OUT/corpus/$name"
+	seed "$name" "$OUT/corpus/$name"
+	seeds=
+	[ -d "test/fuzz/corpus/$name" ] && seeds="test/fuzz/corpus/$name"
+	echo "fuzz: running $name for ${FUZZ_SECONDS}s"
+	# shellcheck disable=SC2086
+	if ! "$OUT/$name" -max_total_time="$FUZZ_SECONDS" -timeout=10 \
+	    -print_final_stats=1 -artifact_prefix="$OUT/$name-" \
+	    "$OUT/corpus/$name" $seeds >"$OUT/$name.log" 2>&1; then
+		echo "fuzz: $name FAILED; see $OUT/$name.log:" >&2
+		grep -E 'ERROR|SUMMARY|Test unit written|assert' \
+		    "$OUT/$name.log" | head -n 20 >&2
+		status=1
+		continue
+	fi
+	grep -E '^stat::number_of_executed_units|^Done ' "$OUT/$name.log" |
+	    sed "s/^/fuzz: $name: /"
+done
+exit $status

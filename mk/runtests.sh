@@ -1,0 +1,110 @@
+#!/bin/sh
+# mk/runtests.sh: run the tests of one build and summarize them.
+#
+#   sh mk/runtests.sh BUILD_DIR [unit|bats]
+#
+# Runs every BUILD_DIR/test/t_* unit test (each prints TAP), then the bats
+# suites test/*.bats with BUILD_DIR/bin first in PATH and EVBUS_BIN naming
+# it.  Everything is printed as it comes; then the "ok" and "not ok" lines
+# are counted ("ok ... # skip" counts as skipped) and the last line is
+# "N passed, N failed" (", N skipped" when some were).  A test program that
+# fails without saying "not ok" (a crash, a syntax error in a suite) counts
+# as one failure.  Exits 1 when anything failed or when nothing ran.
+#
+# EV_VALGRIND=1 runs the unit tests, and through test/helper.bash every
+# program the suites start, under valgrind.
+
+set -u
+
+usage() {
+	echo "usage: sh mk/runtests.sh BUILD_DIR [unit|bats]" >&2
+	exit 64
+}
+
+[ $# -ge 1 ] && [ $# -le 2 ] || usage
+what=${2:-all}
+case $what in
+all|unit|bats) ;;
+*) usage ;;
+esac
+
+root=$(cd "$(dirname "$0")/.." && pwd) || exit 70
+build=$(cd "$1" 2>/dev/null && pwd) || {
+	echo "runtests: no build directory '$1' (run make first)" >&2
+	exit 66
+}
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/evbus-tests.XXXXXX") || exit 70
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+: >"$tmp/all.tap"
+
+valgrind=
+if [ "${EV_VALGRIND:-0}" = 1 ]; then
+	if ! command -v valgrind >/dev/null 2>&1; then
+		echo "runtests: EV_VALGRIND=1 but valgrind is not installed" \
+		    "(sh mk/deps.sh test)" >&2
+		exit 69
+	fi
+	valgrind="valgrind --error-exitcode=99 --leak-check=full -q"
+fi
+
+# run_tap NAME COMMAND...: run one TAP producer, show and keep its output,
+# and turn a failure it did not report itself into a "not ok" line.
+run_tap() {
+	name=$1
+	shift
+	echo "# $name"
+	{ "$@" 2>&1; echo $? >"$tmp/rc"; } | tee "$tmp/one.tap"
+	rc=$(cat "$tmp/rc")
+	cat "$tmp/one.tap" >>"$tmp/all.tap"
+	if [ "$rc" -ne 0 ] && ! grep -q '^not ok' "$tmp/one.tap"; then
+		echo "not ok - $name exited with status $rc" |
+		    tee -a "$tmp/all.tap"
+	fi
+}
+
+if [ "$what" = all ] || [ "$what" = unit ]; then
+	for t in "$build"/test/t_*; do
+		[ -f "$t" ] && [ -x "$t" ] || continue
+		# shellcheck disable=SC2086 # $valgrind is a command line
+		run_tap "unit: ${t##*/}" $valgrind "$t"
+	done
+fi
+
+if [ "$what" = all ] || [ "$what" = bats ]; then
+	if ! command -v bats >/dev/null 2>&1; then
+		echo "not ok - bats is not installed (sh mk/deps.sh test)" |
+		    tee -a "$tmp/all.tap"
+	else
+		set -- "$root"/test/*.bats
+		if [ -f "$1" ]; then
+			PATH="$build/bin:$PATH"
+			EVBUS_BIN="$build/bin"
+			export PATH EVBUS_BIN
+			cd "$root" || exit 70
+			# Relative names keep the TAP readable.
+			set --
+			for f in test/*.bats; do
+				set -- "$@" "$f"
+			done
+			run_tap "bats: $*" bats --tap "$@" </dev/null
+		fi
+	fi
+fi
+
+passed=$(grep -Ec '^ok( |$)' "$tmp/all.tap")
+skipped=$(grep -Eci '^ok( .*)?# skip' "$tmp/all.tap")
+failed=$(grep -Ec '^not ok( |$)' "$tmp/all.tap")
+passed=$((passed - skipped))
+
+summary="$passed passed, $failed failed"
+[ "$skipped" -gt 0 ] && summary="$summary, $skipped skipped"
+if [ $((passed + failed)) -eq 0 ]; then
+	echo "# runtests: no test ran"
+	echo "$summary"
+	exit 1
+fi
+echo "$summary"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,462 @@
+#!/usr/bin/env bats
+# evbusd: options, life cycle, the socket and its directory, limits, and
+# the wire protocol spoken by hand through socat.
+
+load helper
+
+# --- options --------------------------------------------------------------
+
+@test "evbusd --help prints the synopsis and exits 0" {
+	run_ok evbusd --help
+	assert_output --partial 'evbusd'
+	[[ ${output,,} == *usage* ]] || fail "no usage line: $output"
+	assert_output --partial '-r'
+}
+
+@test "evbusd -h is --help" {
+	run_ok evbusd -h
+	[[ ${output,,} == *usage* ]]
+}
+
+@test "evbusd --version prints a version and exits 0" {
+	run_ok evbusd --version
+	assert_output --regexp '[0-9]+\.[0-9]+\.[0-9]+'
+}
+
+@test "evbusd: an unknown option is a usage error (64)" {
+	run_fails 64 evbusd --no-such-option
+	[[ $stderr == evbusd:* || ${stderr,,} == usage:* ]] ||
+	    fail "stderr does not start with the program name: $stderr"
+}
+
+@test "evbusd: a bad number for -b is a usage error (64)" {
+	run_fails 64 evbusd -s "$EVBUS_SOCKET" -b lots
+	[ ! -e "$EVBUS_SOCKET" ]
+}
+
+@test "evbusd: a stray argument is a usage error (64)" {
+	run_fails 64 evbusd -s "$EVBUS_SOCKET" extra
+}
+
+# --- life cycle -----------------------------------------------------------
+
+@test "evbusd signals readiness on -r, serves, and SIGTERM stops it cleanly" {
+	start_bus
+	[ -S "$EVBUS_SOCKET" ]
+	run_ok evfire -w life.ok
+	assert_output --regexp '^[0-9]+$'
+	stop_bus
+	[ ! -e "$EVBUS_SOCKET" ]
+}
+
+@test "evbusd: SIGINT stops it cleanly too" {
+	start_bus
+	kill -INT "$BUS_PID"
+	finish "$BUS_PID" 0 20
+	EV_BUS_PIDS=()
+	[ ! -e "$EVBUS_SOCKET" ]
+}
+
+@test "evbusd finds its socket through EVBUS_SOCKET" {
+	export EVBUS_SOCKET=$T/env.sock
+	start_bus --env-socket
+	[ -S "$T/env.sock" ]
+	run_ok evfire -w env.ok
+	stop_bus
+}
+
+@test "evbusd: evbus.started is on the bus with a seq" {
+	start_bus
+	run_ok evsub --from 0 -c 1 'evbus.started'
+	run jq -e '.name == "evbus.started" and (.seq | type) == "number"
+	    and (.time | type) == "number"' <<<"$output"
+	assert_success
+}
+
+@test "evbusd: a live subscriber gets evbus.stopping before the bus goes" {
+	start_bus
+	start_sub "$T/sub" --from 0 'ready.probe' 'evbus.stopping'
+	run_ok evfire ready.probe
+	wait_lines "$T/sub" 1
+	stop_bus
+	wait_grep "$T/sub" '"evbus.stopping"'
+	run jq -se '.[1].name == "evbus.stopping"' "$T/sub"
+	assert_success
+}
+
+@test "evbusd: listener connected/disconnected events name the peer" {
+	start_bus
+	start_sub "$T/sub" --from 0 'evbus.listener.#'
+	run_ok evfire -w who.am.i
+	wait_grep "$T/sub" 'evbus.listener.disconnected'
+	uid=$(id -u)
+	run jq -se --argjson uid "$uid" '
+	    map(select(.name | startswith("evbus.listener.")))
+	    | length >= 2
+	      and all(.[]; .payload.uid == $uid
+		and (.payload.pid | type) == "number"
+		and (.seq | type) == "number")
+	      and any(.[]; .name == "evbus.listener.connected")
+	      and any(.[]; .name == "evbus.listener.disconnected")' "$T/sub"
+	assert_success
+	# '#' does not show the bus's own events.
+	collect 1 "$T/user"
+	run jq -r .name "$T/user"
+	assert_output who.am.i
+}
+
+@test "evbusd -d detaches and writes <socket>.pid" {
+	run_ok evbusd -d -s "$EVBUS_SOCKET"
+	track_pidfile "$EVBUS_SOCKET.pid"
+	wait_for "[ -S '$EVBUS_SOCKET' ] && [ -s '$EVBUS_SOCKET.pid' ]" 20
+	pid=$(cat "$EVBUS_SOCKET.pid")
+	kill -0 "$pid"
+	run_ok evfire -w detached.ok
+	kill -TERM "$pid"
+	wait_exit "$pid" 20
+	[ ! -e "$EVBUS_SOCKET" ]
+}
+
+@test "evbusd -d -p writes the pidfile asked for" {
+	run_ok evbusd -d -s "$EVBUS_SOCKET" -p "$T/my.pid"
+	track_pidfile "$T/my.pid"
+	wait_for "[ -s '$T/my.pid' ]" 20
+	pid=$(cat "$T/my.pid")
+	kill -0 "$pid"
+	kill -TERM "$pid"
+	wait_exit "$pid" 20
+}
+
+@test "evbusd idle RSS is under 2 MiB" {
+	ev_instrumented && skip "instrumented build: RSS is not the program's"
+	start_bus
+	rss=$(rss_kib "$BUS_PID")
+	echo "idle VmRSS: $rss KiB"
+	[ "$rss" -lt 2048 ] || fail "idle VmRSS $rss KiB >= 2048 KiB"
+}
+
+# --- the socket -----------------------------------------------------------
+
+@test "a second evbusd on a live socket exits 69 and the first keeps serving" {
+	start_bus
+	start_sub "$T/sub" --from 0 'two.#'
+	run_fails 69 evbusd -s "$EVBUS_SOCKET"
+	assert_equal "$(grep -c . <<<"$stderr")" 1
+	[[ $stderr == evbusd:* ]] || fail "stderr: $stderr"
+	[[ $stderr == *"already running"* ]] || fail "stderr: $stderr"
+	[ -S "$EVBUS_SOCKET" ]
+	run_ok evfire two.still
+	wait_lines "$T/sub" 1
+	run jq -r .name "$T/sub"
+	assert_output two.still
+}
+
+@test "a stale socket left by a killed evbusd is replaced" {
+	start_bus
+	old=$BUS_PID
+	kill -KILL "$old"
+	wait_exit "$old"
+	EV_BUS_PIDS=()
+	[ -S "$EVBUS_SOCKET" ]
+	start_bus
+	run_ok evfire -w after.stale
+	stop_bus
+}
+
+@test "a stale socket file nobody listens on is replaced" {
+	socat UNIX-LISTEN:"$EVBUS_SOCKET" /dev/null </dev/null 3>&- &
+	pid=$!
+	wait_for "[ -S '$EVBUS_SOCKET' ]"
+	kill -KILL "$pid"
+	wait "$pid" || true
+	[ -S "$EVBUS_SOCKET" ]
+	start_bus
+	run_ok evfire -w after.stale
+}
+
+@test "socket directory: XDG_RUNTIME_DIR/evbus is created 0700 and ours" {
+	unset EVBUS_SOCKET
+	export XDG_RUNTIME_DIR=$T/xdg
+	mkdir -m 0700 "$XDG_RUNTIME_DIR"
+	start_bus
+	[ -S "$T/xdg/evbus/sock" ]
+	assert_equal "$(stat -c '%a %u' "$T/xdg/evbus")" "700 $(id -u)"
+	run_ok evfire -w xdg.ok
+	stop_bus
+}
+
+@test "socket directory: a group/other-accessible evbus dir is refused (77)" {
+	unset EVBUS_SOCKET
+	export XDG_RUNTIME_DIR=$T/xdg
+	mkdir -m 0700 "$XDG_RUNTIME_DIR"
+	mkdir -m 0755 "$XDG_RUNTIME_DIR/evbus"
+	run_fails 77 evbusd
+	[[ $stderr == evbusd:* ]] || fail "stderr: $stderr"
+	[[ $stderr == *"$T/xdg/evbus"* ]] || fail "no directory named: $stderr"
+	[ ! -e "$T/xdg/evbus/sock" ]
+	# Not silently repaired either.
+	assert_equal "$(stat -c '%a' "$T/xdg/evbus")" 755
+}
+
+@test "socket directory: an evbus dir owned by someone else is refused (77)" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to chown"
+	unset EVBUS_SOCKET
+	export XDG_RUNTIME_DIR=$T/xdg
+	mkdir -m 0700 "$XDG_RUNTIME_DIR" "$XDG_RUNTIME_DIR/evbus"
+	chown 65534 "$XDG_RUNTIME_DIR/evbus"
+	run_fails 77 evbusd
+	[[ $stderr == *"$T/xdg/evbus"* ]] || fail "no directory named: $stderr"
+	[ ! -e "$T/xdg/evbus/sock" ]
+}
+
+@test "socket directory: a symlinked evbus dir is refused (77)" {
+	unset EVBUS_SOCKET
+	export XDG_RUNTIME_DIR=$T/xdg
+	mkdir -m 0700 "$XDG_RUNTIME_DIR" "$T/elsewhere"
+	ln -s "$T/elsewhere" "$XDG_RUNTIME_DIR/evbus"
+	run_fails 77 evbusd
+	[ ! -e "$T/elsewhere/sock" ]
+}
+
+# --- the wire protocol by hand ---------------------------------------------
+
+@test "wire: HELLO gets HELLO 1 EPOCH LASTSEQ MAXEVENT, PING gets PONG" {
+	start_bus
+	wire_open
+	wire_send 'HELLO 1 bats\n'
+	wait_lines "$T/wire.out" 1
+	run wire_reply 1
+	assert_output --regexp '^HELLO 1 [0-9a-f]{16} [0-9]+ 65536$'
+	wire_send 'PING\r\n'
+	wait_lines "$T/wire.out" 2
+	run wire_reply 2
+	assert_output PONG
+	wire_send 'QUIT\n'
+	wire_close
+}
+
+@test "wire: each daemon run has a new epoch" {
+	start_bus
+	wire_open
+	wire_send 'HELLO 1 bats\nQUIT\n'
+	wire_close
+	e1=$(wire_reply 1 | cut -d' ' -f3)
+	stop_bus
+	start_bus
+	wire_open
+	wire_send 'HELLO 1 bats\nQUIT\n'
+	wire_close
+	e2=$(wire_reply 1 | cut -d' ' -f3)
+	[[ $e1 =~ ^[0-9a-f]{16}$ && $e2 =~ ^[0-9a-f]{16}$ ]]
+	[ "$e1" != "$e2" ] || fail "same epoch $e1 after a restart"
+}
+
+@test "wire: -m raises MAXEVENT in the HELLO reply" {
+	start_bus -m 200k
+	wire_open
+	wire_send 'HELLO 1 bats\nQUIT\n'
+	wire_close
+	run wire_reply 1
+	assert_output --regexp '^HELLO 1 [0-9a-f]{16} [0-9]+ 204800$'
+}
+
+@test "wire: PUB gets ACK SEQ, in order, and the event is stamped by the bus" {
+	start_bus
+	wire_open
+	wire_send 'HELLO 1 bats\n'
+	wire_pub '{"name":"wire.a","payload":1}'
+	wire_pub '{"name":"wire.b","payload":2,"seq":999999,"origin":{"uid":12345,"gid":12345,"pid":1}}'
+	wire_send 'PING\n'
+	wait_lines "$T/wire.out" 4
+	run wire_reply 2
+	assert_output --regexp '^ACK [0-9]+$'
+	s1=${output#ACK }
+	run wire_reply 3
+	assert_output --regexp '^ACK [0-9]+$'
+	s2=${output#ACK }
+	[ "$s2" -gt "$s1" ]
+	run wire_reply 4
+	assert_output PONG
+	wire_send 'QUIT\n'
+	wire_close
+	collect 2 "$T/ev" 'wire.#'
+	head -c 7 "$T/ev" | grep -qx '{"seq":' || fail "not {\"seq\": first"
+	run jq -se --argjson s1 "$s1" --argjson s2 "$s2" \
+	    --argjson uid "$(id -u)" --argjson gid "$(id -g)" '
+	    .[0].seq == $s1 and .[1].seq == $s2
+	    and .[1].origin.uid == $uid and .[1].origin.gid == $gid
+	    and .[1].origin.pid != 1
+	    and all(.[]; (.id | length) == 36 and (.time | type) == "number")' \
+	    "$T/ev"
+	assert_success
+}
+
+@test "wire: PUB before HELLO is ERR state" {
+	start_bus
+	wire_open
+	wire_pub '{"name":"too.early"}'
+	wait_lines "$T/wire.out" 1
+	run wire_reply 1
+	assert_output --regexp '^ERR state( |$)'
+	wire_close
+}
+
+@test "wire: a bad event is ERR data and the connection goes on" {
+	start_bus
+	wire_open
+	wire_send 'HELLO 1 bats\n'
+	wire_pub '{"name":"ok.one"}'
+	wire_pub '{"name":'
+	wire_pub '{"payload":1}'
+	wire_pub '["not","an","object"]'
+	wire_pub '{"name":"bad*name"}'
+	wire_pub '{"name":"ok.two"}'
+	wire_send 'QUIT\n'
+	wire_close
+	run cat "$T/wire.out"
+	assert_line --index 1 --regexp '^ACK [0-9]+'
+	for i in 2 3 4 5; do
+		assert_line --index "$i" --regexp '^ERR data '
+	done
+	assert_line --index 6 --regexp '^ACK [0-9]+'
+}
+
+@test "wire: a name under evbus. is ERR denied" {
+	start_bus
+	wire_open
+	wire_send 'HELLO 1 bats\n'
+	wire_pub '{"name":"evbus.started"}'
+	wire_send 'QUIT\n'
+	wire_close
+	run wire_reply 2
+	assert_output --regexp '^ERR denied '
+	# Only the daemon's own evbus.started is on the bus.
+	collect 1 "$T/ev" 'evbus.started'
+}
+
+@test "wire: an event over the size limit is ERR limit; others go on" {
+	start_bus
+	big=$(head -c 70000 /dev/zero | tr '\0' x)
+	wire_open
+	wire_send 'HELLO 1 bats\n'
+	wire_pub "{\"name\":\"big.one\",\"payload\":\"$big\"}"
+	wire_send 'QUIT\n'
+	wire_close
+	run wire_reply 2
+	assert_output --regexp '^ERR limit '
+	run_ok evfire -w small.one
+}
+
+@test "wire: a malformed frame is ERR proto and the connection is closed" {
+	start_bus
+	wire_open
+	wire_send 'HELLO 1 bats\nPUB abc\n'
+	# The daemon closes: socat ends by itself although we keep writing.
+	wait_exit "$WIRE_PID" 20
+	exec 7>&-
+	run wire_reply 2
+	assert_output --regexp '^ERR proto '
+	run_ok evfire -w still.serving
+}
+
+@test "wire: an absurd byte count is refused before reading it" {
+	start_bus
+	wire_open
+	wire_send 'HELLO 1 bats\nPUB 99999999999\n'
+	wait_lines "$T/wire.out" 2
+	wire_close
+	run wire_reply 2
+	assert_output --regexp '^ERR (limit|proto) '
+	run_ok evfire -w still.serving
+}
+
+@test "wire: a command line over 1024 bytes is refused" {
+	start_bus
+	wire_open
+	wire_send 'HELLO 1 bats\n'
+	wire_send '%s\n' "PING $(head -c 2000 /dev/zero | tr '\0' y)"
+	wait_exit "$WIRE_PID" 20
+	exec 7>&-
+	run wire_reply 2
+	assert_output --regexp '^ERR (limit|proto) '
+}
+
+@test "wire: a duplicate id is not stored again and ACKs the first seq" {
+	start_bus
+	id=0b0e5c4e-6b7a-4bd8-9d5b-0a7f5e0b9a11
+	wire_open
+	wire_send 'HELLO 1 bats\n'
+	wire_pub "{\"name\":\"dup.x\",\"id\":\"$id\",\"payload\":1}"
+	wire_pub "{\"name\":\"dup.x\",\"id\":\"$id\",\"payload\":1}"
+	wire_send 'QUIT\n'
+	wire_close
+	run wire_reply 2
+	assert_output --regexp '^ACK [0-9]+$'
+	first=$output
+	run wire_reply 3
+	assert_output "$first"
+	collect 1 "$T/ev" 'dup.#'
+	run jq -r .id "$T/ev"
+	assert_output "$id"
+}
+
+@test "wire: SUB replays with OK and EVENT frames" {
+	start_bus
+	run_ok evfire sub.a 1
+	run_ok evfire sub.b 2
+	wire_open
+	wire_send 'HELLO 1 bats\n'
+	body='{"patterns":["sub.#"],"from":0}'
+	wire_send 'SUB %d\n%s\n' "${#body}" "$body"
+	wait_lines "$T/wire.out" 6
+	wire_send 'QUIT\n'
+	wire_close
+	tr -d '\r' <"$T/wire.out" >"$T/w"
+	run sed -n 2p "$T/w"
+	assert_output OK
+	run sed -n 3p "$T/w"
+	assert_output --regexp '^EVENT [0-9]+$'
+	len=${output#EVENT }
+	body1=$(sed -n 4p "$T/w")
+	assert_equal "${#body1}" "$len"
+	jq -e '.name == "sub.a" and .payload == 1' <<<"$body1"
+	body2=$(sed -n 6p "$T/w")
+	jq -e '.name == "sub.b" and .payload == 2' <<<"$body2"
+}
+
+@test "wire: a silent client is dropped after the handshake timeout" {
+	start_bus --handshake-timeout 300ms
+	run timeout 20 socat -u "UNIX-CONNECT:$EVBUS_SOCKET" STDOUT
+	[ "$status" -ne 124 ] || fail "the daemon kept a silent client"
+	run_ok evfire -w after.silent
+}
+
+@test "evbusd: garbage from one client does not disturb others" {
+	start_bus
+	start_sub "$T/sub" --from 0 'calm.#'
+	run_ok evfire calm.1
+	wait_lines "$T/sub" 1
+	run bash -c "head -c 100000 /dev/urandom |
+	    timeout 20 socat -t 5 - UNIX-CONNECT:$EVBUS_SOCKET >/dev/null"
+	[ "$status" -ne 124 ]
+	run_ok evfire calm.2
+	wait_lines "$T/sub" 2
+	kill -0 "$BUS_PID"
+}
+
+@test "evbusd --max-clients refuses the client over the limit" {
+	start_bus --max-clients 2
+	run_ok evfire mc.1
+	start_sub "$T/s1" --from 0 'mc.#'
+	start_sub "$T/s2" --from 0 'mc.#'
+	wait_lines "$T/s1" 1
+	wait_lines "$T/s2" 1
+	run --separate-stderr evfire mc.2
+	[ "$status" -ne 0 ] && [ "$status" -lt 124 ] ||
+	    fail "third client: status $status ($stderr)"
+	[[ $stderr == evfire:* ]] || fail "stderr: $stderr"
+	kill -TERM "$SUB_PID"
+	wait_exit "$SUB_PID"
+	# A slot is free again (the daemon notices the close promptly).
+	wait_for "evfire -q mc.3 2>/dev/null" 20
+}
