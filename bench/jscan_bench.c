@@ -5,6 +5,7 @@
  *
  *   cc -O2 -std=c11 -D_GNU_SOURCE -Ilib bench/jscan_bench.c lib/jscan.c \
  *       lib/buf.c lib/err.c -ljansson -o jscan_bench && ./jscan_bench
+ *   ./jscan_bench [copies [jscan]]	(jscan: skip the jansson runs)
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -61,7 +62,8 @@ run(enum which w, const char *copies, size_t len, size_t n, size_t *sink)
 			*sink += t;
 			break;
 		case SCAN:
-			if (ev_json_scan_object(ev, len, m, 64, &nm, &err) == -1)
+			if (ev_json_scan_object(ev, len, m, 64, &nm,
+			    &err) == -1)
 				exit(1);
 			*sink += nm;
 			break;
@@ -89,17 +91,19 @@ main(int argc, char **argv)
 	size_t len = strlen(event), i, n = N, sink = 0;
 	char *copies;
 	double best, s;
-	int w, r;
+	int w, r, last = LOAD;
 
 	if (argc > 1)
 		n = strtoul(argv[1], NULL, 10);
+	if (argc > 2 && strcmp(argv[2], "jscan") == 0)
+		last = SCAN;		/* only the scanner */
 	/* n distinct copies, so that the caches see a real stream. */
 	if ((copies = malloc(n * len)) == NULL)
 		return 1;
 	for (i = 0; i < n; i++)
 		memcpy(copies + i * len, event, len);
 	printf("event: %zu bytes, %zu copies, best of 5\n", len, n);
-	for (w = CHECK; w <= LOAD; w++) {
+	for (w = CHECK; w <= last; w++) {
 		best = 1e9;
 		for (r = 0; r < 5; r++)
 			if ((s = run(w, copies, len, n, &sink)) < best)

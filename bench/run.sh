@@ -312,7 +312,29 @@ start_dbus() {
 	    die "dbus-daemon did not become ready: $(tail -n 5 "$T/dbus.log")"
 }
 
-stop_evbus() { stop_pid "$EV_PID"; }
+# stop_evbus: evbusd must still be running and exit 0 on SIGTERM.
+stop_evbus() {
+	if ! alive "$EV_PID"; then
+		wait "$EV_PID"
+		fail "evbusd (pid $EV_PID) had exited by itself, status $?: $(tail -n 3 "$T/evbusd.log" | tr '\n' ' ')"
+		PIDS=$(echo "$PIDS" | tr ' ' '\n' | grep -vx "$EV_PID" | tr '\n' ' ')
+		return
+	fi
+	kill "$EV_PID"
+	_i=0
+	while [ $_i -lt 500 ] && alive "$EV_PID"; do
+		sleep 0.02
+		_i=$((_i + 1))
+	done
+	if alive "$EV_PID"; then
+		fail "evbusd did not exit within 10 s of SIGTERM"
+		kill -KILL "$EV_PID"
+	fi
+	wait "$EV_PID"
+	_st=$?
+	[ $_st -eq 0 ] || fail "evbusd exited with status $_st on SIGTERM"
+	PIDS=$(echo "$PIDS" | tr ' ' '\n' | grep -vx "$EV_PID" | tr '\n' ' ')
+}
 stop_mosquitto() { stop_pid "$MQ_PID"; }
 stop_redis() { stop_pid "$RD_PID"; }
 stop_nats() { stop_pid "$NT_PID"; }
@@ -571,7 +593,7 @@ while [ $r -lt "$LAT_RUNS" ]; do
 			record "4 latency p99 @${LAT_RATE}/s" "$s" µs lower "$4"
 			record "4 latency p99.9 @${LAT_RATE}/s" "$s" µs lower "$5"
 		else
-			fail "$s latency run $r: received ${out:-nothing} $(tail -n 1 "$T/probe.err")"
+			fail "$s latency run $r: received ${out:-nothing} $(tail -n 2 "$T/probe.err" | tr '\n' ' ')"
 		fi
 	done
 done

@@ -98,15 +98,31 @@ ev_buf_printf(struct ev_buf *b, const char *fmt, ...)
 	return r;
 }
 
-/* Drop n bytes from the front of the unread part. */
+/*
+ * Drop n bytes from the front of the unread part.  The bytes stay where
+ * they are until the next append, so a pointer to what was just consumed
+ * (a line handed to a caller) remains valid until then.
+ */
 void
 ev_buf_consume(struct ev_buf *b, size_t n)
 {
 	b->off += n;
-	if (b->off >= b->len)
-		b->off = b->len = 0;
-	if (b->data != NULL)
+	if (b->off > b->len)
+		b->off = b->len;
+}
+
+/*
+ * Cut the unread part back to n bytes: undo appends made since
+ * ev_buf_unread() was n.  (Not b->len: an append may move the unread part
+ * down to reclaim the consumed prefix.)
+ */
+void
+ev_buf_truncate(struct ev_buf *b, size_t n)
+{
+	if (n < ev_buf_unread(b)) {
+		b->len = b->off + n;
 		b->data[b->len] = '\0';
+	}
 }
 
 void

@@ -71,6 +71,8 @@ int	ev_err_exit(const struct ev_err *);
 /*
  * buf.c: a growable byte buffer.  data[off..len) is the unread part; the
  * buffer keeps a NUL after data[len] so that text in it is a C string.
+ * Appending may move the unread part to the front: positions are kept as
+ * offsets from ev_buf_head(), never as offsets into data.
  */
 struct ev_buf {
 	char	*data;
@@ -87,10 +89,11 @@ int	 ev_buf_printf(struct ev_buf *, const char *, ...)
 int	 ev_buf_vprintf(struct ev_buf *, const char *, va_list)
 	    __attribute__((format(printf, 2, 0)));
 void	 ev_buf_consume(struct ev_buf *, size_t);
+void	 ev_buf_truncate(struct ev_buf *, size_t);
 void	 ev_buf_reset(struct ev_buf *);
 void	 ev_buf_free(struct ev_buf *);
 #define ev_buf_unread(b)	((b)->len - (b)->off)
-#define ev_buf_head(b)		((b)->data + (b)->off)
+#define ev_buf_head(b)		((b)->data != NULL ? (b)->data + (b)->off : NULL)
 
 /*
  * time.c: clocks, durations and points in time.

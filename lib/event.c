@@ -190,7 +190,7 @@ ev_event_prepare(const char *buf, size_t len, const struct ev_prepare *prep,
     struct ev_buf *out, struct ev_evinfo *info, struct ev_err *err)
 {
 	json_t *ev;
-	size_t mark = out->len;
+	size_t mark = ev_buf_unread(out);
 	int r = -1;
 
 	if (event_load(buf, len, &ev, err) == -1)
@@ -204,7 +204,7 @@ ev_event_prepare(const char *buf, size_t len, const struct ev_prepare *prep,
 		goto out;
 	}
 	if (event_dump(ev, out) == -1) {
-		out->len = mark;
+		ev_buf_truncate(out, mark);
 		ev_err_sys(err, "event");
 		goto out;
 	}
@@ -221,7 +221,7 @@ ev_event_stamp(const char *buf, size_t len, size_t maxlen, uint64_t seq,
 {
 	json_t *ev, *st = NULL, *v;
 	const char *k;
-	size_t mark = out->len;
+	size_t mark = ev_buf_unread(out);
 	int r = -1;
 
 	if (len > maxlen)
@@ -246,7 +246,7 @@ ev_event_stamp(const char *buf, size_t len, size_t maxlen, uint64_t seq,
 	r = 0;
 	goto out;
 nomem:
-	out->len = mark;
+	ev_buf_truncate(out, mark);
 	ev_err_sys(err, "event");
 out:
 	json_decref(st);

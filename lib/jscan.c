@@ -12,6 +12,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "evbus.h"
 #include "jscan.h"
@@ -99,6 +102,53 @@ swar_special(uint64_t w)
 
 	return (w | ((w - ONES * 0x20) & ~w) | ((q - ONES) & ~q) |
 	    ((b - ONES) & ~b)) & HIGHS;
+}
+
+/*
+ * The first byte at or after p that swar_special flags (a control
+ * character, '"', '\\' or a byte >= 0x80), or end.  Sixteen bytes at a
+ * time with SSE2: a signed "less than 0x20" catches the controls and the
+ * bytes >= 0x80 at once.  Elsewhere eight at a time; on a little-endian
+ * machine the lowest flagged byte of a word is exact (the tricks' borrows
+ * only carry upwards, past a byte that is really special), so one count of
+ * trailing zeros finds it.
+ */
+static inline const unsigned char *
+skip_plain(const unsigned char *p, const unsigned char *end)
+{
+#if defined(__SSE2__)
+	const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'),
+	    space = _mm_set1_epi8(0x20);
+	__m128i v;
+	unsigned int mask;
+
+	while (end - p >= 16) {
+		v = _mm_loadu_si128((const __m128i *)(const void *)p);
+		mask = (unsigned int)_mm_movemask_epi8(_mm_or_si128(
+		    _mm_cmplt_epi8(v, space), _mm_or_si128(
+		    _mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash))));
+		if (mask != 0)
+			return p + __builtin_ctz(mask);
+		p += 16;
+	}
+#endif
+	uint64_t w, s;
+
+	while (end - p >= 8) {
+		memcpy(&w, p, sizeof(w));
+		if ((s = swar_special(w)) != 0) {
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			return p + (__builtin_ctzll(s) >> 3);
+#else
+			break;
+#endif
+		}
+		p += 8;
+	}
+	while (p < end && scls[*p] == SP)
+		p++;
+	return p;
 }
 
 static inline const unsigned char *
@@ -240,21 +290,12 @@ scan_string(const unsigned char **pp, const unsigned char *end,
     bool *escaped, const char **why)
 {
 	const unsigned char *p = *pp;
-	uint64_t w;
 	size_t n;
 	bool esc = false;
 	int cls;
 
 	for (;;) {
-		while (end - p >= 8) {
-			memcpy(&w, p, sizeof(w));
-			if (swar_special(w))
-				break;
-			p += 8;
-		}
-		while (p < end && scls[*p] == SP)
-			p++;
-		if (p == end) {
+		if ((p = skip_plain(p, end)) == end) {
 			*why = "premature end of input";
 			goto fail;
 		}
@@ -451,7 +492,8 @@ scan_literal(const unsigned char **pp, const unsigned char *end,
 		stack[depth / 64] &= ~(1ULL << (depth % 64));		\
 	depth++;							\
 } while (0)
-#define TOP_IS_OBJ()	((stack[(depth - 1) / 64] >> ((depth - 1) % 64)) & 1)
+#define TOP_IS_OBJ()	\
+	((stack[(depth - 1) / 64] >> ((depth - 1) % 64)) & 1)
 
 /*
  * The scanner behind ev_json_check and ev_json_scan_object.  With m not
@@ -783,21 +825,12 @@ ev_json_put_string(struct ev_buf *out, const char *s, size_t len,
 	const unsigned char *p = (const unsigned char *)s, *end = p + len;
 	const unsigned char *run;
 	unsigned char *d;
-	uint64_t w;
 	size_t need = len + 2, n;
 	int cls;
 
 	/* Pass 1: validate and size. */
 	while (p < end) {
-		while (end - p >= 8) {
-			memcpy(&w, p, sizeof(w));
-			if (swar_special(w))
-				break;
-			p += 8;
-		}
-		while (p < end && scls[*p] == SP)
-			p++;
-		if (p == end)
+		if ((p = skip_plain(p, end)) == end)
 			break;
 		switch ((cls = scls[*p])) {
 		case SQ:

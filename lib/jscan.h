@@ -6,9 +6,9 @@
  * accepts (test/fuzz/fuzz_jscan.c checks this differentially), with one
  * deliberate exception: jansson silently skips a single NUL byte that
  * directly follows a number or true/false/null (its stream "unget" of a
- * NUL re-reads the next byte instead), e.g. "[1\0]"; jscan rejects every
- * NUL byte outside and inside strings, so that bytes it accepts are always
- * safe to forward as one NDJSON line.
+ * NUL re-reads the next byte instead), e.g. "[1\0]"; any other NUL is an
+ * error to jansson too.  jscan rejects every NUL byte, so that the bytes it
+ * accepts are always safe to forward as one NDJSON line.
  *
  * What jansson accepts, and so jscan:
  *   - exactly one value, with only space, tab, newline and carriage return
@@ -20,9 +20,9 @@
  *     high surrogate must be followed at once by a \u low surrogate, a lone
  *     low surrogate is an error, and \u0000 is an error (in keys too);
  *   - numbers -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?; integers (no
- *     fraction, no exponent) must fit in a long long, reals must not round
- *     to infinity (underflow to zero or a subnormal is accepted), whatever
- *     the locale;
+ *     fraction, no exponent) must fit in json_int_t (long long, 64
+ *     bits); reals must not round to infinity (underflow to zero or a
+ *     subnormal is accepted), whatever the locale;
  *   - literals true, false, null (lower case, not followed by a letter);
  *   - at most JSON_PARSER_MAX_DEPTH (2048) nested values, counting the
  *     scalar at the bottom: 2048 nested empty arrays pass, 2048 arrays
@@ -34,7 +34,7 @@
 
 #include "evbus.h"
 
-#define EV_JSON_MAX_DEPTH	2048	/* jansson's JSON_PARSER_MAX_DEPTH */
+#define EV_JSON_MAX_DEPTH 2048	/* jansson's JSON_PARSER_MAX_DEPTH */
 
 enum ev_jtype {
 	EV_J_OBJECT,
@@ -47,15 +47,21 @@ enum ev_jtype {
 	EV_J_NULL,
 };
 
-/* One top-level member of an object: spans into the scanned buffer. */
+/*
+ * One top-level member of an object, as spans into the scanned buffer:
+ * key[0..keylen) are the raw bytes between the key's quotes (escapes not
+ * decoded), val[0..vallen) the raw bytes of the value (a string's with its
+ * quotes).  The *_escaped flags tell whether a backslash is in there, that
+ * is whether ev_json_unescape is needed to get the text.
+ */
 struct ev_jmember {
-	const char	*key;		/* raw bytes between the quotes */
-	size_t		 keylen;	/* escapes are NOT decoded */
-	bool		 key_escaped;	/* the key contains a backslash */
-	const char	*val;		/* raw bytes of the value; a string */
-	size_t		 vallen;	/* value includes its quotes */
+	const char	*key;
+	size_t		 keylen;
+	bool		 key_escaped;
+	const char	*val;
+	size_t		 vallen;
 	enum ev_jtype	 type;
-	bool		 val_escaped;	/* a string value with a backslash */
+	bool		 val_escaped;	/* strings only */
 };
 
 /*
@@ -77,11 +83,13 @@ int	ev_json_check(const char *buf, size_t len, enum ev_jtype *type,
  * Returns 0, or -1 with err: EV_ERR_DATA when the text is not a valid JSON
  * object, EV_ERR_LIMIT ("more than N fields") when it is valid but has more
  * than maxm members; then m holds the first maxm and *nm is maxm.  The
- * spans point into buf, which must outlive them.
- * Cost: that of ev_json_check plus a store per top-level member.
+ * spans point into buf, which must outlive them.  On EV_ERR_DATA *nm is 0.
+ * nm must not be NULL; m may be NULL only when maxm is 0.
+ * Cost: that of ev_json_check plus a store per top-level member; about
+ * 100 ns for a typical 170-byte event, 20-40 times less than json_loadb.
  */
-int	ev_json_scan_object(const char *buf, size_t len, struct ev_jmember *m,
-	    size_t maxm, size_t *nm, struct ev_err *err);
+int	ev_json_scan_object(const char *buf, size_t len,
+	    struct ev_jmember *m, size_t maxm, size_t *nm, struct ev_err *err);
 
 /*
  * Decode a string's raw content (the bytes between its quotes, already
@@ -99,7 +107,8 @@ int	ev_json_unescape(const char *raw, size_t rawlen, struct ev_buf *out);
  * and non-ASCII) as is.  Returns 0; -1 with err EV_ERR_DATA (out
  * unchanged) if s is not valid UTF-8 or contains a NUL byte, which jansson
  * refuses by default; -1 with EV_ERR_SYS (ENOMEM) if out cannot grow.
- * Cost: one pass; out grows by at most 6 * len + 2.
+ * Cost: two passes over s (check and size, then copy runs); out grows by
+ * exactly the output's length, at most 6 * len + 2.
  */
 int	ev_json_put_string(struct ev_buf *out, const char *s, size_t len,
 	    struct ev_err *err);

@@ -56,7 +56,7 @@ ev_lines_next(struct ev_lines *l, const char **line, size_t *len,
 	for (;;) {
 		p = ev_buf_head(&l->buf);
 		avail = ev_buf_unread(&l->buf);
-		nl = memchr(p, '\n', avail);
+		nl = avail > 0 ? memchr(p, '\n', avail) : NULL;
 		if (l->skipping) {
 			if (nl == NULL && !l->eof) {
 				l->skipped += avail;

@@ -118,7 +118,8 @@ ev_decoder_next(struct ev_decoder *d, struct ev_frame *f, struct ev_err *err)
 				return 0;
 		}
 		p = ev_buf_head(&d->in);
-		avail = ev_buf_unread(&d->in);
+		if ((avail = ev_buf_unread(&d->in)) == 0)
+			return 0;
 		scan = avail < d->maxline + 1 ? avail : d->maxline + 1;
 		if ((nl = memchr(p, '\n', scan)) == NULL) {
 			if (avail > d->maxline)

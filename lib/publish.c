@@ -46,7 +46,7 @@ ev_pub_queue(struct ev_publisher *p, const char *json, size_t len,
     uint64_t tag, struct ev_err *err)
 {
 	struct ev_pubent *ne;
-	size_t mark = p->q.len, ncap, i;
+	size_t mark = ev_buf_unread(&p->q), ncap, i;
 
 	if (p->nent == p->entcap) {
 		ncap = p->entcap ? p->entcap * 2 : 256;
@@ -60,12 +60,12 @@ ev_pub_queue(struct ev_publisher *p, const char *json, size_t len,
 		p->enthead = 0;
 	}
 	if (ev_proto_body(&p->q, "PUB", json, len) == -1) {
-		p->q.len = mark;
+		ev_buf_truncate(&p->q, mark);
 		return ev_err_sys(err, "publish queue");
 	}
 	ne = &p->ent[(p->enthead + p->nent) % p->entcap];
 	ne->tag = tag;
-	ne->len = p->q.len - mark;
+	ne->len = ev_buf_unread(&p->q) - mark;
 	p->nent++;
 	return 0;
 }
@@ -113,12 +113,25 @@ pub_sleep(int64_t ms)
  * A bus that restarted without history has a new epoch; the events it had
  * not acknowledged are sent to the new one.
  */
+static int	pub_replies(struct ev_publisher *, struct ev_err *);
+
 static int
 pub_reconnect(struct ev_publisher *p, struct ev_err *err)
 {
 	int64_t deadline = ev_mono_ms() + p->retry_ms, wait = 50, left;
 	struct ev_err e;
+	ssize_t n;
 
+	/*
+	 * The replies the bus sent before it went are still in the socket:
+	 * take them, so that what it did acknowledge is not sent again.
+	 */
+	while ((n = ev_client_fill(&p->c, &e)) > 0)
+		;
+	if (pub_replies(p, &e) == -1 && e.kind == EV_ERR_PROTO) {
+		*err = e;
+		return -1;
+	}
 	ev_client_close(&p->c);
 	for (;;) {
 		left = deadline - ev_mono_ms();

@@ -18,7 +18,8 @@ load helper
 
 @test "evfire: an unknown option is a usage error (64)" {
 	run_fails 64 evfire --no-such-option x
-	[[ $stderr == evfire:* || ${stderr,,} == usage:* ]] ||
+	# getopt names the program as invoked (argv[0]), maybe a path.
+	[[ $stderr =~ ^(.*/)?evfire: || ${stderr,,} == usage:* ]] ||
 	    fail "stderr: $stderr"
 }
 

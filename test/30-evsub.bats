@@ -25,7 +25,8 @@ publish() {
 
 @test "evsub: an unknown option is a usage error (64)" {
 	run_fails 64 evsub --no-such-option
-	[[ $stderr == evsub:* || ${stderr,,} == usage:* ]] ||
+	# getopt names the program as invoked (argv[0]), maybe a path.
+	[[ $stderr =~ ^(.*/)?evsub: || ${stderr,,} == usage:* ]] ||
 	    fail "stderr: $stderr"
 }
 

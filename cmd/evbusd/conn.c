@@ -70,7 +70,7 @@ conn_watch(struct evbusd *b, struct conn *c)
 	if (c->dead)
 		return;
 	if (c->state != CONN_CLOSING && !c->eof && !b->stopping &&
-	    ev_buf_unread(&c->out) < CONN_OUT_HIGH)
+	    !c->stalled && ev_buf_unread(&c->out) < CONN_OUT_HIGH)
 		want |= EPOLLIN;
 	if (c->blocked)
 		want |= EPOLLOUT;
@@ -96,7 +96,7 @@ conn_close(struct evbusd *b, struct conn *c, const char *why)
 
 	if (c->dead)
 		return;
-	if (c->state != CONN_HELLO && !b->stopping) {
+	if (c->hello && !b->stopping) {
 		snprintf(payload, sizeof(payload), "{\"client\":\"%s\","
 		    "\"conn\":%" PRIu64 ",\"uid\":%lu,\"gid\":%lu,\"pid\":%ld,"
 		    "\"reason\":\"%s\"}", c->name, c->serial,
@@ -189,9 +189,12 @@ conn_read(struct evbusd *b, struct conn *c)
 }
 
 /*
- * Act on the buffered frames until none is whole, or the client has so
- * many unread replies that it should read before it says more (it is
- * then resumed from the loop once its replies drain: conn_resume()).
+ * Act on the buffered frames until none is whole.  Stop early, leaving the
+ * rest for conn_resume(), when the client has so many unread replies that
+ * it should read before it says more, or when this turn of the loop has
+ * let as many events into the ring as it may before the subscribers are
+ * served: half the ring, so that a subscriber that keeps up is never
+ * overrun by one large read.
  */
 static void
 conn_process(struct evbusd *b, struct conn *c)
@@ -202,7 +205,8 @@ conn_process(struct evbusd *b, struct conn *c)
 
 	c->stalled = false;
 	while (!c->dead) {
-		if (ev_buf_unread(&c->out) >= CONN_OUT_HIGH) {
+		if (ev_buf_unread(&c->out) >= CONN_OUT_HIGH ||
+		    b->budget == 0 || b->budget_bytes == 0) {
 			c->stalled = true;
 			return;
 		}
@@ -219,10 +223,18 @@ conn_process(struct evbusd *b, struct conn *c)
 	}
 }
 
+/* Has the connection frames left that it may now act on? */
+bool
+conn_resumable(const struct conn *c)
+{
+	return c->stalled && !c->dead &&
+	    ev_buf_unread(&c->out) < CONN_OUT_HIGH / 2;
+}
+
 void
 conn_resume(struct evbusd *b, struct conn *c)
 {
-	if (c->stalled && ev_buf_unread(&c->out) < CONN_OUT_HIGH / 2) {
+	if (conn_resumable(c)) {
 		conn_process(b, c);
 		conn_watch(b, c);
 	}
@@ -248,6 +260,7 @@ conn_hello(struct evbusd *b, struct conn *c, const struct ev_frame *f)
 		    (unsigned char)*p >= 0x7f)
 			*p = '_';
 	c->state = CONN_READY;
+	c->hello = true;
 	if (ev_proto_line(&c->out, "HELLO %d %s %" PRIu64 " %zu",
 	    EV_PROTO_VERSION, b->epoch, b->ring.next - 1, b->maxevent) == -1)
 		log_warn("client %" PRIu64 ": reply", c->serial);
@@ -296,6 +309,9 @@ conn_publish(struct evbusd *b, struct conn *c, const struct ev_frame *f)
 		conn_error(c, "limit", "the bus is out of memory");
 		return;
 	}
+	b->budget--;
+	b->budget_bytes = b->budget_bytes > m->len ?
+	    b->budget_bytes - m->len : 0;
 	if (ev_proto_line(&c->out, "ACK %" PRIu64, m->seq) == -1)
 		log_warn("client %" PRIu64 ": reply", c->serial);
 }
@@ -331,8 +347,11 @@ conn_command(struct evbusd *b, struct conn *c, const struct ev_frame *f)
 		c->state = CONN_CLOSING;
 	else if (strcmp(f->verb, "HELLO") == 0)
 		conn_error(c, "state", "already said HELLO");
-	else
+	else {
+		/* Its bytes cannot be told apart from what follows. */
 		conn_error(c, "proto", "unknown command '%s'", f->verb);
+		c->state = CONN_CLOSING;
+	}
 }
 
 /*

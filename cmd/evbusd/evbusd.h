@@ -81,7 +81,8 @@ struct conn {
 	bool		  eof;		/* the peer closed its side */
 	bool		  dead;		/* closed; freed by conn_reap() */
 	bool		  blocked;	/* the kernel refused a write */
-	bool		  stalled;	/* frames left unread: replies pile up */
+	bool		  stalled;	/* frames left to act on later */
+	bool		  hello;	/* the handshake is done */
 	bool		  sub;
 	struct ev_patset  pats;
 	uint64_t	  cursor;	/* next seq to consider sending */
@@ -108,6 +109,9 @@ struct evbusd {
 	bool		  accepting;
 	bool		  stopping;
 	struct ev_buf	  scratch;	/* an event being stamped */
+	size_t		  budget;	/* events that may still enter the ring
+					   before subscribers are served */
+	size_t		  budget_bytes;
 };
 
 extern struct evbusd	*bus;
@@ -124,6 +128,7 @@ void	 conn_read(struct evbusd *, struct conn *);
 void	 conn_close(struct evbusd *, struct conn *, const char *);
 void	 conn_watch(struct evbusd *, struct conn *);
 void	 conn_resume(struct evbusd *, struct conn *);
+bool	 conn_resumable(const struct conn *);
 void	 conn_reap(struct evbusd *);
 int	 bus_publish_internal(struct evbusd *, const char *, const char *);
 

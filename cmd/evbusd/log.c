@@ -16,6 +16,8 @@ static int	log_verbose;
 
 static void	vlog(int, const char *, va_list)
 		    __attribute__((format(printf, 2, 0)));
+static void	log_with_errno(int, const char *, va_list, int)
+		    __attribute__((format(printf, 2, 0)));
 
 void
 log_init(int tostderr, int verbose)

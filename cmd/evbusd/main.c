@@ -115,6 +115,14 @@ ready(int fd)
 	close(fd);
 }
 
+/* What one turn may let into the ring: half of it, by count and bytes. */
+static void
+loop_budget(struct evbusd *b)
+{
+	b->budget = b->ring.max / 2 > 0 ? b->ring.max / 2 : 1;
+	b->budget_bytes = b->ring.maxbytes / 2;
+}
+
 /* How long the loop may sleep: until the nearest handshake deadline. */
 static int
 loop_timeout(struct evbusd *b, int64_t stop_deadline)
@@ -123,7 +131,7 @@ loop_timeout(struct evbusd *b, int64_t stop_deadline)
 	int64_t now = ev_mono_ms(), next = -1;
 
 	TAILQ_FOREACH(c, &b->conns, entry) {
-		if (conn_pending(b, c))
+		if (conn_pending(b, c) || conn_resumable(c))
 			return 0;
 		if (c->state == CONN_HELLO && !c->dead &&
 		    (next == -1 || c->deadline < next))
@@ -148,6 +156,11 @@ loop_service(struct evbusd *b)
 	int64_t now = ev_mono_ms();
 	bool busy = false;
 
+	/* Serve every reader first; then let stalled publishers go on. */
+	TAILQ_FOREACH(c, &b->conns, entry)
+		if (conn_pending(b, c))
+			conn_flush(b, c);
+	loop_budget(b);
 	TAILQ_FOREACH(c, &b->conns, entry) {
 		if (c->dead)
 			continue;
@@ -165,7 +178,8 @@ loop_service(struct evbusd *b)
 			conn_close(b, c, c->eof ? "closed" : "quit");
 		else
 			conn_watch(b, c);
-		if (!c->dead && (c->blocked || conn_pending(b, c)))
+		if (!c->dead && (c->blocked || conn_pending(b, c) ||
+		    conn_resumable(c)))
 			busy = true;
 	}
 	return busy;
@@ -180,6 +194,7 @@ loop(struct evbusd *b, const sigset_t *waitmask)
 	bool busy;
 	int i, n;
 
+	loop_budget(b);
 	for (;;) {
 		n = epoll_pwait(b->epfd, evs, LOOP_EVENTS,
 		    loop_timeout(b, stop_deadline), waitmask);

@@ -69,6 +69,13 @@ jtype(const json_t *j)
 	abort();
 }
 
+/* Can c end a number or a literal (the bytes jansson ungets after)? */
+static bool
+after_token_end(uint8_t c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z');
+}
+
 /* Check the members scan_object reported against jansson's object. */
 static void
 check_members(const uint8_t *data, size_t size, json_t *obj, size_t nm)
@@ -259,8 +266,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 			for (i = 0; i < size; i++)
 				if (data[i] != '\0' || i == 0 ||
-				    !((data[i - 1] >= '0' && data[i - 1] <= '9') ||
-				    (data[i - 1] >= 'a' && data[i - 1] <= 'z')))
+				    !after_token_end(data[i - 1]))
 					s[n++] = data[i];
 			if (memchr(s, '\0', n) != NULL ||
 			    ev_json_check((const char *)s, n, &t, &err) == -1)

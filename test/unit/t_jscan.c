@@ -21,7 +21,7 @@ struct tcase {
 	size_t		 len;		/* 0: strlen(in) */
 	int		 ok;
 	enum ev_jtype	 type;		/* when ok */
-	bool		 nul_quirk;	/* jansson accepts, jscan refuses */
+	bool		 nul_quirk;	/* jansson accepts, jscan not */
 };
 
 static const struct tcase cases[] = {
@@ -281,7 +281,7 @@ test_real_edge(void)
 		const char	*suffix;
 		int		 ok;
 	} e[] = {
-		{ ".0", BAD },			/* the tie: rounds to even, inf */
+		{ ".0", BAD },		/* the tie: to even, inf */
 		{ "e0", BAD },
 		{ ".00000000001", BAD },
 		{ "0.0e-1", BAD },		/* ten times it, a tenth */
