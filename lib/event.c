@@ -1,20 +1,42 @@
 /*
  * event.c: the event model: names, checks, and the bytes the bus sends.
+ *
+ * Events are checked and rewritten without building a tree: the scanner
+ * (jscan.c) validates the text and reports the spans of its top-level
+ * fields; the known fields are checked from those spans, and the output is
+ * the spans copied, with id and time added and the bus's own fields set.
+ * Unknown fields pass through byte for byte.
  */
-#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "evbus.h"
+#include "jscan.h"
 
-static int	event_load(const char *, size_t, json_t **, struct ev_err *);
-static int	event_check(json_t *, bool, struct ev_evinfo *,
-		    struct ev_err *);
-static int	event_fill(json_t *, int64_t, struct ev_evinfo *);
-static int	event_dump(json_t *, struct ev_buf *);
+#define EV_FIELDS_MAX	256	/* top-level fields in one event */
+
+enum field {
+	F_OTHER, F_NAME, F_PAYLOAD, F_ID, F_TIME, F_ERROR, F_METADATA,
+	F_FILTER, F_SEQ, F_ORIGIN
+};
+
+static const struct {
+	const char	*key;
+	enum field	 f;
+} fields[] = {
+	{ "name", F_NAME }, { "payload", F_PAYLOAD }, { "id", F_ID },
+	{ "time", F_TIME }, { "error", F_ERROR }, { "metadata", F_METADATA },
+	{ "filter", F_FILTER }, { "seq", F_SEQ }, { "origin", F_ORIGIN },
+};
+
+/* The fields of one event, as found by event_scan(). */
+struct scan {
+	struct ev_jmember m[EV_FIELDS_MAX];
+	enum field	  f[EV_FIELDS_MAX];
+	size_t		  n;
+	bool		  has_time;
+};
 
 int
 ev_name_check(const char *s, size_t len, struct ev_err *err)
@@ -58,160 +80,260 @@ ev_name_reserved(const char *s, size_t len)
 }
 
 /*
- * Parse text that must be one JSON object.  *out gets a new reference.
+ * The text of a string member's value (or key, when key is set) into
+ * out[0..outlen), decoded; -1 when it does not fit.  Escaped text is rare
+ * in names and ids; it costs a small allocation.
  */
 static int
-event_load(const char *buf, size_t len, json_t **out, struct ev_err *err)
+member_text(const struct ev_jmember *m, bool key, char *out, size_t outlen,
+    size_t *len)
 {
-	json_error_t je;
-	json_t *j;
+	struct ev_buf b = { 0 };
+	const char *raw = key ? m->key : m->val + 1;
+	size_t rawlen = key ? m->keylen : m->vallen - 2;
+	bool esc = key ? m->key_escaped : m->val_escaped;
 
-	if ((j = json_loadb(buf, len, JSON_DECODE_ANY, &je)) == NULL)
-		return ev_err_set(err, EV_ERR_DATA,
-		    "invalid JSON at byte %d: %s", je.position, je.text);
-	if (!json_is_object(j)) {
-		json_decref(j);
-		return ev_err_set(err, EV_ERR_DATA, "not a JSON object");
+	if (!esc) {
+		if (rawlen >= outlen)
+			return -1;
+		memcpy(out, raw, rawlen);
+		out[rawlen] = '\0';
+		*len = rawlen;
+		return 0;
 	}
-	*out = j;
+	if (ev_json_unescape(raw, rawlen, &b) == -1 || b.len >= outlen ||
+	    memchr(b.data, '\0', b.len) != NULL) {
+		ev_buf_free(&b);
+		return -1;
+	}
+	memcpy(out, b.data, b.len + 1);
+	*len = b.len;
+	ev_buf_free(&b);
+	return 0;
+}
+
+static enum field
+member_field(const struct ev_jmember *m)
+{
+	char key[16];
+	size_t i, len;
+
+	if (m->keylen == 0 || m->keylen > 48 ||
+	    member_text(m, true, key, sizeof(key), &len) == -1)
+		return F_OTHER;
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (strlen(fields[i].key) == len &&
+		    memcmp(fields[i].key, key, len) == 0)
+			return fields[i].f;
+	return F_OTHER;
+}
+
+/* filter: an object of node, service and tag, each a string (a regex). */
+static int
+check_filter(const struct ev_jmember *fm, struct ev_err *err)
+{
+	struct ev_jmember m[8];
+	char key[16];
+	size_t n, i, len;
+
+	if (fm->type != EV_J_OBJECT)
+		return ev_err_set(err, EV_ERR_DATA, "filter: not an object");
+	if (ev_json_scan_object(fm->val, fm->vallen, m, 8, &n, NULL) == -1)
+		return ev_err_set(err, EV_ERR_DATA,
+		    "filter: only node, service and tag");
+	for (i = 0; i < n; i++) {
+		if (member_text(&m[i], true, key, sizeof(key), &len) == -1 ||
+		    (strcmp(key, "node") != 0 && strcmp(key, "service") != 0 &&
+		    strcmp(key, "tag") != 0))
+			return ev_err_set(err, EV_ERR_DATA,
+			    "filter: unknown key '%.*s' (node, service or tag)",
+			    (int)(m[i].keylen > 32 ? 32 : m[i].keylen),
+			    m[i].key);
+		if (m[i].type != EV_J_STRING)
+			return ev_err_set(err, EV_ERR_DATA,
+			    "filter.%s: not a string", key);
+	}
 	return 0;
 }
 
 /*
- * Check the fields of an event object (borrowed) and note its name, id and
+ * Validate an event's text and check its known fields, noting name, id and
  * time in info.  Names under "evbus." are refused with EV_ERR_DENIED.
+ * Cost: one scan of the text; known fields are looked at once more.
  */
 static int
-event_check(json_t *ev, bool daemon, struct ev_evinfo *info,
+event_scan(const char *buf, size_t len, struct scan *s, struct ev_evinfo *info,
     struct ev_err *err)
 {
-	json_t *v, *f;
-	const char *s, *k;
-	size_t len;
+	const struct ev_jmember *m;
+	enum ev_jtype type;
+	bool seen[F_ORIGIN + 1] = { false };
+	size_t i, k;
+	int64_t t;
 
-	(void)daemon;
 	memset(info, 0, sizeof(*info));
-	if ((v = json_object_get(ev, "name")) == NULL)
-		return ev_err_set(err, EV_ERR_DATA, "name: missing");
-	if (!json_is_string(v))
-		return ev_err_set(err, EV_ERR_DATA, "name: not a string");
-	s = json_string_value(v);
-	len = json_string_length(v);
-	if (ev_name_check(s, len, err) == -1)
+	s->has_time = false;
+	if (ev_json_scan_object(buf, len, s->m, EV_FIELDS_MAX, &s->n,
+	    err) == -1) {
+		if (err != NULL && err->kind == EV_ERR_DATA &&
+		    ev_json_check(buf, len, &type, NULL) == 0)
+			ev_err_set(err, EV_ERR_DATA, "not a JSON object "
+			    "(%s %s)", type == EV_J_ARRAY || type == EV_J_INTEGER
+			    ? "an" : "a", ev_json_typename(type));
 		return -1;
-	if (ev_name_reserved(s, len))
-		return ev_err_set(err, EV_ERR_DENIED,
-		    "name '%s': names under evbus. are the bus's own", s);
-	memcpy(info->name, s, len);
-	info->namelen = len;
-
-	if ((v = json_object_get(ev, "id")) != NULL) {
-		if (!json_is_string(v))
-			return ev_err_set(err, EV_ERR_DATA,
-			    "id: not a string");
-		len = json_string_length(v);
-		s = json_string_value(v);
-		if (len == 0 || len > EV_ID_MAX)
-			return ev_err_set(err, EV_ERR_DATA,
-			    "id: must be 1 to %d bytes", EV_ID_MAX);
-		for (k = s; k < s + len; k++)
-			if ((unsigned char)*k < ' ' || *k == 0x7f)
-				return ev_err_set(err, EV_ERR_DATA,
-				    "id: contains a control character");
-		memcpy(info->id, s, len);
-		info->hadid = true;
 	}
-	if ((v = json_object_get(ev, "time")) != NULL) {
-		if (!json_is_integer(v) || json_integer_value(v) < 0)
+	for (i = 0; i < s->n; i++) {
+		m = &s->m[i];
+		s->f[i] = member_field(m);
+		if (s->f[i] == F_OTHER)
+			continue;
+		if (seen[s->f[i]])
 			return ev_err_set(err, EV_ERR_DATA,
-			    "time: not a non-negative integer "
-			    "(milliseconds since the epoch)");
-		info->time = json_integer_value(v);
-	}
-	if ((v = json_object_get(ev, "error")) != NULL && !json_is_boolean(v))
-		return ev_err_set(err, EV_ERR_DATA, "error: not true or false");
-	if ((v = json_object_get(ev, "metadata")) != NULL &&
-	    !json_is_object(v))
-		return ev_err_set(err, EV_ERR_DATA, "metadata: not an object");
-	if ((v = json_object_get(ev, "filter")) != NULL) {
-		if (!json_is_object(v))
-			return ev_err_set(err, EV_ERR_DATA,
-			    "filter: not an object");
-		json_object_foreach(v, k, f) {
-			if (strcmp(k, "node") != 0 &&
-			    strcmp(k, "service") != 0 && strcmp(k, "tag") != 0)
+			    "%.*s: given twice", (int)m->keylen, m->key);
+		seen[s->f[i]] = true;
+		switch (s->f[i]) {
+		case F_NAME:
+			if (m->type != EV_J_STRING)
 				return ev_err_set(err, EV_ERR_DATA,
-				    "filter: unknown key '%s' "
-				    "(node, service or tag)", k);
-			if (!json_is_string(f))
+				    "name: not a string");
+			if (member_text(m, false, info->name,
+			    sizeof(info->name), &info->namelen) == -1)
+				return ev_err_set(err, EV_ERR_DATA, "name: "
+				    "longer than %d bytes", EV_NAME_MAX);
+			if (ev_name_check(info->name, info->namelen,
+			    err) == -1)
+				return -1;
+			if (ev_name_reserved(info->name, info->namelen))
+				return ev_err_set(err, EV_ERR_DENIED,
+				    "name '%s': names under evbus. are the "
+				    "bus's own", info->name);
+			break;
+		case F_ID:
+			if (m->type != EV_J_STRING)
 				return ev_err_set(err, EV_ERR_DATA,
-				    "filter.%s: not a string", k);
+				    "id: not a string");
+			if (member_text(m, false, info->id, sizeof(info->id),
+			    &k) == -1 || k == 0)
+				return ev_err_set(err, EV_ERR_DATA,
+				    "id: must be 1 to %d bytes", EV_ID_MAX);
+			while (k-- > 0)
+				if ((unsigned char)info->id[k] < ' ' ||
+				    info->id[k] == 0x7f)
+					return ev_err_set(err, EV_ERR_DATA,
+					    "id: contains a control "
+					    "character");
+			info->hadid = true;
+			break;
+		case F_TIME:
+			if (m->type != EV_J_INTEGER ||
+			    ev_json_int(m->val, m->vallen, &t) == -1 || t < 0)
+				return ev_err_set(err, EV_ERR_DATA,
+				    "time: not a non-negative integer "
+				    "(milliseconds since the epoch)");
+			info->time = t;
+			s->has_time = true;
+			break;
+		case F_ERROR:
+			if (m->type != EV_J_TRUE && m->type != EV_J_FALSE)
+				return ev_err_set(err, EV_ERR_DATA,
+				    "error: not true or false");
+			break;
+		case F_METADATA:
+			if (m->type != EV_J_OBJECT)
+				return ev_err_set(err, EV_ERR_DATA,
+				    "metadata: not an object");
+			break;
+		case F_FILTER:
+			if (check_filter(m, err) == -1)
+				return -1;
+			break;
+		default:
+			break;
 		}
 	}
+	if (!seen[F_NAME])
+		return ev_err_set(err, EV_ERR_DATA, "name: missing");
 	return 0;
 }
 
-/* Add id and time when absent.  -1 on allocation failure. */
+/*
+ * Append the event's fields but seq and origin, each preceded by a comma
+ * when comma is set (the first one too), then id and time when they are
+ * absent and fill is set, and the closing brace.
+ */
 static int
-event_fill(json_t *ev, int64_t now_ms, struct ev_evinfo *info)
+event_emit(struct ev_buf *out, const struct scan *s, bool comma, bool fill,
+    int64_t now_ms, struct ev_evinfo *info)
 {
-	char id[EV_UUID_LEN + 1];
+	const struct ev_jmember *m;
+	size_t i;
 
-	if (info->id[0] == '\0') {
-		ev_uuid4(id);
-		if (json_object_set_new(ev, "id", json_string(id)) == -1)
+	for (i = 0; i < s->n; i++) {
+		if (s->f[i] == F_SEQ || s->f[i] == F_ORIGIN)
+			continue;
+		m = &s->m[i];
+		if ((comma && ev_buf_putc(out, ',') == -1) ||
+		    ev_buf_putc(out, '"') == -1 ||
+		    ev_buf_append(out, m->key, m->keylen) == -1 ||
+		    ev_buf_append(out, "\":", 2) == -1 ||
+		    ev_buf_append(out, m->val, m->vallen) == -1)
 			return -1;
-		memcpy(info->id, id, sizeof(id));
+		comma = true;
 	}
-	if (json_object_get(ev, "time") == NULL) {
-		if (json_object_set_new(ev, "time",
-		    json_integer(now_ms)) == -1)
+	if (fill && !info->hadid) {
+		ev_uuid4(info->id);
+		if (ev_buf_printf(out, "%s\"id\":\"%s\"", comma ? "," : "",
+		    info->id) == -1)
 			return -1;
+		comma = true;
+	}
+	if (fill && !s->has_time) {
 		info->time = now_ms;
+		if (ev_buf_printf(out, "%s\"time\":%" PRId64, comma ? "," : "",
+		    now_ms) == -1)
+			return -1;
 	}
-	return 0;
+	return ev_buf_putc(out, '}');
 }
 
-static int
-event_dump_cb(const char *p, size_t n, void *arg)
+/*
+ * Inside a valid JSON text, a raw newline or carriage return can only be
+ * whitespace (strings cannot hold them raw), so a space does as well and
+ * keeps the event on one line.
+ */
+static void
+event_oneline(struct ev_buf *out, size_t from)
 {
-	return ev_buf_append(arg, p, n);
+	char *p = ev_buf_head(out) + from, *end = out->data + out->len;
+
+	while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL)
+		*p++ = ' ';
+	p = ev_buf_head(out) + from;
+	while ((p = memchr(p, '\r', (size_t)(end - p))) != NULL)
+		*p++ = ' ';
 }
 
-static int
-event_dump(json_t *ev, struct ev_buf *out)
-{
-	return json_dump_callback(ev, event_dump_cb, out,
-	    JSON_COMPACT | JSON_PRESERVE_ORDER);
-}
+/*
+ * The spans of the event being checked: 13 KiB, too much for a small
+ * stack and too often needed to allocate, so one per thread.
+ */
+static _Thread_local struct scan scan;
 
 int
 ev_event_prepare(const char *buf, size_t len, const struct ev_prepare *prep,
     struct ev_buf *out, struct ev_evinfo *info, struct ev_err *err)
 {
-	json_t *ev;
 	size_t mark = ev_buf_unread(out);
-	int r = -1;
 
-	if (event_load(buf, len, &ev, err) == -1)
+	if (event_scan(buf, len, &scan, info, err) == -1)
 		return -1;
-	if (event_check(ev, false, info, err) == -1)
-		goto out;
-	json_object_del(ev, "seq");
-	json_object_del(ev, "origin");
-	if (prep->fill && event_fill(ev, prep->now_ms, info) == -1) {
-		ev_err_sys(err, "event");
-		goto out;
-	}
-	if (event_dump(ev, out) == -1) {
+	if (ev_buf_putc(out, '{') == -1 || event_emit(out, &scan, false,
+	    prep->fill, prep->now_ms, info) == -1) {
 		ev_buf_truncate(out, mark);
-		ev_err_sys(err, "event");
-		goto out;
+		return ev_err_sys(err, "event");
 	}
-	r = 0;
-out:
-	json_decref(ev);
-	return r;
+	event_oneline(out, mark);
+	return 0;
 }
 
 int
@@ -219,39 +341,22 @@ ev_event_stamp(const char *buf, size_t len, size_t maxlen, uint64_t seq,
     const struct ev_origin *o, int64_t now_ms, struct ev_buf *out,
     struct ev_evinfo *info, struct ev_err *err)
 {
-	json_t *ev, *st = NULL, *v;
-	const char *k;
 	size_t mark = ev_buf_unread(out);
-	int r = -1;
 
 	if (len > maxlen)
 		return ev_err_set(err, EV_ERR_LIMIT,
 		    "event of %zu bytes exceeds the limit of %zu", len, maxlen);
-	if (event_load(buf, len, &ev, err) == -1)
+	if (event_scan(buf, len, &scan, info, err) == -1)
 		return -1;
-	if (event_check(ev, true, info, err) == -1)
-		goto out;
-	if ((st = json_pack("{s:I,s:{s:I,s:I,s:i}}", "seq", (json_int_t)seq,
-	    "origin", "uid", (json_int_t)o->uid, "gid", (json_int_t)o->gid,
-	    "pid", (int)o->pid)) == NULL)
-		goto nomem;
-	json_object_foreach(ev, k, v) {
-		if (strcmp(k, "seq") == 0 || strcmp(k, "origin") == 0)
-			continue;
-		if (json_object_set(st, k, v) == -1)
-			goto nomem;
+	if (ev_buf_printf(out, "{\"seq\":%" PRIu64 ",\"origin\":{\"uid\":%lu,"
+	    "\"gid\":%lu,\"pid\":%ld}", seq, (unsigned long)o->uid,
+	    (unsigned long)o->gid, (long)o->pid) == -1 ||
+	    event_emit(out, &scan, true, true, now_ms, info) == -1) {
+		ev_buf_truncate(out, mark);
+		return ev_err_sys(err, "event");
 	}
-	if (event_fill(st, now_ms, info) == -1 || event_dump(st, out) == -1)
-		goto nomem;
-	r = 0;
-	goto out;
-nomem:
-	ev_buf_truncate(out, mark);
-	ev_err_sys(err, "event");
-out:
-	json_decref(st);
-	json_decref(ev);
-	return r;
+	event_oneline(out, mark);
+	return 0;
 }
 
 int
