@@ -118,6 +118,46 @@ void	ev_epoch_new(char out[EV_EPOCH_LEN + 1]);
 int	ev_parse_u64(const char *, size_t, uint64_t max, uint64_t *);
 
 /*
+ * jscan.c: the strict JSON scanner (the rest of it is in jscan.h, inside
+ * the library): accepts exactly what jansson accepts, builds nothing.
+ */
+enum ev_jtype {
+	EV_J_OBJECT,
+	EV_J_ARRAY,
+	EV_J_STRING,
+	EV_J_INTEGER,
+	EV_J_REAL,
+	EV_J_TRUE,
+	EV_J_FALSE,
+	EV_J_NULL,
+};
+
+/*
+ * Validate buf[0..len) as exactly one JSON value, as json_loadb(buf, len,
+ * JSON_DECODE_ANY, &e) would (save the NUL exception above).  On success
+ * returns 0 and stores the value's type in *type (type may be NULL).  On
+ * failure returns -1 with err (may be NULL) set to EV_ERR_DATA and a
+ * message like "invalid JSON at byte 17: '}' expected"; byte numbers count
+ * from 1 and name the offending byte (len + 1 at a premature end).
+ * Cost: one pass over the bytes, no allocation, 256 bytes of stack.
+ */
+int	ev_json_check(const char *buf, size_t len, enum ev_jtype *type,
+	    struct ev_err *err);
+
+/*
+ * Append s[0..len) to out as a JSON string literal with its quotes, escaped
+ * exactly as jansson's compact json_dumps() escapes it: \" \\ \b \f \n \r
+ * \t, other control characters as \u00XX, everything else (including '/'
+ * and non-ASCII) as is.  Returns 0; -1 with err EV_ERR_DATA (out
+ * unchanged) if s is not valid UTF-8 or contains a NUL byte, which jansson
+ * refuses by default; -1 with EV_ERR_SYS (ENOMEM) if out cannot grow.
+ * Cost: two passes over s (check and size, then copy runs); out grows by
+ * exactly the output's length, at most 6 * len + 2.
+ */
+int	ev_json_put_string(struct ev_buf *out, const char *s, size_t len,
+	    struct ev_err *err);
+
+/*
  * pattern.c: AMQP topic patterns.  A pattern is tokens separated by '.';
  * '*' matches exactly one token and '#' zero or more.  A wildcard in the
  * first position never matches a name under "evbus." (the bus's own names).

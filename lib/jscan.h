@@ -34,18 +34,10 @@
 
 #include "evbus.h"
 
+/* ev_json_check, ev_json_put_string and enum ev_jtype are in evbus.h. */
+
 #define EV_JSON_MAX_DEPTH 2048	/* jansson's JSON_PARSER_MAX_DEPTH */
 
-enum ev_jtype {
-	EV_J_OBJECT,
-	EV_J_ARRAY,
-	EV_J_STRING,
-	EV_J_INTEGER,
-	EV_J_REAL,
-	EV_J_TRUE,
-	EV_J_FALSE,
-	EV_J_NULL,
-};
 
 /*
  * One top-level member of an object, as spans into the scanned buffer:
@@ -64,17 +56,6 @@ struct ev_jmember {
 	bool		 val_escaped;	/* strings only */
 };
 
-/*
- * Validate buf[0..len) as exactly one JSON value, as json_loadb(buf, len,
- * JSON_DECODE_ANY, &e) would (save the NUL exception above).  On success
- * returns 0 and stores the value's type in *type (type may be NULL).  On
- * failure returns -1 with err (may be NULL) set to EV_ERR_DATA and a
- * message like "invalid JSON at byte 17: '}' expected"; byte numbers count
- * from 1 and name the offending byte (len + 1 at a premature end).
- * Cost: one pass over the bytes, no allocation, 256 bytes of stack.
- */
-int	ev_json_check(const char *buf, size_t len, enum ev_jtype *type,
-	    struct ev_err *err);
 
 /*
  * Validate buf[0..len) as one JSON object (what json_loadb(buf, len, 0, &e)
@@ -100,18 +81,6 @@ int	ev_json_scan_object(const char *buf, size_t len,
  */
 int	ev_json_unescape(const char *raw, size_t rawlen, struct ev_buf *out);
 
-/*
- * Append s[0..len) to out as a JSON string literal with its quotes, escaped
- * exactly as jansson's compact json_dumps() escapes it: \" \\ \b \f \n \r
- * \t, other control characters as \u00XX, everything else (including '/'
- * and non-ASCII) as is.  Returns 0; -1 with err EV_ERR_DATA (out
- * unchanged) if s is not valid UTF-8 or contains a NUL byte, which jansson
- * refuses by default; -1 with EV_ERR_SYS (ENOMEM) if out cannot grow.
- * Cost: two passes over s (check and size, then copy runs); out grows by
- * exactly the output's length, at most 6 * len + 2.
- */
-int	ev_json_put_string(struct ev_buf *out, const char *s, size_t len,
-	    struct ev_err *err);
 
 /*
  * Convert an integer's raw text (as reported for EV_J_INTEGER) to *v.

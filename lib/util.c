@@ -1,11 +1,51 @@
 /* util.c: identifiers (UUID v4, bus epochs) and a strict number parser. */
+#include <sys/random.h>
+
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "evbus.h"
 
 static void	hex(char *, const unsigned char *, size_t);
+
+/*
+ * Random bytes from a per-thread pool refilled by getrandom(2): one
+ * system call per 256 ids instead of one each, and no library state to
+ * set up in a short-lived program.  getrandom on Linux >= 3.17 does not
+ * fail for requests this small once the kernel's pool is ready; should it
+ * fail (a seccomp filter, say), the pool is filled from the clock and a
+ * counter, which still keeps ids unique within this process.
+ */
+static void
+ev_random(void *out, size_t n)
+{
+	static _Thread_local unsigned char pool[512];
+	static _Thread_local size_t left;
+	static _Thread_local uint64_t fallback;
+	struct timespec ts;
+	ssize_t r;
+	size_t i;
+
+	if (left < n) {
+		r = getrandom(pool, sizeof(pool), 0);
+		if (r != (ssize_t)sizeof(pool)) {
+			for (i = 0; i + 16 <= sizeof(pool); i += 16) {
+				clock_gettime(CLOCK_REALTIME, &ts);
+				fallback = fallback * 6364136223846793005ULL +
+				    (uint64_t)ts.tv_nsec + (uint64_t)getpid();
+				memcpy(pool + i, &fallback, 8);
+				memcpy(pool + i + 8, &ts, 8);
+			}
+		}
+		left = sizeof(pool);
+	}
+	memcpy(out, pool + sizeof(pool) - left, n);
+	left -= n;
+}
 
 /* Write n bytes as 2n lower-case hex digits (no NUL). */
 static void
@@ -22,14 +62,14 @@ hex(char *out, const unsigned char *b, size_t n)
 
 /*
  * A random (version 4, RFC 4122 variant) UUID as 36 lower-case characters
- * and a NUL.  arc4random_buf cannot fail.
+ * and a NUL.
  */
 void
 ev_uuid4(char out[EV_UUID_LEN + 1])
 {
 	unsigned char b[16];
 
-	arc4random_buf(b, sizeof(b));
+	ev_random(b, sizeof(b));
 	b[6] = (b[6] & 0x0f) | 0x40;
 	b[8] = (b[8] & 0x3f) | 0x80;
 	hex(out, b, 4);
@@ -50,7 +90,7 @@ ev_epoch_new(char out[EV_EPOCH_LEN + 1])
 {
 	unsigned char b[EV_EPOCH_LEN / 2];
 
-	arc4random_buf(b, sizeof(b));
+	ev_random(b, sizeof(b));
 	hex(out, b, sizeof(b));
 	out[EV_EPOCH_LEN] = '\0';
 }

@@ -155,37 +155,55 @@ conn_error(struct conn *c, const char *code, const char *fmt, ...)
 /*
  * Read what the client sent (one read of up to CONN_READ bytes: the loop
  * comes back while more is there) and act on every whole frame.
+ *
+ * A client with nothing buffered (nearly always: frames arrive whole) is
+ * lent the daemon's one read buffer, and keeps only the remainder of an
+ * incomplete frame in a buffer of its own; so a thousand idle subscribers
+ * cost no read buffers at all.
  */
 void
 conn_read(struct evbusd *b, struct conn *c)
 {
+	struct ev_buf rest = { 0 };
+	bool lent;
 	size_t avail;
 	ssize_t n;
 	char *p;
 
+	if ((lent = ev_buf_unread(&c->dec.in) == 0)) {
+		ev_buf_free(&c->dec.in);
+		c->dec.in = b->rbuf;
+		ev_buf_reset(&c->dec.in);
+	}
 	if ((p = ev_decoder_space(&c->dec, CONN_READ, &avail)) == NULL) {
 		log_warn("client %" PRIu64 ": input buffer", c->serial);
 		conn_close(b, c, "out of memory");
-		return;
+		goto out;
 	}
 	n = read(c->fd, p, avail);
 	if (n == -1) {
-		if (errno == EAGAIN || errno == EINTR)
-			return;
-		conn_close(b, c, "read error");
-		return;
+		if (errno != EAGAIN && errno != EINTR)
+			conn_close(b, c, "read error");
+		goto out;
 	}
 	if (n == 0) {
 		c->eof = true;
-		if (c->state != CONN_CLOSING)
-			c->state = CONN_CLOSING;
-		conn_process(b, c);
-		conn_watch(b, c);
-		return;
-	}
-	ev_decoder_commit(&c->dec, (size_t)n);
+		c->state = CONN_CLOSING;
+	} else
+		ev_decoder_commit(&c->dec, (size_t)n);
 	conn_process(b, c);
 	conn_watch(b, c);
+out:
+	if (lent) {
+		if (ev_buf_unread(&c->dec.in) > 0 && ev_buf_append(&rest,
+		    ev_buf_head(&c->dec.in), ev_buf_unread(&c->dec.in)) == -1) {
+			log_warn("client %" PRIu64 ": input buffer", c->serial);
+			conn_close(b, c, "out of memory");
+		}
+		b->rbuf = c->dec.in;
+		c->dec.in = rest;
+	} else if (ev_buf_unread(&c->dec.in) == 0)
+		ev_buf_free(&c->dec.in);
 }
 
 /*
@@ -236,6 +254,8 @@ conn_resume(struct evbusd *b, struct conn *c)
 {
 	if (conn_resumable(c)) {
 		conn_process(b, c);
+		if (ev_buf_unread(&c->dec.in) == 0)
+			ev_buf_free(&c->dec.in);
 		conn_watch(b, c);
 	}
 }

@@ -109,6 +109,7 @@ struct evbusd {
 	bool		  accepting;
 	bool		  stopping;
 	struct ev_buf	  scratch;	/* an event being stamped */
+	struct ev_buf	  rbuf;		/* the read buffer lent to clients */
 	size_t		  budget;	/* events that may still enter the ring
 					   before subscribers are served */
 	size_t		  budget_bytes;

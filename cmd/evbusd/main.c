@@ -427,6 +427,7 @@ main(int argc, char *argv[])
 	listener_close(&b);
 	ring_free(&b.ring);
 	ev_buf_free(&b.scratch);
+	ev_buf_free(&b.rbuf);
 	close(b.epfd);
 	if (pfh != NULL)
 		pidfile_remove(pfh);

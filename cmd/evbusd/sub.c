@@ -196,7 +196,6 @@ conn_flush(struct evbusd *b, struct conn *c)
 			return -1;
 		}
 		w = (size_t)r;
-		i = 0;
 		if (c->partial != NULL) {
 			if (w >= iov[0].iov_len) {
 				w -= iov[0].iov_len;
@@ -206,14 +205,15 @@ conn_flush(struct evbusd *b, struct conn *c)
 				c->partial_off += w;
 				w = 0;
 			}
-			i = 1;
 		}
 		if (outlen > 0) {
 			size_t k = w < outlen ? w : outlen;
 
 			ev_buf_consume(&c->out, k);
 			w -= k;
-			i++;
+			/* A burst of replies is over: give back its memory. */
+			if (ev_buf_unread(&c->out) == 0 && c->out.cap > 65536)
+				ev_buf_free(&c->out);
 		}
 		for (i = (size_t)first_msg; i < (size_t)n; i++) {
 			m = im[i];

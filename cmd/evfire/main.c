@@ -22,6 +22,7 @@ struct fire {
 	const char	*name;		/* -n, or the name argument */
 	bool		 error;		/* -e */
 	json_t		*metadata;	/* -m pairs, or NULL */
+	struct ev_buf	 meta;		/* the same as JSON text */
 	enum payload_mode mode;
 	bool		 wait;		/* -w: print seqs */
 	bool		 quiet;
@@ -29,7 +30,8 @@ struct fire {
 	uint64_t	 accepted;
 	uint64_t	 rejected;
 	bool		 outerr;	/* stdout failed */
-	struct ev_buf	 ev;		/* the event being built */
+	struct ev_buf	 ev;		/* the event being checked */
+	struct ev_buf	 build;		/* an event made from a payload */
 };
 
 static void __attribute__((noreturn))
@@ -82,30 +84,31 @@ on_reject(void *arg, uint64_t tag, const char *code, const char *text)
 }
 
 /*
- * The payload from text: JSON when it parses (or must, with --json),
- * else the text as a string.  New reference, or NULL with err.
+ * Append the payload from text: JSON when it is JSON (or must be, with
+ * --json), else the text as a string.  -1 with err when it cannot be.
  */
-static json_t *
-payload_from(const struct fire *f, const char *s, size_t len,
-    struct ev_err *err)
+static int
+payload_put(const struct fire *f, const char *s, size_t len,
+    struct ev_buf *out, struct ev_err *err)
 {
-	json_error_t je;
-	json_t *j;
+	struct ev_err jerr;
 
 	if (f->mode != PAYLOAD_STRING) {
-		j = json_loadb(s, len, JSON_DECODE_ANY, &je);
-		if (j != NULL)
-			return j;
-		if (f->mode == PAYLOAD_JSON) {
-			ev_err_set(err, EV_ERR_DATA, "payload: invalid JSON "
-			    "at byte %d: %s", je.position, je.text);
-			return NULL;
-		}
+		if (ev_json_check(s, len, NULL, &jerr) == 0)
+			return ev_buf_append(out, s, len) == -1 ?
+			    ev_err_sys(err, "event") : 0;
+		if (f->mode == PAYLOAD_JSON)
+			return ev_err_set(err, EV_ERR_DATA, "payload: %s",
+			    jerr.msg);
 	}
-	if ((j = json_stringn(s, len)) == NULL)
-		ev_err_set(err, EV_ERR_DATA, "payload: not valid UTF-8 "
-		    "(or contains NUL); use --json with an escaped string");
-	return j;
+	if (ev_json_put_string(out, s, len, err) == -1) {
+		if (err->kind == EV_ERR_DATA)
+			ev_err_set(err, EV_ERR_DATA, "payload: not valid UTF-8 "
+			    "(or contains NUL); use --json with an escaped "
+			    "string");
+		return -1;
+	}
+	return 0;
 }
 
 /* Add -e and -m to an event object (borrowed). */
@@ -158,36 +161,40 @@ fire_event(struct fire *f, const char *text, size_t len, uint64_t tag)
 	return 0;
 }
 
-/* Build {"name":..,"payload":..} plus -e/-m, then fire it. */
+/*
+ * Build {"name":..,"payload":..} plus -e and -m as text, then fire it.
+ * The name was checked when the options were read.
+ */
 static int
 fire_payload(struct fire *f, const char *s, size_t len, bool has_payload,
     uint64_t tag)
 {
+	struct ev_buf *b = &f->build;
 	struct ev_err err;
-	json_t *ev, *pl = NULL;
-	char *text;
-	int r;
 
-	if (has_payload && (pl = payload_from(f, s, len, &err)) == NULL) {
+	ev_buf_reset(b);
+	if (ev_buf_append(b, "{\"name\":", 8) == -1 ||
+	    ev_json_put_string(b, f->name, strlen(f->name), &err) == -1 ||
+	    ev_buf_append(b, ",\"payload\":", 11) == -1)
+		goto nomem;
+	if (!has_payload) {
+		if (ev_buf_append(b, "null", 4) == -1)
+			goto nomem;
+	} else if (payload_put(f, s, len, b, &err) == -1) {
+		if (err.kind != EV_ERR_DATA)
+			goto nomem;
 		reject(f, tag, "%s", err.msg);
 		return 0;
 	}
-	ev = json_pack("{s:s,s:o}", "name", f->name, "payload",
-	    pl ? pl : json_null());
-	if (ev == NULL || decorate(f, ev, &err) == -1) {
-		json_decref(ev);
-		reject(f, tag, "%s", ev ? err.msg : "name: not valid UTF-8");
-		return 0;
-	}
-	if ((text = json_dumps(ev, JSON_COMPACT)) == NULL) {
-		json_decref(ev);
-		fprintf(stderr, "evfire: out of memory\n");
-		return -1;
-	}
-	json_decref(ev);
-	r = fire_event(f, text, strlen(text), tag);
-	free(text);
-	return r;
+	if ((f->error && ev_buf_append(b, ",\"error\":true", 13) == -1) ||
+	    (f->meta.len > 0 && (ev_buf_append(b, ",\"metadata\":", 12) ==
+	    -1 || ev_buf_append(b, f->meta.data, f->meta.len) == -1)) ||
+	    ev_buf_putc(b, '}') == -1)
+		goto nomem;
+	return fire_event(f, ev_buf_head(b), ev_buf_unread(b), tag);
+nomem:
+	fprintf(stderr, "evfire: out of memory\n");
+	return -1;
 }
 
 /* An NDJSON line: an event of its own, with -e/-m added when given. */
@@ -404,6 +411,17 @@ main(int argc, char *argv[])
 		fprintf(stderr, "evfire: -n: %s\n", err.msg);
 		return EV_EX_USAGE;
 	}
+	if (f.metadata != NULL) {
+		char *text = json_dumps(f.metadata, JSON_COMPACT |
+		    JSON_PRESERVE_ORDER);
+
+		if (text == NULL || ev_buf_append(&f.meta, text,
+		    strlen(text)) == -1) {
+			fprintf(stderr, "evfire: out of memory\n");
+			return EV_EX_SOFTWARE;
+		}
+		free(text);
+	}
 	if (from_stdin && f.name == NULL && f.mode != PAYLOAD_AUTO) {
 		fprintf(stderr, "evfire: --json and --string apply to "
 		    "payloads: use them with a name\n");
@@ -438,6 +456,8 @@ main(int argc, char *argv[])
 		status = EV_EX_SOFTWARE;
 	ev_pub_close(&f.pub);
 	ev_buf_free(&f.ev);
+	ev_buf_free(&f.build);
+	ev_buf_free(&f.meta);
 	json_decref(f.metadata);
 
 	if (fflush(stdout) == EOF || ferror(stdout) || f.outerr) {
