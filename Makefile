@@ -133,12 +133,24 @@ install: $(BIN)
 	for m in $(MAN); do \
 		install -m 644 $$m $(DESTDIR)$(MANDIR)/$$(basename $$(dirname $$m))/ || exit 1; \
 	done
+	install -d $(DESTDIR)$(DATADIR)/bash-completion/completions \
+	    $(DESTDIR)$(PREFIX)/lib/systemd/user
+	for p in $(PROGS); do \
+		install -m 644 share/bash-completion/evbus \
+		    $(DESTDIR)$(DATADIR)/bash-completion/completions/$$p || exit 1; \
+	done
+	sed 's|^ExecStart=evbusd|ExecStart=$(BINDIR)/evbusd|' share/systemd/evbusd.service \
+	    >$(DESTDIR)$(PREFIX)/lib/systemd/user/evbusd.service
 
 uninstall:
 	for p in $(PROGS); do rm -f $(DESTDIR)$(BINDIR)/$$p; done
 	for m in $(MAN); do \
 		rm -f $(DESTDIR)$(MANDIR)/$$(basename $$(dirname $$m))/$$(basename $$m); \
 	done
+	for p in $(PROGS); do \
+		rm -f $(DESTDIR)$(DATADIR)/bash-completion/completions/$$p; \
+	done
+	rm -f $(DESTDIR)$(PREFIX)/lib/systemd/user/evbusd.service
 
 clean:
 	rm -rf $(O) build-*
