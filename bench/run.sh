@@ -219,13 +219,18 @@ fail() {
 # start_SYS DIR: start the server with its socket/config under DIR, wait
 # until it answers (bounded), set SYS_PID and its address.
 
+EV_BENCH_RING=${EV_BENCH_RING:--b 1M -B 512M}
+
 start_evbus() {
 	EV_SOCK=$1/evbus.sock
 	rm -f "$1/evready"
 	mkfifo "$1/evready" || die "mkfifo failed"
-	# -r 3: evbusd writes a newline on fd 3 once it listens.
+	# -r 3: evbusd writes a newline on fd 3 once it listens.  The ring
+	# is the lag a subscriber may have before it sees a gap: sized for
+	# the whole burst (EV_BENCH_RING), as the peers' queues are unlimited.
+	# shellcheck disable=SC2086
 	"$BIN/evbusd" -s "$EV_SOCK" -r 3 --max-clients $((FP_SUBS + 100)) \
-	    3>"$1/evready" 2>>"$T/evbusd.log" &
+	    $EV_BENCH_RING 3>"$1/evready" 2>>"$T/evbusd.log" &
 	EV_PID=$!
 	track $EV_PID
 	[ "$(timeout 10 head -c 1 "$1/evready" | wc -c)" -eq 1 ] ||

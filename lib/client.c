@@ -189,12 +189,42 @@ client_wait(int fd, short events, int64_t deadline, struct ev_err *err)
 	}
 }
 
-/* Send HELLO and read the bus's HELLO: its epoch, newest seq, limits. */
+int
+ev_client_hello(struct ev_client *c, const struct ev_frame *f,
+    struct ev_err *err)
+{
+	uint64_t v;
+
+	c->hello_pending = false;
+	if (strcmp(f->verb, "ERR") == 0) {
+		enum ev_errkind k = EV_ERR_PROTO;
+
+		if (f->argc > 0 && strcmp(f->argv[0], "denied") == 0)
+			k = EV_ERR_DENIED;
+		else if (f->argc > 0 && strcmp(f->argv[0], "limit") == 0)
+			k = EV_ERR_UNAVAILABLE;
+		return ev_err_set(err, k, "the bus refused us: %s",
+		    f->argc > 1 ? f->argv[1] : "no reason given");
+	}
+	if (strcmp(f->verb, "HELLO") != 0 || f->argc < 4 ||
+	    strlen(f->argv[1]) != EV_EPOCH_LEN)
+		return ev_err_set(err, EV_ERR_PROTO,
+		    "the bus at %s does not speak evbus protocol %d",
+		    c->path, EV_PROTO_VERSION);
+	memcpy(c->epoch, f->argv[1], EV_EPOCH_LEN + 1);
+	if (ev_parse_u64(f->argv[2], strlen(f->argv[2]), UINT64_MAX,
+	    &c->last_seq) == -1 || ev_parse_u64(f->argv[3], strlen(f->argv[3]),
+	    EV_EVENT_MAX_LIMIT, &v) == -1)
+		return ev_err_set(err, EV_ERR_PROTO, "bad HELLO from the bus");
+	c->max_event = (size_t)v;
+	return 0;
+}
+
+/* Send HELLO; unless NOWAIT, read the bus's HELLO: epoch, newest seq. */
 static int
 client_hello(struct ev_client *c, int timeout_ms, struct ev_err *err)
 {
 	struct ev_frame f;
-	uint64_t v;
 	int r;
 
 	if (ev_proto_line(&c->out, "HELLO %d %s", EV_PROTO_VERSION,
@@ -202,33 +232,16 @@ client_hello(struct ev_client *c, int timeout_ms, struct ev_err *err)
 		return ev_err_sys(err, "hello");
 	if (ev_client_flush(c, timeout_ms, err) == -1)
 		return -1;
+	if (c->flags & EV_CLIENT_NOWAIT) {
+		c->hello_pending = true;
+		return 0;
+	}
 	if ((r = ev_client_next(c, &f, timeout_ms, err)) == -1)
 		return -1;
 	if (r == 0)
 		return ev_err_set(err, EV_ERR_UNAVAILABLE,
 		    "the bus at %s closed the connection", c->path);
-	if (strcmp(f.verb, "ERR") == 0) {
-		enum ev_errkind k = EV_ERR_PROTO;
-
-		if (f.argc > 0 && strcmp(f.argv[0], "denied") == 0)
-			k = EV_ERR_DENIED;
-		else if (f.argc > 0 && strcmp(f.argv[0], "limit") == 0)
-			k = EV_ERR_UNAVAILABLE;
-		return ev_err_set(err, k, "the bus refused us: %s",
-		    f.argc > 1 ? f.argv[1] : "no reason given");
-	}
-	if (strcmp(f.verb, "HELLO") != 0 || f.argc < 4 ||
-	    strlen(f.argv[1]) != EV_EPOCH_LEN)
-		return ev_err_set(err, EV_ERR_PROTO,
-		    "the bus at %s does not speak evbus protocol %d",
-		    c->path, EV_PROTO_VERSION);
-	memcpy(c->epoch, f.argv[1], EV_EPOCH_LEN + 1);
-	if (ev_parse_u64(f.argv[2], strlen(f.argv[2]), UINT64_MAX,
-	    &c->last_seq) == -1 || ev_parse_u64(f.argv[3], strlen(f.argv[3]),
-	    EV_EVENT_MAX_LIMIT, &v) == -1)
-		return ev_err_set(err, EV_ERR_PROTO, "bad HELLO from the bus");
-	c->max_event = (size_t)v;
-	return 0;
+	return ev_client_hello(c, &f, err);
 }
 
 int

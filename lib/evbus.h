@@ -104,6 +104,7 @@ void	 ev_buf_free(struct ev_buf *);
  */
 int64_t	ev_now_ms(void);		/* CLOCK_REALTIME, ms since the epoch */
 int64_t	ev_mono_ms(void);		/* CLOCK_MONOTONIC, ms */
+void	ev_sleep_ms(int64_t);
 int	ev_duration_parse(const char *, int64_t *ms, struct ev_err *);
 int	ev_time_parse(const char *, int64_t now_ms, int64_t *ms,
 	    struct ev_err *);
@@ -326,6 +327,7 @@ int	ev_sockdir_prepare(const char *sockpath, bool create,
  * client.c: a connection to evbusd.
  */
 #define EV_CLIENT_AUTOSTART	0x01	/* start evbusd if none answers */
+#define EV_CLIENT_NOWAIT	0x02	/* send HELLO, do not wait for it */
 
 struct ev_client {
 	int		  fd;
@@ -334,7 +336,9 @@ struct ev_client {
 	int		  flags;
 	char		  epoch[EV_EPOCH_LEN + 1];
 	uint64_t	  last_seq;	/* the bus's newest seq at HELLO */
-	size_t		  max_event;	/* the bus's event size limit */
+	size_t		  max_event;	/* the bus's event size limit; 0 while
+					   the HELLO reply is awaited */
+	bool		  hello_pending; /* EV_CLIENT_NOWAIT: HELLO unanswered */
 	struct ev_decoder dec;
 	struct ev_buf	  out;
 };
@@ -348,6 +352,15 @@ struct ev_client {
  */
 int	ev_client_open(struct ev_client *, const char *path, const char *name,
 	    int flags, int timeout_ms, struct ev_err *);
+/*
+ * With EV_CLIENT_NOWAIT, ev_client_open returns once HELLO is sent, so that
+ * a one-shot client can send its request in the same round trip; its first
+ * frame read must then go through this: 0 when it was the bus's HELLO
+ * (epoch, last_seq, max_event are set), -1 with err (EV_ERR_DENIED, ...)
+ * when the bus refused the connection or answered something else.
+ */
+int	ev_client_hello(struct ev_client *, const struct ev_frame *,
+	    struct ev_err *);
 /* Close the connection and forget the buffers; open may be called again. */
 void	ev_client_close(struct ev_client *);
 /* Write all of out; poll while the socket is full.  -1 with err. */

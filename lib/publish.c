@@ -98,15 +98,6 @@ pub_pop(struct ev_publisher *p)
 	return e->tag;
 }
 
-static void
-pub_sleep(int64_t ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
-
 /*
  * The connection is gone: connect again within retry_ms, backing off from
  * 50 ms to 1 s between tries, and start sending the queue from its start.
@@ -150,7 +141,7 @@ pub_reconnect(struct ev_publisher *p, struct ev_err *err)
 			    "lost the bus at %s and it did not come back "
 			    "within %lld s (%s)", p->c.path,
 			    (long long)(p->retry_ms / 1000), e.msg);
-		pub_sleep(wait < left ? wait : left);
+		ev_sleep_ms(wait < left ? wait : left);
 		wait = wait * 2 > 1000 ? 1000 : wait * 2;
 	}
 	p->sent = 0;
@@ -169,6 +160,11 @@ pub_replies(struct ev_publisher *p, struct ev_err *err)
 	int r;
 
 	while ((r = ev_decoder_next(&p->c.dec, &f, err)) == 1) {
+		if (p->c.hello_pending) {
+			if (ev_client_hello(&p->c, &f, err) == -1)
+				return -1;
+			continue;
+		}
 		if (p->nent == 0)
 			return ev_err_set(err, EV_ERR_PROTO,
 			    "the bus answered '%s' to nothing", f.verb);

@@ -3,6 +3,7 @@
  * number is seconds; "1.5s" is 1500 ms) and points in time (RFC 3339, epoch
  * milliseconds, or a duration meaning that long ago).
  */
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -299,4 +300,14 @@ ev_time_parse(const char *s, int64_t now_ms, int64_t *ms, struct ev_err *err)
 	return ev_err_set(err, EV_ERR_DATA, "time '%s': expected RFC 3339 "
 	    "(2026-11-23T06:00:00Z), epoch milliseconds or a duration "
 	    "ago (5m)", q);
+}
+
+/* Sleep ms milliseconds, resuming after signals. */
+void
+ev_sleep_ms(int64_t ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
 }

@@ -148,7 +148,8 @@ fire_event(struct fire *f, const char *text, size_t len, uint64_t tag)
 		reject(f, tag, "%s", err.msg);
 		return 0;
 	}
-	if (ev_buf_unread(&f->ev) > f->pub.c.max_event) {
+	if (f->pub.c.max_event > 0 &&
+	    ev_buf_unread(&f->ev) > f->pub.c.max_event) {
 		reject(f, tag, "event of %zu bytes exceeds the bus's limit of "
 		    "%zu bytes", ev_buf_unread(&f->ev), f->pub.c.max_event);
 		return 0;
@@ -430,8 +431,9 @@ main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);
 
 	f.source = from_stdin ? "stdin" : "argument";
-	if (ev_pub_open(&f.pub, sock, "evfire", EV_CLIENT_AUTOSTART,
-	    &err) == -1) {
+	/* One event: send it with HELLO, in one round trip. */
+	if (ev_pub_open(&f.pub, sock, "evfire", EV_CLIENT_AUTOSTART |
+	    (from_stdin ? 0 : EV_CLIENT_NOWAIT), &err) == -1) {
 		fprintf(stderr, "evfire: %s\n", err.msg);
 		return ev_err_exit(&err) == EV_EX_DATAERR ? EV_EX_USAGE :
 		    ev_err_exit(&err);

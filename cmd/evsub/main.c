@@ -194,15 +194,6 @@ sub_restart_gap(struct sub *s, const char *old)
 	sub_output(s);
 }
 
-static void
-sub_sleep(int64_t ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
-
 /*
  * The bus went away: with --reconnect=never exit 5; else try again, from
  * 50 ms to 1 s apart, for as long as the stop conditions allow.
@@ -245,7 +236,7 @@ sub_reconnect(struct sub *s)
 			sub_exit(s, EV_EX_NOPERM);
 		}
 		left = sub_timers(s);
-		sub_sleep(left >= 0 && left < wait ? left : wait);
+		ev_sleep_ms(left >= 0 && left < wait ? left : wait);
 		wait = wait * 2 > 1000 ? 1000 : wait * 2;
 	}
 }
