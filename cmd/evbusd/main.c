@@ -156,7 +156,14 @@ loop_service(struct evbusd *b)
 	int64_t now = ev_mono_ms();
 	bool busy = false;
 
-	/* Serve every reader first; then let stalled publishers go on. */
+	/*
+	 * Serve the subscribers first (an event's latency is what they wait
+	 * for; a publisher's acknowledgement can wait for them), then the
+	 * rest; then let stalled publishers go on.
+	 */
+	TAILQ_FOREACH(c, &b->conns, entry)
+		if (c->sub && conn_pending(b, c))
+			conn_flush(b, c);
 	TAILQ_FOREACH(c, &b->conns, entry)
 		if (conn_pending(b, c))
 			conn_flush(b, c);
