@@ -222,11 +222,14 @@ struct ev_prepare {
 
 /*
  * Check one event body (a JSON object) the way the bus checks it, and
- * append to out its normalized bytes: compact JSON on one line, with id and
- * time added when absent and prep->fill is set.  "seq" and "origin" are
- * removed: only the bus sets them.  Names under "evbus." are refused.
- * Returns 0, or -1 with err (EV_ERR_DATA or EV_ERR_LIMIT) and out unchanged.
- * Cost: one parse and one serialization of the event.
+ * append to out its bytes on one line: the fields as the producer wrote
+ * them (whitespace inside values kept, raw newlines made spaces), with id
+ * and time added when absent and prep->fill is set.  "seq" and "origin"
+ * are removed: only the bus sets them.  A known field given twice is
+ * refused; at most 256 top-level fields.  Returns 0, or -1 with err and out
+ * unchanged: EV_ERR_DATA (malformed), EV_ERR_LIMIT (too many fields),
+ * EV_ERR_DENIED (a name under "evbus.").
+ * Cost: one scan of the text and one copy; no tree, no allocation.
  */
 int	ev_event_prepare(const char *, size_t, const struct ev_prepare *,
 	    struct ev_buf *out, struct ev_evinfo *, struct ev_err *);
@@ -236,7 +239,8 @@ int	ev_event_prepare(const char *, size_t, const struct ev_prepare *,
  * id and time when absent) and append to out the outgoing bytes, an object
  * that starts {"seq":N,"origin":{...}, and goes on with the event's own
  * fields.  Any seq or origin the client sent is replaced.  maxlen bounds the
- * body.  Returns 0 or -1 with err and out unchanged.
+ * body.  Returns 0 or -1 with err and out unchanged (EV_ERR_LIMIT too for
+ * a body over maxlen).
  */
 int	ev_event_stamp(const char *, size_t, size_t maxlen, uint64_t seq,
 	    const struct ev_origin *, int64_t now_ms, struct ev_buf *out,

@@ -120,9 +120,11 @@ ev_decoder_next(struct ev_decoder *d, struct ev_frame *f, struct ev_err *err)
 		p = ev_buf_head(&d->in);
 		if ((avail = ev_buf_unread(&d->in)) == 0)
 			return 0;
-		scan = avail < d->maxline + 1 ? avail : d->maxline + 1;
+		/* A line of maxline bytes, then "\r\n" at most. */
+		scan = avail < d->maxline + 2 ? avail : d->maxline + 2;
 		if ((nl = memchr(p, '\n', scan)) == NULL) {
-			if (avail > d->maxline)
+			if (avail > d->maxline + 1 || (avail == d->maxline + 1 &&
+			    p[d->maxline] != '\r'))
 				return decoder_fail(d, err, "line too long");
 			return 0;
 		}

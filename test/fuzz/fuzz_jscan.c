@@ -17,7 +17,7 @@
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Ilib \
  *       test/fuzz/fuzz_jscan.c lib/jscan.c lib/buf.c lib/err.c -ljansson
- *   ./a.out -max_len=4096 test/fuzz/corpus/jscan
+ *   ./a.out -max_len=4096 test/fuzz/corpus/fuzz_jscan
  */
 #include <errno.h>
 #include <jansson.h>

@@ -276,15 +276,13 @@ test_line_limit(void)
 	expect("PING\nACK 1234567890123\nPING\n", 16, 64,
 	    "PING\nFAIL line too long\n", -1,
 	    "line of maxline+1 bytes after a good one");
-	/*
-	 * Pinned: with CRLF, the '\r' counts against maxline while the
-	 * newline is looked for, so the longest CRLF line is maxline-1
-	 * bytes before its "\r\n".
-	 */
+	/* With CRLF, the '\r' does not count against maxline. */
 	expect("ACK 12345678901\r\n", 16, 64, "ACK [12345678901]\n", 0,
-	    "CRLF line of maxline-1 bytes");
-	expect("ACK 123456789012\r\n", 16, 64, "FAIL line too long\n", -1,
-	    "CRLF line of maxline bytes is too long (the \\r counts)");
+	    "CRLF line under maxline");
+	expect("ACK 123456789012\r\n", 16, 64, "ACK [123456789012]\n", 0,
+	    "CRLF line of maxline bytes");
+	expect("ACK 1234567890123\r\n", 16, 64, "FAIL line too long\n", -1,
+	    "CRLF line of maxline + 1 bytes is too long");
 
 	/* The failure comes as soon as maxline+1 bytes lack a newline. */
 	ev_decoder_init(&d, 16, 64);
@@ -528,8 +526,8 @@ test_encode(void)
 	for (i = 0; i < sizeof(bin); i++)
 		bin[i] = (char)(255 - i);
 	for (i = 0; i <= sizeof(bin); i++)
-		ev_proto_body(&all, i % 2 ? "PUB" : "EVENT", bin + sizeof(bin) - i,
-		    i);
+		ev_proto_body(&all, i % 2 ? "PUB" : "EVENT",
+		    bin + sizeof(bin) - i, i);
 	ev_proto_line(&all, "ERR %s %s", "data", "name: empty");
 	ev_decoder_init(&d, MAXLINE, sizeof(bin));
 	ev_decoder_feed(&d, all.data, all.len);

@@ -1,0 +1,281 @@
+/*
+ * fuzz_event.c: libFuzzer target for the event model (lib/event.c).
+ *
+ * The input goes through ev_event_prepare (with and without fill) and
+ * ev_event_stamp.  On success the output must be valid JSON per jansson,
+ * one line (no raw newline), a name that passes ev_name_check and is not
+ * reserved, the stamp prefix byte for byte for stamp, the info struct
+ * agreeing with the output, and prepare(output) must succeed again and
+ * give the same bytes.  On failure the output buffer must be unchanged.
+ *
+ * The answer is also compared with a reference checker written on a
+ * jansson tree (the rules of evbus.h): same accept/reject, same error kind,
+ * same fields.  Inputs with duplicate keys, or more top-level fields than
+ * the checker may bound, are left out of that comparison (a tree keeps the
+ * last duplicate; the checker may refuse them).
+ *
+ * ev_name_check and ev_name_reserved are compared with an oracle on the
+ * raw bytes too.
+ *
+ *   sh mk/fuzz.sh test/fuzz/fuzz_event.c
+ */
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "evbus.h"
+
+int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+#define NOW	1795413600123LL
+#define MAXLEN	(64 * 1024)
+
+static const struct ev_origin orig = { 4294967295U, 100, -1 };
+
+static void __attribute__((noreturn))
+fail(const char *what, const uint8_t *data, size_t size)
+{
+	fprintf(stderr, "fuzz_event: %s on %zu bytes: ", what, size);
+	fwrite(data, 1, size, stderr);
+	fputc('\n', stderr);
+	abort();
+}
+
+static bool
+oracle_name(const uint8_t *s, size_t len)
+{
+	size_t i, tok = 0;
+
+	if (len == 0 || len > EV_NAME_MAX)
+		return false;
+	for (i = 0; i < len; i++) {
+		if (s[i] == '.') {
+			if (tok == 0)
+				return false;
+			tok = 0;
+		} else if (s[i] <= ' ' || s[i] == 0x7f || s[i] == '*' ||
+		    s[i] == '#')
+			return false;
+		else
+			tok++;
+	}
+	return tok > 0;
+}
+
+/* The reference rules on a tree: 0 or an error kind. */
+static enum ev_errkind
+ref_check(json_t *ev)
+{
+	json_t *v, *f;
+	const char *s, *k;
+	size_t len, i;
+
+	if ((v = json_object_get(ev, "name")) == NULL || !json_is_string(v))
+		return EV_ERR_DATA;
+	s = json_string_value(v);
+	len = json_string_length(v);
+	if (!oracle_name((const uint8_t *)s, len))
+		return EV_ERR_DATA;
+	if (len >= 5 && memcmp(s, "evbus", 5) == 0 &&
+	    (len == 5 || s[5] == '.'))
+		return EV_ERR_DENIED;
+	if ((v = json_object_get(ev, "id")) != NULL) {
+		if (!json_is_string(v))
+			return EV_ERR_DATA;
+		s = json_string_value(v);
+		len = json_string_length(v);
+		if (len == 0 || len > EV_ID_MAX)
+			return EV_ERR_DATA;
+		for (i = 0; i < len; i++)
+			if ((unsigned char)s[i] < ' ' || s[i] == 0x7f)
+				return EV_ERR_DATA;
+	}
+	if ((v = json_object_get(ev, "time")) != NULL &&
+	    (!json_is_integer(v) || json_integer_value(v) < 0))
+		return EV_ERR_DATA;
+	if ((v = json_object_get(ev, "error")) != NULL && !json_is_boolean(v))
+		return EV_ERR_DATA;
+	if ((v = json_object_get(ev, "metadata")) != NULL &&
+	    !json_is_object(v))
+		return EV_ERR_DATA;
+	if ((v = json_object_get(ev, "filter")) != NULL) {
+		if (!json_is_object(v))
+			return EV_ERR_DATA;
+		json_object_foreach(v, k, f) {
+			if ((strcmp(k, "node") != 0 &&
+			    strcmp(k, "service") != 0 &&
+			    strcmp(k, "tag") != 0) || !json_is_string(f))
+				return EV_ERR_DATA;
+		}
+	}
+	return EV_ERR_NONE;
+}
+
+/* Any error kind a refusal may carry. */
+static bool
+refusal_kind(enum ev_errkind k)
+{
+	return k == EV_ERR_DATA || k == EV_ERR_LIMIT || k == EV_ERR_DENIED;
+}
+
+/*
+ * Check one successful output (the bytes after mark in out) and return
+ * its tree.
+ */
+static json_t *
+check_output(const uint8_t *data, size_t size, const char *p, size_t n,
+    const struct ev_evinfo *info, bool filled)
+{
+	struct ev_evinfo info2;
+	struct ev_buf again = { 0 };
+	struct ev_err err;
+	struct ev_prepare prep = { false, 0 };
+	json_error_t je;
+	json_t *j, *v;
+
+	if (memchr(p, '\n', n) != NULL || memchr(p, '\r', n) != NULL)
+		fail("output has a raw newline", data, size);
+	if ((j = json_loadb(p, n, 0, &je)) == NULL || !json_is_object(j))
+		fail("output is not a JSON object", data, size);
+	v = json_object_get(j, "name");
+	if (!json_is_string(v) || ev_name_check(json_string_value(v),
+	    json_string_length(v), NULL) == -1 ||
+	    ev_name_reserved(json_string_value(v), json_string_length(v)))
+		fail("output name", data, size);
+	if (json_string_length(v) != info->namelen ||
+	    memcmp(json_string_value(v), info->name, info->namelen) != 0)
+		fail("info.name", data, size);
+	v = json_object_get(j, "id");
+	if (filled && (!json_is_string(v) ||
+	    strcmp(json_string_value(v), info->id) != 0))
+		fail("info.id", data, size);
+	v = json_object_get(j, "time");
+	if (filled && (!json_is_integer(v) ||
+	    json_integer_value(v) != info->time))
+		fail("info.time", data, size);
+
+	/* prepare(output) == output, byte for byte. */
+	if (ev_event_prepare(p, n, &prep, &again, &info2, &err) == -1)
+		fail("prepare(output) fails", data, size);
+	if (json_object_get(j, "seq") == NULL &&
+	    json_object_get(j, "origin") == NULL &&
+	    (again.len != n || memcmp(again.data, p, n) != 0))
+		fail("prepare(output) != output", data, size);
+	if (info2.namelen != info->namelen || info2.hadid !=
+	    (json_object_get(j, "id") != NULL))
+		fail("prepare(output) info", data, size);
+	ev_buf_free(&again);
+	return j;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const struct ev_prepare fill = { true, NOW };
+	static const struct ev_prepare nofill = { false, 0 };
+	const char *in = (const char *)data;
+	struct ev_buf out = { 0 };
+	struct ev_evinfo info;
+	struct ev_err err;
+	json_error_t je;
+	json_t *tree, *j, *want;
+	enum ev_errkind ref = EV_ERR_NONE;
+	bool compare;
+	char pre[128];
+	size_t plen;
+	int r, pass;
+
+	if ((ev_name_check(in, size, NULL) == 0) != oracle_name(data, size))
+		fail("ev_name_check", data, size);
+	if (ev_name_reserved(in, size) != (size >= 5 &&
+	    memcmp(data, "evbus", 5) == 0 && (size == 5 || data[5] == '.')))
+		fail("ev_name_reserved", data, size);
+
+	tree = json_loadb(in, size, JSON_DECODE_ANY, &je);
+	if (tree != NULL && json_is_object(tree)) {
+		json_t *strict = json_loadb(in, size, JSON_REJECT_DUPLICATES,
+		    &je);
+
+		compare = strict != NULL && json_object_size(tree) <= 128 &&
+		    memchr(data, '\0', size) == NULL;
+		json_decref(strict);
+		ref = ref_check(tree);
+	} else {
+		compare = memchr(data, '\0', size) == NULL;
+		ref = EV_ERR_DATA;
+	}
+	if (size > MAXLEN)		/* stamp refuses it first */
+		compare = false;
+
+	for (pass = 0; pass < 3; pass++) {
+		ev_buf_reset(&out);
+		ev_buf_append(&out, "KEEP", 4);
+		memset(&err, 0, sizeof(err));
+		if (pass < 2)
+			r = ev_event_prepare(in, size, pass ? &fill : &nofill,
+			    &out, &info, &err);
+		else
+			r = ev_event_stamp(in, size, MAXLEN, 42, &orig, NOW,
+			    &out, &info, &err);
+		if (r == -1) {
+			if (out.len - out.off != 4 ||
+			    memcmp(out.data + out.off, "KEEP", 4) != 0)
+				fail("output changed on failure", data, size);
+			if (!refusal_kind(err.kind) || err.msg[0] == '\0')
+				fail("error kind", data, size);
+			if (compare && (ref == EV_ERR_NONE ||
+			    err.kind != ref))
+				fail("refused unlike the reference", data,
+				    size);
+			continue;
+		}
+		if (compare && ref != EV_ERR_NONE)
+			fail("accepted unlike the reference", data, size);
+		if (tree == NULL)
+			fail("accepted invalid JSON", data, size);
+		if (memcmp(out.data + out.off, "KEEP", 4) != 0)
+			fail("output before mark changed", data, size);
+		j = check_output(data, size, out.data + out.off + 4,
+		    out.len - out.off - 4, &info, pass > 0);
+		if (pass == 2) {
+			snprintf(pre, sizeof(pre), "{\"seq\":42,\"origin\":"
+			    "{\"uid\":4294967295,\"gid\":100,\"pid\":-1},");
+			plen = strlen(pre);
+			if (out.len - out.off - 4 < plen ||
+			    memcmp(out.data + out.off + 4, pre, plen) != 0)
+				fail("stamp prefix", data, size);
+			if (ev_event_seq(out.data + out.off + 4,
+			    out.len - out.off - 4) != 42)
+				fail("ev_event_seq", data, size);
+		}
+		if (compare) {
+			/* The reference output: the tree, fixed up. */
+			want = json_deep_copy(tree);
+			json_object_del(want, "seq");
+			json_object_del(want, "origin");
+			if (pass > 0) {
+				if (json_object_get(want, "id") == NULL)
+					json_object_set(want, "id",
+					    json_object_get(j, "id"));
+				if (json_object_get(want, "time") == NULL)
+					json_object_set_new(want, "time",
+					    json_integer(NOW));
+			}
+			if (pass == 2)
+				json_object_set_new(want, "seq",
+				    json_integer(42));
+			json_object_del(j, "origin");
+			if (!json_equal(want, j) || info.hadid !=
+			    (json_object_get(tree, "id") != NULL))
+				fail("output differs from the reference",
+				    data, size);
+			json_decref(want);
+		}
+		json_decref(j);
+	}
+	json_decref(tree);
+	ev_buf_free(&out);
+	return 0;
+}
