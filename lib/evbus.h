@@ -84,6 +84,7 @@ struct ev_buf {
 int	 ev_buf_reserve(struct ev_buf *, size_t);
 int	 ev_buf_append(struct ev_buf *, const void *, size_t);
 int	 ev_buf_putc(struct ev_buf *, int);
+int	 ev_buf_putu(struct ev_buf *, uint64_t);
 int	 ev_buf_printf(struct ev_buf *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 int	 ev_buf_vprintf(struct ev_buf *, const char *, va_list)

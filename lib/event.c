@@ -282,15 +282,18 @@ event_emit(struct ev_buf *out, const struct scan *s, bool comma, bool fill,
 	}
 	if (fill && !info->hadid) {
 		ev_uuid4(info->id);
-		if (ev_buf_printf(out, "%s\"id\":\"%s\"", comma ? "," : "",
-		    info->id) == -1)
+		if ((comma && ev_buf_putc(out, ',') == -1) ||
+		    ev_buf_append(out, "\"id\":\"", 6) == -1 ||
+		    ev_buf_append(out, info->id, EV_UUID_LEN) == -1 ||
+		    ev_buf_putc(out, '"') == -1)
 			return -1;
 		comma = true;
 	}
 	if (fill && !s->has_time) {
 		info->time = now_ms;
-		if (ev_buf_printf(out, "%s\"time\":%" PRId64, comma ? "," : "",
-		    now_ms) == -1)
+		if ((comma && ev_buf_putc(out, ',') == -1) ||
+		    ev_buf_append(out, "\"time\":", 7) == -1 ||
+		    ev_buf_putu(out, (uint64_t)now_ms) == -1)
 			return -1;
 	}
 	return ev_buf_putc(out, '}');
@@ -348,9 +351,15 @@ ev_event_stamp(const char *buf, size_t len, size_t maxlen, uint64_t seq,
 		    "event of %zu bytes exceeds the limit of %zu", len, maxlen);
 	if (event_scan(buf, len, &scan, info, err) == -1)
 		return -1;
-	if (ev_buf_printf(out, "{\"seq\":%" PRIu64 ",\"origin\":{\"uid\":%lu,"
-	    "\"gid\":%lu,\"pid\":%ld}", seq, (unsigned long)o->uid,
-	    (unsigned long)o->gid, (long)o->pid) == -1 ||
+	if (ev_buf_append(out, "{\"seq\":", 7) == -1 ||
+	    ev_buf_putu(out, seq) == -1 ||
+	    ev_buf_append(out, ",\"origin\":{\"uid\":", 17) == -1 ||
+	    ev_buf_putu(out, o->uid) == -1 ||
+	    ev_buf_append(out, ",\"gid\":", 7) == -1 ||
+	    ev_buf_putu(out, o->gid) == -1 ||
+	    ev_buf_append(out, ",\"pid\":", 7) == -1 ||
+	    ev_buf_putu(out, (uint64_t)(o->pid > 0 ? o->pid : 0)) == -1 ||
+	    ev_buf_putc(out, '}') == -1 ||
 	    event_emit(out, &scan, true, true, now_ms, info) == -1) {
 		ev_buf_truncate(out, mark);
 		return ev_err_sys(err, "event");

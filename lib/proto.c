@@ -196,7 +196,11 @@ int
 ev_proto_body(struct ev_buf *b, const char *verb, const char *body,
     size_t len)
 {
-	if (ev_buf_printf(b, "%s %zu\n", verb, len) == -1 ||
+	size_t vlen = strlen(verb);
+
+	if (ev_buf_reserve(b, vlen + 22 + len + 1) == -1 ||
+	    ev_buf_append(b, verb, vlen) == -1 || ev_buf_putc(b, ' ') == -1 ||
+	    ev_buf_putu(b, len) == -1 || ev_buf_putc(b, '\n') == -1 ||
 	    ev_buf_append(b, body, len) == -1)
 		return -1;
 	return ev_buf_putc(b, '\n');

@@ -332,7 +332,8 @@ conn_publish(struct evbusd *b, struct conn *c, const struct ev_frame *f)
 	b->budget--;
 	b->budget_bytes = b->budget_bytes > m->len ?
 	    b->budget_bytes - m->len : 0;
-	if (ev_proto_line(&c->out, "ACK %" PRIu64, m->seq) == -1)
+	if (ev_buf_append(&c->out, "ACK ", 4) == -1 ||
+	    ev_buf_putu(&c->out, m->seq) == -1 || ev_buf_putc(&c->out, '\n') == -1)
 		log_warn("client %" PRIu64 ": reply", c->serial);
 }
 

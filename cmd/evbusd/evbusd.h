@@ -31,11 +31,20 @@ struct msg	*msg_new(const char *, size_t, uint64_t, int64_t,
 		    const struct ev_evinfo *);
 void		 msg_unref(struct msg *);
 
-/* id -> seq for the events in the ring: drops a producer's resends. */
+/*
+ * id -> event for the events in the ring: drops a producer's resends.
+ * Each slot keeps the id's hash beside the event, so that probing and
+ * growing compare and move hashes without touching the events themselves.
+ */
+struct idslot {
+	uint64_t	 hash;
+	struct msg	*m;		/* NULL: empty */
+};
+
 struct idtab {
-	struct msg	**slot;
-	size_t		  cap;		/* a power of two, or 0 */
-	size_t		  n;
+	struct idslot	*slot;
+	size_t		 cap;		/* a power of two, or 0 */
+	size_t		 n;
 };
 
 /*
