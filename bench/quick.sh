@@ -1,0 +1,70 @@
+#!/bin/sh
+# bench/quick.sh BINDIR [N [SUBSCRIBERS [RUNS]]]: the bulk pipeline for evbus
+# alone, for comparing two builds quickly (the optimisation log's figures).
+# N events from bench/gen.c go through "evfire < file" to SUBSCRIBERS
+# "evsub '#' > file"; each run prints the wall time from evfire's start until
+# every subscriber's file holds N lines.  The ring is sized for the burst, as
+# in bench/run.sh.  Needs cc; builds bench/gen.c into a scratch directory.
+set -eu
+
+[ $# -ge 1 ] || { echo "usage: bench/quick.sh BINDIR [N [SUBS [RUNS]]]" >&2; exit 64; }
+bin=$(cd "$1" && pwd)
+n=${2:-500000}
+subs=${3:-1}
+runs=${4:-3}
+here=$(cd "$(dirname "$0")" && pwd)
+T=$(mktemp -d "${TMPDIR:-/tmp}/evquick.XXXXXX")
+bus=
+
+cleanup() {
+	if [ -n "$bus" ]; then
+		kill "$bus" 2>/dev/null || true
+		wait "$bus" 2>/dev/null || true
+	fi
+	rm -rf "$T"
+}
+trap cleanup EXIT INT TERM
+
+cc -O2 -o "$T/gen" "$here/gen.c"
+"$T/gen" ndjson "$n" >"$T/in"
+
+lines() { wc -l <"$1" | tr -d ' '; }
+
+run=0
+while [ "$run" -lt "$runs" ]; do
+	run=$((run + 1))
+	rm -f "$T"/sub* "$T/ready" "$T/sock"*
+	mkfifo "$T/ready"
+	"$bin/evbusd" -s "$T/sock" -r 3 -b 1M -B 512M 3>"$T/ready" &
+	bus=$!
+	read -r _ <"$T/ready"
+	i=0
+	while [ "$i" -lt "$subs" ]; do
+		i=$((i + 1))
+		"$bin/evsub" -s "$T/sock" -q --from 0 -c "$((n + 1))" '#' >"$T/sub$i" &
+	done
+	# Each replays from the ring's start, so none misses the probe.
+	"$bin/evfire" -s "$T/sock" probe
+	i=0
+	while [ "$i" -lt "$subs" ]; do
+		i=$((i + 1))
+		until [ "$(lines "$T/sub$i")" -ge 1 ]; do sleep 0.01; done
+	done
+	start=$(date +%s%N)
+	"$bin/evfire" -s "$T/sock" <"$T/in"
+	i=0
+	while [ "$i" -lt "$subs" ]; do
+		i=$((i + 1))
+		until [ "$(lines "$T/sub$i")" -ge "$((n + 1))" ]; do
+			sleep 0.005
+		done
+	done
+	end=$(date +%s%N)
+	wait_ns=$((end - start))
+	echo "run $run: $n events, $subs subscriber(s): $((wait_ns / 1000000)) ms," \
+	    "$((n * 1000 / (wait_ns / 1000000))) events/s"
+	kill "$bus"
+	wait "$bus" || true
+	bus=
+	wait
+done
