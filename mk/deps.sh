@@ -16,7 +16,7 @@ for group in "$@"; do
 	build)
 		pkgs="$pkgs gcc make pkg-config libjansson-dev libbsd-dev" ;;
 	test)
-		pkgs="$pkgs bats bats-support bats-assert mandoc jq socat"
+		pkgs="$pkgs bats bats-support bats-assert mandoc jq socat hyperfine"
 		if [ "${EV_VALGRIND:-0}" = 1 ]; then
 			pkgs="$pkgs valgrind"
 		fi ;;
