@@ -21,6 +21,8 @@
 static void	conn_process(struct evbusd *, struct conn *);
 static void	conn_command(struct evbusd *, struct conn *,
 		    const struct ev_frame *);
+static void	conn_announce(struct evbusd *, const struct conn *,
+		    const char *, const char *);
 static void	conn_error(struct conn *, const char *, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 
@@ -85,6 +87,24 @@ conn_watch(struct evbusd *b, struct conn *c)
 }
 
 /*
+ * Publish evbus.listener.connected or .disconnected for c: who it is (its
+ * name from HELLO, already made safe to quote), and why it left.
+ */
+static void
+conn_announce(struct evbusd *b, const struct conn *c, const char *name,
+    const char *why)
+{
+	char payload[256];
+
+	snprintf(payload, sizeof(payload), "{\"client\":\"%s\",\"conn\":%"
+	    PRIu64 ",\"uid\":%lu,\"gid\":%lu,\"pid\":%ld%s%s%s}", c->name,
+	    c->serial, (unsigned long)c->cred.uid, (unsigned long)c->cred.gid,
+	    (long)c->cred.pid, why ? ",\"reason\":\"" : "", why ? why : "",
+	    why ? "\"" : "");
+	bus_publish_internal(b, name, payload);
+}
+
+/*
  * Hang up.  The connection is marked dead and its descriptor closed now;
  * its memory is freed by conn_reap() at the end of the loop's turn, since
  * the same turn may still hold epoll events that point to it.
@@ -92,19 +112,10 @@ conn_watch(struct evbusd *b, struct conn *c)
 void
 conn_close(struct evbusd *b, struct conn *c, const char *why)
 {
-	char payload[256];
-
 	if (c->dead)
 		return;
-	if (c->hello && !b->stopping) {
-		snprintf(payload, sizeof(payload), "{\"client\":\"%s\","
-		    "\"conn\":%" PRIu64 ",\"uid\":%lu,\"gid\":%lu,\"pid\":%ld,"
-		    "\"reason\":\"%s\"}", c->name, c->serial,
-		    (unsigned long)c->cred.uid, (unsigned long)c->cred.gid,
-		    (long)c->cred.pid, why);
-		bus_publish_internal(b, "evbus.listener.disconnected",
-		    payload);
-	}
+	if (c->hello && !b->stopping)
+		conn_announce(b, c, "evbus.listener.disconnected", why);
 	log_debug("client %" PRIu64 ": closed: %s", c->serial, why);
 	epoll_ctl(b->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
@@ -264,7 +275,7 @@ conn_resume(struct evbusd *b, struct conn *c)
 static void
 conn_hello(struct evbusd *b, struct conn *c, const struct ev_frame *f)
 {
-	char payload[256], *p;
+	char *p;
 
 	if (f->argc < 1 || strcmp(f->argv[0], "1") != 0) {
 		conn_error(c, "proto", "unsupported protocol version %s "
@@ -284,11 +295,7 @@ conn_hello(struct evbusd *b, struct conn *c, const struct ev_frame *f)
 	if (ev_proto_line(&c->out, "HELLO %d %s %" PRIu64 " %zu",
 	    EV_PROTO_VERSION, b->epoch, b->ring.next - 1, b->maxevent) == -1)
 		log_warn("client %" PRIu64 ": reply", c->serial);
-	snprintf(payload, sizeof(payload), "{\"client\":\"%s\",\"conn\":%"
-	    PRIu64 ",\"uid\":%lu,\"gid\":%lu,\"pid\":%ld}", c->name,
-	    c->serial, (unsigned long)c->cred.uid,
-	    (unsigned long)c->cred.gid, (long)c->cred.pid);
-	bus_publish_internal(b, "evbus.listener.connected", payload);
+	conn_announce(b, c, "evbus.listener.connected", NULL);
 }
 
 /*
