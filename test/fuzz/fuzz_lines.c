@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "evbus.h"
+#include "../unit/feed.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -112,7 +113,7 @@ via_pipe(const uint8_t *p, size_t n, size_t max, size_t chunk,
 {
 	struct ev_lines l;
 	struct ev_err err;
-	size_t pos = 0, k;
+	size_t pos = 0;
 	ssize_t r;
 	int fds[2];
 
@@ -120,15 +121,7 @@ via_pipe(const uint8_t *p, size_t n, size_t max, size_t chunk,
 		abort();
 	ev_lines_init(&l, fds[0], max);
 	for (;;) {
-		if (pos < n) {
-			k = n - pos < chunk ? n - pos : chunk;
-			if (write(fds[1], p + pos, k) != (ssize_t)k)
-				abort();
-			pos += k;
-		} else if (fds[1] != -1) {
-			close(fds[1]);
-			fds[1] = -1;
-		}
+		feed_pipe(fds, (const char *)p, n, &pos, chunk);
 		r = ev_lines_fill(&l, &err);
 		if (r == -1 && errno != EAGAIN)
 			abort();

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "evbus.h"
+#include "../unit/feed.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -84,24 +85,6 @@ rec(struct ev_buf *t, const struct ev_frame *f)
 	ev_buf_putc(t, '\0');
 }
 
-static void
-give(struct ev_decoder *d, const uint8_t *p, size_t n, bool space)
-{
-	size_t avail;
-	char *s;
-
-	if (!space) {
-		if (ev_decoder_feed(d, p, n) == -1)
-			abort();
-		return;
-	}
-	if ((s = ev_decoder_space(d, n, &avail)) == NULL || avail < n)
-		abort();
-	if (n > 0)
-		memcpy(s, p, n);
-	ev_decoder_commit(d, n);
-}
-
 /* Decode p[0..n) in chunks: first, then step bytes at a time. */
 static int
 decode(const uint8_t *p, size_t n, size_t first, size_t step, size_t maxline,
@@ -120,7 +103,7 @@ decode(const uint8_t *p, size_t n, size_t first, size_t step, size_t maxline,
 		started = true;
 		if (k > n - pos)
 			k = n - pos;
-		give(&d, p + pos, k, space);
+		feed_decoder(&d, p + pos, k, space);
 		pos += k;
 		while ((r = ev_decoder_next(&d, &f, &err)) == 1) {
 			check_frame(&d, &f);
@@ -129,7 +112,7 @@ decode(const uint8_t *p, size_t n, size_t first, size_t step, size_t maxline,
 		if (r == -1) {
 			if (err.kind != EV_ERR_PROTO || !d.failed)
 				fail("error kind");
-			give(&d, (const uint8_t *)"PING\n", 5, space);
+			feed_decoder(&d, (const uint8_t *)"PING\n", 5, space);
 			if (ev_decoder_next(&d, &f, &err) != -1)
 				fail("a frame after a failure");
 			break;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "evbus.h"
+#include "feed.h"
 #include "tap.h"
 
 /* A temporary file holding n bytes of p, at offset 0; gone when closed. */
@@ -87,7 +88,7 @@ via_pipe(const char *p, size_t n, size_t max, size_t chunk)
 	struct ev_lines l;
 	struct ev_buf t = { 0 };
 	struct ev_err err;
-	size_t pos = 0, k;
+	size_t pos = 0;
 	ssize_t r;
 	int fds[2], again = 0;
 
@@ -95,15 +96,7 @@ via_pipe(const char *p, size_t n, size_t max, size_t chunk)
 		abort();
 	ev_lines_init(&l, fds[0], max);
 	for (;;) {
-		if (pos < n) {
-			k = n - pos < chunk ? n - pos : chunk;
-			if (write(fds[1], p + pos, k) != (ssize_t)k)
-				abort();
-			pos += k;
-		} else if (fds[1] != -1) {
-			close(fds[1]);
-			fds[1] = -1;
-		}
+		feed_pipe(fds, (const char *)p, n, &pos, chunk);
 		if ((r = ev_lines_fill(&l, &err)) == -1 && errno != EAGAIN)
 			abort();
 		drain(&l, &t);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "evbus.h"
+#include "feed.h"
 #include "tap.h"
 
 #define MAXLINE		EV_LINE_MAX
@@ -51,24 +52,6 @@ rec(struct ev_buf *t, const struct ev_decoder *d, const struct ev_frame *f,
 	ev_buf_putc(t, '\n');
 }
 
-/* Give the decoder n bytes, through feed or through space/commit. */
-static void
-give(struct ev_decoder *d, const char *p, size_t n, bool space)
-{
-	size_t avail;
-	char *s;
-
-	if (!space) {
-		if (ev_decoder_feed(d, p, n) == -1)
-			abort();
-		return;
-	}
-	if ((s = ev_decoder_space(d, n, &avail)) == NULL || avail < n)
-		abort();
-	memcpy(s, p, n);
-	ev_decoder_commit(d, n);
-}
-
 /*
  * Decode data given as a first chunk of first bytes, then chunks of step
  * bytes; append each frame to t, and "FAIL msg" on a protocol error, after
@@ -92,7 +75,7 @@ decode(const char *data, size_t len, size_t first, size_t step,
 		started = true;
 		if (n > len - pos)
 			n = len - pos;
-		give(&d, data + pos, n, space);
+		feed_decoder(&d, data + pos, n, space);
 		pos += n;
 		while ((r = ev_decoder_next(&d, &f, &err)) == 1)
 			rec(t, &d, &f, bad);
@@ -100,7 +83,7 @@ decode(const char *data, size_t len, size_t first, size_t step,
 			ev_buf_printf(t, "FAIL %s\n", err.msg);
 			if (err.kind != EV_ERR_PROTO || !d.failed)
 				(*bad)++;
-			give(&d, "PING\n", 5, space);
+			feed_decoder(&d, "PING\n", 5, space);
 			if (ev_decoder_next(&d, &f, &err) != -1 ||
 			    err.kind != EV_ERR_PROTO)
 				(*bad)++;
