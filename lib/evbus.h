@@ -14,7 +14,8 @@
 #include <stdint.h>
 
 #define EV_VERSION		"0.1.0"
-#define EV_PROTO_VERSION	1
+#define EV_PROTO_VERSION	2
+#define EV_PROTO_VERSION_S	"2"
 
 /* Limits of the event and of the wire; the daemon may lower or raise some. */
 #define EV_NAME_MAX		255		/* bytes in an event name */
@@ -118,6 +119,12 @@ void	ev_epoch_new(char out[EV_EPOCH_LEN + 1]);
  * EINVAL (not a number) or ERANGE (over max).
  */
 int	ev_parse_u64(const char *, size_t, uint64_t max, uint64_t *);
+/*
+ * A size: digits with an optional unit k, M or G (also KiB, MiB, GiB;
+ * powers of 1024; any case), from min to max.  0 with *out, or -1 with
+ * errno EINVAL (not a size) or ERANGE (outside min..max).
+ */
+int	ev_size_parse(const char *, uint64_t min, uint64_t max, uint64_t *);
 
 /*
  * jscan.c: the strict JSON scanner (the rest of it is in jscan.h, inside
@@ -219,7 +226,12 @@ struct ev_evinfo {
 struct ev_prepare {
 	bool	fill;		/* add id and time when absent */
 	int64_t	now_ms;		/* time to stamp when absent */
+	size_t	maxdepth;	/* nested containers allowed; 0: no limit
+				   beyond jansson's */
 };
+
+/* Nested containers an event may have by default: what jq 1.6 parses. */
+#define EV_DEPTH_DEFAULT	256
 
 /*
  * Check one event body (a JSON object) the way the bus checks it, and
@@ -235,17 +247,28 @@ struct ev_prepare {
 int	ev_event_prepare(const char *, size_t, const struct ev_prepare *,
 	    struct ev_buf *out, struct ev_evinfo *, struct ev_err *);
 
+/* How the daemon stamps an event. */
+struct ev_stamp {
+	size_t			 maxlen;	/* bytes of the body */
+	size_t			 maxdepth;	/* nested containers; 0: any */
+	uint64_t		 seq;
+	const struct ev_origin	*origin;
+	int64_t			 now_ms;	/* time to stamp when absent */
+	bool			 internal;	/* the bus's own: evbus.* allowed */
+};
+
 /*
- * The daemon's edge: check a received body like ev_event_prepare (filling
- * id and time when absent) and append to out the outgoing bytes, an object
- * that starts {"seq":N,"origin":{...}, and goes on with the event's own
- * fields.  Any seq or origin the client sent is replaced.  maxlen bounds the
- * body.  Returns 0 or -1 with err and out unchanged (EV_ERR_LIMIT too for
- * a body over maxlen).
+ * The daemon's edge: check a received body like ev_event_prepare and
+ * append to out the outgoing bytes, an object that starts
+ * {"seq":N,"id":"...","origin":{...}, and goes on with the event's other
+ * fields (time added when absent).  The id is the producer's, byte for
+ * byte, or a new UUID (then in info->id).  Any seq or origin the client
+ * sent is replaced.  Returns 0 or -1 with err and out unchanged
+ * (EV_ERR_LIMIT too for a body over maxlen or nested deeper than
+ * maxdepth).
  */
-int	ev_event_stamp(const char *, size_t, size_t maxlen, uint64_t seq,
-	    const struct ev_origin *, int64_t now_ms, struct ev_buf *out,
-	    struct ev_evinfo *, struct ev_err *);
+int	ev_event_stamp(const char *, size_t, const struct ev_stamp *,
+	    struct ev_buf *out, struct ev_evinfo *, struct ev_err *);
 
 /*
  * Build an event of the bus's own (evbus.*) with the given payload, which
@@ -258,6 +281,19 @@ int	ev_event_internal(struct ev_buf *out, uint64_t seq,
 
 /* Read the seq of an outgoing event: its bytes start {"seq":N. 0 if none. */
 uint64_t ev_event_seq(const char *, size_t);
+/*
+ * The head of an event the bus sent: {"seq":N,"id":"ID", (a notice for one
+ * subscriber has no seq: {"id":"ID",).  0 with *seq (0 when absent) and
+ * the id's raw bytes id[0..idlen) inside p (escapes not decoded); -1 when
+ * p does not start so.  Cost: the length of the head.
+ */
+int	ev_event_head(const char *p, size_t len, uint64_t *seq,
+	    const char **id, size_t *idlen);
+/*
+ * Make text safe to show on one line: control characters (C0, DEL, C1)
+ * and bytes that are not valid UTF-8 become '?'.  In place.
+ */
+void	ev_text_sanitize(char *);
 
 /*
  * proto.c: the wire protocol.  A frame is one line "VERB arg...\n"; the
@@ -453,5 +489,131 @@ void	ev_pub_pollfd(const struct ev_publisher *, int *fd, short *events);
 int	ev_pub_io(struct ev_publisher *, short revents, struct ev_err *);
 /* Do I/O until every queued event is acknowledged.  -1 with err. */
 int	ev_pub_drain(struct ev_publisher *, struct ev_err *);
+
+/*
+ * ring.c: the bus's recent events, oldest first, bounded by a count and
+ * by bytes, and an index of their ids.  An event is kept as the stamped
+ * JSON line the bus sends (the JSON and its '\n'); the "EVENT n\n" frame
+ * header is built at send time (ev_msg_framehead), so that the same bytes
+ * can go to subscribers and to a log.
+ */
+
+/*
+ * One event as the bus stamped it, shared by reference count: the ring
+ * holds one reference; a subscriber that has written part of it holds
+ * another.  One allocation: the struct, line[], name and id.
+ */
+struct ev_msg {
+	uint32_t	 refs;
+	uint32_t	 len;		/* bytes of line[], its '\n' included */
+	uint64_t	 seq;
+	int64_t		 time;		/* ms since the epoch */
+	const char	*name;		/* NUL-terminated, inside the allocation */
+	const char	*id;		/* NUL-terminated, "" for none */
+	uint16_t	 namelen;
+	uint16_t	 idlen;
+	char		 line[];	/* the JSON, '\n', then name, id */
+};
+
+/*
+ * A new message (refs 1) holding json[0..len) and a '\n', and copies of
+ * name[0..namelen) and id[0..idlen) (idlen 0: no id).  NULL with errno
+ * ENOMEM, or EOVERFLOW when len + 1 does not fit in 32 bits or namelen or
+ * idlen in 16.  Cost: one malloc and one copy of each part.
+ */
+struct ev_msg	*ev_msg_new(const char *json, size_t len, uint64_t seq,
+		    int64_t time, const char *name, size_t namelen,
+		    const char *id, size_t idlen);
+void		 ev_msg_ref(struct ev_msg *);
+/* Drop a reference; the last one frees the message.  NULL is fine. */
+void		 ev_msg_unref(struct ev_msg *);
+/*
+ * Write "EVENT <len-1>\n" for m into buf (at least EV_FRAMEHEAD_MAX bytes)
+ * followed by a NUL; returns the header's length, the NUL not counted.
+ */
+#define EV_FRAMEHEAD_MAX 32
+size_t		 ev_msg_framehead(const struct ev_msg *, char *buf);
+
+/*
+ * The id index: open addressing with linear probing, the hash of each id
+ * kept beside its message so that probing and moving compare hashes
+ * without touching the messages.  It grows at half load and shrinks at an
+ * eighth, each time into a new table that the pushes and evictions that
+ * follow fill a few slots at a time (old holds the part not yet moved), so
+ * that no single push pays for a whole rehash.
+ */
+struct ev_idslot {
+	uint64_t	 hash;
+	struct ev_msg	*m;		/* NULL: empty */
+};
+
+struct ev_idtab {
+	struct ev_idslot *slot;
+	size_t		  cap;		/* a power of two, or 0 */
+	size_t		  n;
+};
+
+struct ev_ids {
+	struct ev_idtab	  cur;		/* where new ids go */
+	struct ev_idtab	  old;		/* being moved into cur; cap 0: none */
+	size_t		  oldpos;	/* next slot of old to move */
+	size_t		  oldleft;	/* slots of old still to move */
+};
+
+/*
+ * The events are consecutive in seq: the one with seq s is at slot
+ * (head + s - first) & (cap - 1).  Slots are allocated as the ring fills,
+ * doubling up to the power of two at or above max.  first, next, n,
+ * bytes, max and maxbytes may be read directly; change them only through
+ * the functions.
+ */
+struct ev_ring {
+	struct ev_msg	**slot;
+	size_t		  cap;		/* a power of two, or 0 */
+	size_t		  head;		/* slot of the oldest event */
+	size_t		  n;		/* events held */
+	size_t		  max;		/* at most this many */
+	size_t		  bytes;	/* sum of their len */
+	size_t		  maxbytes;	/* at most this many bytes */
+	uint64_t	  first;	/* seq of the oldest; next when empty */
+	uint64_t	  next;		/* seq the next event gets */
+	struct ev_ids	  ids;
+};
+
+/*
+ * An empty ring holding at most maxevents events (0 counts as 1) of at
+ * most maxbytes bytes of lines in all, whose first event will be seq next.
+ * Allocates nothing.
+ */
+void		 ev_ring_init(struct ev_ring *, size_t maxevents,
+		    size_t maxbytes, uint64_t next);
+/* Drop the ring's reference to every event and free the ring's memory. */
+void		 ev_ring_free(struct ev_ring *);
+/*
+ * Append m, whose seq must be ev_ring_next(); the ring takes the caller's
+ * reference, and indexes m by its id unless it has none.  The oldest
+ * events are evicted (and unreferenced) until both bounds hold with m in;
+ * m itself is always held, even alone over maxbytes.  Returns 0, or -1
+ * with errno ENOMEM (some of the oldest may have been evicted already) or
+ * EINVAL (a wrong seq, nothing done); m is then still the caller's.
+ * Cost: O(1) amortized and per event evicted; growing the slots copies at
+ * most half of them (memcpy); the id index moves a bounded number of
+ * slots per push and per eviction, never a whole table.
+ */
+int		 ev_ring_push(struct ev_ring *, struct ev_msg *);
+/* The held event with this seq (a borrowed reference), or NULL.  O(1). */
+struct ev_msg	*ev_ring_get(const struct ev_ring *, uint64_t seq);
+/*
+ * A held event whose id is id[0..idlen) (borrowed), or NULL; when several
+ * held events share an id, one of them.  idlen 0 finds nothing.
+ * Cost: O(1) expected, one hash and a probe of each of the two tables.
+ */
+struct ev_msg	*ev_ring_find_id(const struct ev_ring *, const char *id,
+		    size_t idlen);
+uint64_t	 ev_ring_first(const struct ev_ring *);	/* next when empty */
+uint64_t	 ev_ring_next(const struct ev_ring *);
+size_t		 ev_ring_count(const struct ev_ring *);
+size_t		 ev_ring_bytes(const struct ev_ring *);
+
 
 #endif /* EVBUS_H */

@@ -36,40 +36,120 @@ struct scan {
 	enum field	  f[EV_FIELDS_MAX];
 	size_t		  n;
 	bool		  has_time;
+	bool		  id_in_head;	/* the id was written before the fields */
+	size_t		  id_member;	/* which member is the id, if hadid */
 };
+
+/*
+ * The length of the UTF-8 sequence at s[0..len) when it is a well-formed
+ * one, with its code point in *cp; 0 when it is not (overlong, surrogate,
+ * above U+10FFFF, truncated, a stray continuation byte).
+ */
+static size_t
+utf8_next(const unsigned char *s, size_t len, uint32_t *cp)
+{
+	uint32_t c = s[0], min;
+	size_t n, i;
+
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	}
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2;
+		c &= 0x1f;
+		min = 0x80;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		c &= 0x0f;
+		min = 0x800;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		c &= 0x07;
+		min = 0x10000;
+	} else
+		return 0;
+	if (len < n)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return n;
+}
+
+/*
+ * Is cp whitespace or a control character by Unicode's account?  The
+ * White_Space property (space, tab..CR, U+0085, U+00A0, U+1680,
+ * U+2000..U+200A, U+2028, U+2029, U+202F, U+205F, U+3000) and the C0 and
+ * C1 controls with DEL; a name shows in logs and shells, where these would
+ * hide or split it.
+ */
+static bool
+unicode_space(uint32_t cp)
+{
+	return cp <= 0x20 || (cp >= 0x7f && cp <= 0xa0) || cp == 0x1680 ||
+	    (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 || cp == 0x2029 ||
+	    cp == 0x202f || cp == 0x205f || cp == 0x3000;
+}
 
 int
 ev_name_check(const char *s, size_t len, struct ev_err *err)
 {
-	size_t i, tok = 0;
-	unsigned char c;
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i, n, tok = 0;
+	uint32_t cp;
 
 	if (len == 0)
 		return ev_err_set(err, EV_ERR_DATA, "name: empty");
 	if (len > EV_NAME_MAX)
 		return ev_err_set(err, EV_ERR_DATA,
 		    "name: %zu bytes, longer than %d", len, EV_NAME_MAX);
-	for (i = 0; i < len; i++) {
-		c = (unsigned char)s[i];
-		if (c == '.') {
+	for (i = 0; i < len; i += n) {
+		if ((n = utf8_next(u + i, len - i, &cp)) == 0)
+			return ev_err_set(err, EV_ERR_DATA,
+			    "name: not valid UTF-8 (byte %zu)", i + 1);
+		if (cp == '.') {
 			if (tok == 0)
 				return ev_err_set(err, EV_ERR_DATA,
 				    "name '%.*s': empty token", (int)len, s);
 			tok = 0;
 			continue;
 		}
-		if (c == '*' || c == '#')
+		if (cp == '*' || cp == '#')
 			return ev_err_set(err, EV_ERR_DATA,
-			    "name '%.*s': contains '%c'", (int)len, s, c);
-		if (c <= ' ' || c == 0x7f)
+			    "name '%.*s': contains '%c'", (int)len, s, (int)cp);
+		if (unicode_space(cp))
 			return ev_err_set(err, EV_ERR_DATA,
-			    "name: contains whitespace or a control character");
+			    "name: contains whitespace or a control character "
+			    "(U+%04X at byte %zu)", (unsigned)cp, i + 1);
 		tok++;
 	}
 	if (tok == 0)
 		return ev_err_set(err, EV_ERR_DATA,
 		    "name '%.*s': empty token", (int)len, s);
 	return 0;
+}
+
+void
+ev_text_sanitize(char *s)
+{
+	unsigned char *u = (unsigned char *)s;
+	size_t len = strlen(s), i, n;
+	uint32_t cp;
+
+	for (i = 0; i < len; i += n) {
+		n = utf8_next(u + i, len - i, &cp);
+		if (n == 0) {
+			u[i] = '?';
+			n = 1;
+		} else if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0))
+			memset(u + i, '?', n);
+	}
 }
 
 bool
@@ -158,12 +238,14 @@ check_filter(const struct ev_jmember *fm, struct ev_err *err)
 
 /*
  * Validate an event's text and check its known fields, noting name, id and
- * time in info.  Names under "evbus." are refused with EV_ERR_DENIED.
+ * time in info.  Names under "evbus." are refused with EV_ERR_DENIED
+ * unless internal is set (the bus's own events); more than maxnest nested
+ * containers (0: jansson's limit) with EV_ERR_LIMIT.
  * Cost: one scan of the text; known fields are looked at once more.
  */
 static int
-event_scan(const char *buf, size_t len, struct scan *s, struct ev_evinfo *info,
-    struct ev_err *err)
+event_scan(const char *buf, size_t len, size_t maxnest, bool internal,
+    struct scan *s, struct ev_evinfo *info, struct ev_err *err)
 {
 	const struct ev_jmember *m;
 	enum ev_jtype type;
@@ -173,8 +255,9 @@ event_scan(const char *buf, size_t len, struct scan *s, struct ev_evinfo *info,
 
 	memset(info, 0, sizeof(*info));
 	s->has_time = false;
-	if (ev_json_scan_object(buf, len, s->m, EV_FIELDS_MAX, &s->n,
-	    err) == -1) {
+	s->id_in_head = false;
+	if (ev_json_scan_nested(buf, len, s->m, EV_FIELDS_MAX, &s->n,
+	    maxnest > 0 ? maxnest : SIZE_MAX, err) == -1) {
 		if (err != NULL && err->kind == EV_ERR_DATA &&
 		    ev_json_check(buf, len, &type, NULL) == 0)
 			ev_err_set(err, EV_ERR_DATA, "not a JSON object "
@@ -203,7 +286,8 @@ event_scan(const char *buf, size_t len, struct scan *s, struct ev_evinfo *info,
 			if (ev_name_check(info->name, info->namelen,
 			    err) == -1)
 				return -1;
-			if (ev_name_reserved(info->name, info->namelen))
+			if (!internal &&
+			    ev_name_reserved(info->name, info->namelen))
 				return ev_err_set(err, EV_ERR_DENIED,
 				    "name '%s': names under evbus. are the "
 				    "bus's own", info->name);
@@ -223,6 +307,7 @@ event_scan(const char *buf, size_t len, struct scan *s, struct ev_evinfo *info,
 					    "id: contains a control "
 					    "character");
 			info->hadid = true;
+			s->id_member = i;
 			break;
 		case F_TIME:
 			if (m->type != EV_J_INTEGER ||
@@ -269,7 +354,8 @@ event_emit(struct ev_buf *out, const struct scan *s, bool comma, bool fill,
 	size_t i;
 
 	for (i = 0; i < s->n; i++) {
-		if (s->f[i] == F_SEQ || s->f[i] == F_ORIGIN)
+		if (s->f[i] == F_SEQ || s->f[i] == F_ORIGIN ||
+		    (s->f[i] == F_ID && s->id_in_head))
 			continue;
 		m = &s->m[i];
 		if ((comma && ev_buf_putc(out, ',') == -1) ||
@@ -280,7 +366,7 @@ event_emit(struct ev_buf *out, const struct scan *s, bool comma, bool fill,
 			return -1;
 		comma = true;
 	}
-	if (fill && !info->hadid) {
+	if (fill && !info->hadid && !s->id_in_head) {
 		ev_uuid4(info->id);
 		if ((comma && ev_buf_putc(out, ',') == -1) ||
 		    ev_buf_append(out, "\"id\":\"", 6) == -1 ||
@@ -328,7 +414,8 @@ ev_event_prepare(const char *buf, size_t len, const struct ev_prepare *prep,
 {
 	size_t mark = ev_buf_unread(out);
 
-	if (event_scan(buf, len, &scan, info, err) == -1)
+	if (event_scan(buf, len, prep->maxdepth, false, &scan, info,
+	    err) == -1)
 		return -1;
 	if (ev_buf_putc(out, '{') == -1 || event_emit(out, &scan, false,
 	    prep->fill, prep->now_ms, info) == -1) {
@@ -340,32 +427,50 @@ ev_event_prepare(const char *buf, size_t len, const struct ev_prepare *prep,
 }
 
 int
-ev_event_stamp(const char *buf, size_t len, size_t maxlen, uint64_t seq,
-    const struct ev_origin *o, int64_t now_ms, struct ev_buf *out,
-    struct ev_evinfo *info, struct ev_err *err)
+ev_event_stamp(const char *buf, size_t len, const struct ev_stamp *st,
+    struct ev_buf *out, struct ev_evinfo *info, struct ev_err *err)
 {
+	const struct ev_origin *o = st->origin;
+	const struct ev_jmember *m;
 	size_t mark = ev_buf_unread(out);
 
-	if (len > maxlen)
+	if (len > st->maxlen)
 		return ev_err_set(err, EV_ERR_LIMIT,
-		    "event of %zu bytes exceeds the limit of %zu", len, maxlen);
-	if (event_scan(buf, len, &scan, info, err) == -1)
+		    "event of %zu bytes exceeds the limit of %zu", len,
+		    st->maxlen);
+	if (event_scan(buf, len, st->maxdepth, st->internal, &scan, info,
+	    err) == -1)
 		return -1;
+	if (!info->hadid)
+		ev_uuid4(info->id);
 	if (ev_buf_append(out, "{\"seq\":", 7) == -1 ||
-	    ev_buf_putu(out, seq) == -1 ||
-	    ev_buf_append(out, ",\"origin\":{\"uid\":", 17) == -1 ||
+	    ev_buf_putu(out, st->seq) == -1 ||
+	    ev_buf_append(out, ",\"id\":", 6) == -1)
+		goto nomem;
+	if (info->hadid) {
+		/* The producer's id, byte for byte (escapes and all). */
+		m = &scan.m[scan.id_member];
+		if (ev_buf_append(out, m->val, m->vallen) == -1)
+			goto nomem;
+	} else if (ev_buf_putc(out, '"') == -1 ||
+	    ev_buf_append(out, info->id, EV_UUID_LEN) == -1 ||
+	    ev_buf_putc(out, '"') == -1)
+		goto nomem;
+	scan.id_in_head = true;
+	if (ev_buf_append(out, ",\"origin\":{\"uid\":", 17) == -1 ||
 	    ev_buf_putu(out, o->uid) == -1 ||
 	    ev_buf_append(out, ",\"gid\":", 7) == -1 ||
 	    ev_buf_putu(out, o->gid) == -1 ||
 	    ev_buf_append(out, ",\"pid\":", 7) == -1 ||
 	    ev_buf_putu(out, (uint64_t)(o->pid > 0 ? o->pid : 0)) == -1 ||
 	    ev_buf_putc(out, '}') == -1 ||
-	    event_emit(out, &scan, true, true, now_ms, info) == -1) {
-		ev_buf_truncate(out, mark);
-		return ev_err_sys(err, "event");
-	}
+	    event_emit(out, &scan, true, true, st->now_ms, info) == -1)
+		goto nomem;
 	event_oneline(out, mark);
 	return 0;
+nomem:
+	ev_buf_truncate(out, mark);
+	return ev_err_sys(err, "event");
 }
 
 int
@@ -382,10 +487,48 @@ ev_event_internal(struct ev_buf *out, uint64_t seq, const struct ev_origin *o,
 		r = ev_buf_putc(out, '{');
 	if (r == -1)
 		return -1;
-	return ev_buf_printf(out, "\"origin\":{\"uid\":%lu,\"gid\":%lu,"
-	    "\"pid\":%ld},\"name\":\"%s\",\"id\":\"%s\",\"time\":%" PRId64
-	    ",\"payload\":%s}", (unsigned long)o->uid, (unsigned long)o->gid,
-	    (long)o->pid, name, id, now_ms, payload ? payload : "null");
+	return ev_buf_printf(out, "\"id\":\"%s\",\"origin\":{\"uid\":%lu,"
+	    "\"gid\":%lu,\"pid\":%ld},\"name\":\"%s\",\"time\":%" PRId64
+	    ",\"payload\":%s}", id, (unsigned long)o->uid,
+	    (unsigned long)o->gid, (long)o->pid, name, now_ms,
+	    payload ? payload : "null");
+}
+
+int
+ev_event_head(const char *p, size_t len, uint64_t *seq, const char **id,
+    size_t *idlen)
+{
+	size_t i = 1, start;
+	uint64_t v = 0;
+
+	*seq = 0;
+	if (len < 2 || p[0] != '{')
+		return -1;
+	if (len - i >= 7 && memcmp(p + i, "\"seq\":", 6) == 0) {
+		i += 6;
+		if (i >= len || p[i] < '0' || p[i] > '9')
+			return -1;
+		for (; i < len && p[i] >= '0' && p[i] <= '9'; i++) {
+			if (v > (UINT64_MAX - 9) / 10)
+				return -1;
+			v = v * 10 + (uint64_t)(p[i] - '0');
+		}
+		if (i >= len || p[i] != ',')
+			return -1;
+		i++;
+	}
+	if (len - i < 7 || memcmp(p + i, "\"id\":\"", 6) != 0)
+		return -1;
+	start = i += 6;
+	for (; i < len && p[i] != '"'; i++)
+		if (p[i] == '\\')
+			i++;
+	if (i >= len)
+		return -1;
+	*seq = v;
+	*id = p + start;
+	*idlen = i - start;
+	return 0;
 }
 
 uint64_t

@@ -504,7 +504,8 @@ scan_literal(const unsigned char **pp, const unsigned char *end,
  */
 static int
 jscan(const char *buf, size_t len, enum ev_jtype *type,
-    struct ev_jmember *m, size_t maxm, size_t *nm, struct ev_err *err)
+    struct ev_jmember *m, size_t maxm, size_t *nm, size_t maxnest,
+    struct ev_err *err)
 {
 	uint64_t stack[EV_JSON_MAX_DEPTH / 64];
 	const unsigned char *base = (const unsigned char *)buf;
@@ -536,6 +537,8 @@ value:
 	switch (*p) {
 	case '{':
 		PUSH(1);
+		if (depth > maxnest)
+			goto toodeep;
 		p = skip_ws(p + 1, end);
 		if (p == end) {
 			why = "premature end of input";
@@ -549,6 +552,8 @@ value:
 		goto after;
 	case '[':
 		PUSH(0);
+		if (depth > maxnest)
+			goto toodeep;
 		p = skip_ws(p + 1, end);
 		if (p == end) {
 			why = "premature end of input";
@@ -677,6 +682,12 @@ done:
 	}
 	return 0;
 
+toodeep:
+	if (nm != NULL)
+		*nm = 0;
+	return ev_err_set(err, EV_ERR_LIMIT, "nested deeper than %zu levels "
+	    "(at byte %zu)", maxnest, (size_t)(p - base) + 1);
+
 fail:
 	if (nm != NULL)
 		*nm = 0;
@@ -688,18 +699,25 @@ int
 ev_json_check(const char *buf, size_t len, enum ev_jtype *type,
     struct ev_err *err)
 {
-	return jscan(buf, len, type, NULL, 0, NULL, err);
+	return jscan(buf, len, type, NULL, 0, NULL, SIZE_MAX, err);
 }
 
 int
 ev_json_scan_object(const char *buf, size_t len, struct ev_jmember *m,
     size_t maxm, size_t *nm, struct ev_err *err)
 {
+	return ev_json_scan_nested(buf, len, m, maxm, nm, SIZE_MAX, err);
+}
+
+int
+ev_json_scan_nested(const char *buf, size_t len, struct ev_jmember *m,
+    size_t maxm, size_t *nm, size_t maxnest, struct ev_err *err)
+{
 	static struct ev_jmember none;
 
 	/* m must not be NULL inside: it selects the object mode. */
 	return jscan(buf, len, NULL, m != NULL ? m : &none, m != NULL ?
-	    maxm : 0, nm, err);
+	    maxm : 0, nm, maxnest, err);
 }
 
 static size_t

@@ -71,6 +71,16 @@ struct ev_jmember {
  */
 int	ev_json_scan_object(const char *buf, size_t len,
 	    struct ev_jmember *m, size_t maxm, size_t *nm, struct ev_err *err);
+/*
+ * The same, refusing more than maxnest nested containers (arrays and
+ * objects, the top object counting as one) with EV_ERR_LIMIT ("nested
+ * deeper than N levels"), checked as each container opens: a reader with
+ * a smaller limit than jansson's, such as jq 1.6 (256), can then parse
+ * every text accepted.
+ */
+int	ev_json_scan_nested(const char *buf, size_t len,
+	    struct ev_jmember *m, size_t maxm, size_t *nm, size_t maxnest,
+	    struct ev_err *err);
 
 /*
  * Decode a string's raw content (the bytes between its quotes, already

@@ -168,7 +168,8 @@ pub_replies(struct ev_publisher *p, struct ev_err *err)
 		if (p->nent == 0)
 			return ev_err_set(err, EV_ERR_PROTO,
 			    "the bus answered '%s' to nothing", f.verb);
-		if (strcmp(f.verb, "ACK") == 0 && f.argc == 1 &&
+		if (strcmp(f.verb, "ACK") == 0 && (f.argc == 1 ||
+		    (f.argc == 2 && strcmp(f.argv[1], "dup") == 0)) &&
 		    ev_parse_u64(f.argv[0], strlen(f.argv[0]), UINT64_MAX,
 		    &seq) == 0) {
 			tag = pub_pop(p);

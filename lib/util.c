@@ -1,11 +1,9 @@
 /* util.c: identifiers (UUID v4, bus epochs) and a strict number parser. */
-#include <sys/random.h>
-
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "evbus.h"
@@ -13,37 +11,28 @@
 static void	hex(char *, const unsigned char *, size_t);
 
 /*
- * Random bytes from a per-thread pool refilled by getrandom(2): one
- * system call per 256 ids instead of one each, and no library state to
- * set up in a short-lived program.  getrandom on Linux >= 3.17 does not
- * fail for requests this small once the kernel's pool is ready; should it
- * fail (a seccomp filter, say), the pool is filled from the clock and a
- * counter, which still keeps ids unique within this process.
+ * Random bytes from a per-thread pool refilled by libbsd's arc4random_buf
+ * (ChaCha20 keyed from getrandom(2)): ids are the bus's de-duplication
+ * keys, so there is no weaker fallback -- arc4random_buf never returns
+ * without good bytes (it aborts the process if the kernel gives none).
+ * The pool spares a short-lived program most of the calls.
  */
 static void
 ev_random(void *out, size_t n)
 {
 	static _Thread_local unsigned char pool[512];
 	static _Thread_local size_t left;
-	static _Thread_local uint64_t fallback;
-	struct timespec ts;
-	ssize_t r;
-	size_t i;
 
+	if (n > sizeof(pool)) {
+		arc4random_buf(out, n);
+		return;
+	}
 	if (left < n) {
-		r = getrandom(pool, sizeof(pool), 0);
-		if (r != (ssize_t)sizeof(pool)) {
-			for (i = 0; i + 16 <= sizeof(pool); i += 16) {
-				clock_gettime(CLOCK_REALTIME, &ts);
-				fallback = fallback * 6364136223846793005ULL +
-				    (uint64_t)ts.tv_nsec + (uint64_t)getpid();
-				memcpy(pool + i, &fallback, 8);
-				memcpy(pool + i + 8, &ts, 8);
-			}
-		}
+		arc4random_buf(pool, sizeof(pool));
 		left = sizeof(pool);
 	}
 	memcpy(out, pool + sizeof(pool) - left, n);
+	explicit_bzero(pool + sizeof(pool) - left, n);
 	left -= n;
 }
 
@@ -125,5 +114,34 @@ ev_parse_u64(const char *s, size_t len, uint64_t max, uint64_t *v)
 		n = n * 10 + d;
 	}
 	*v = n;
+	return 0;
+}
+
+int
+ev_size_parse(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	size_t n = strspn(s, "0123456789");
+	uint64_t v, mult = 1;
+	const char *u = s + n;
+
+	if (n == 0 || ev_parse_u64(s, n, UINT64_MAX, &v) == -1) {
+		errno = n == 0 ? EINVAL : ERANGE;
+		return -1;
+	}
+	if (strcasecmp(u, "k") == 0 || strcasecmp(u, "kib") == 0)
+		mult = 1024;
+	else if (strcasecmp(u, "m") == 0 || strcasecmp(u, "mib") == 0)
+		mult = 1024 * 1024;
+	else if (strcasecmp(u, "g") == 0 || strcasecmp(u, "gib") == 0)
+		mult = 1024 * 1024 * 1024;
+	else if (*u != '\0') {
+		errno = EINVAL;
+		return -1;
+	}
+	if (v > UINT64_MAX / mult || v * mult < min || v * mult > max) {
+		errno = ERANGE;
+		return -1;
+	}
+	*out = v * mult;
 	return 0;
 }

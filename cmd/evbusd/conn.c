@@ -1,8 +1,11 @@
 /*
- * conn.c: a client connection: its input, its commands, publishing.
+ * conn.c: a client connection: its input, its commands, and its output --
+ * replies (held back while they acknowledge events not yet committed) and
+ * the ring's events it subscribed to, written straight from shared bytes.
  */
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <errno.h>
 #include <inttypes.h>
@@ -17,14 +20,14 @@
 #define CONN_OUT_HIGH	(1024 * 1024)	/* stop reading a client's commands
 					   while this much of its replies is
 					   unread by it */
+#define FLUSH_IOV	256		/* pieces in one sendmsg */
+#define FLUSH_BYTES	(256 * 1024)	/* bytes offered to one sendmsg */
 
 static void	conn_process(struct evbusd *, struct conn *);
 static void	conn_command(struct evbusd *, struct conn *,
 		    const struct ev_frame *);
 static void	conn_announce(struct evbusd *, const struct conn *,
 		    const char *, const char *);
-static void	conn_error(struct conn *, const char *, const char *, ...)
-		    __attribute__((format(printf, 3, 4)));
 
 /*
  * A new client on fd, not yet through its handshake.  NULL with errno
@@ -101,7 +104,7 @@ conn_announce(struct evbusd *b, const struct conn *c, const char *name,
 	    c->serial, (unsigned long)c->cred.uid, (unsigned long)c->cred.gid,
 	    (long)c->cred.pid, why ? ",\"reason\":\"" : "", why ? why : "",
 	    why ? "\"" : "");
-	bus_publish_internal(b, name, payload);
+	bus_announce(b, name, payload);
 }
 
 /*
@@ -122,14 +125,14 @@ conn_close(struct evbusd *b, struct conn *c, const char *why)
 	c->fd = -1;
 	c->dead = true;
 	b->nconns--;
-	if (!b->accepting && !b->stopping)
-		listener_pause(b, false);
 }
 
-void
+/* Free the connections closed during this turn; how many there were. */
+size_t
 conn_reap(struct evbusd *b)
 {
 	struct conn *c, *t;
+	size_t n = 0;
 
 	TAILQ_FOREACH_SAFE(c, &b->conns, entry, t) {
 		if (!c->dead)
@@ -137,30 +140,112 @@ conn_reap(struct evbusd *b)
 		TAILQ_REMOVE(&b->conns, c, entry);
 		ev_decoder_free(&c->dec);
 		ev_buf_free(&c->out);
+		free(c->hold);
 		ev_patset_free(&c->pats);
-		msg_unref(c->partial);
+		ev_msg_unref(c->partial);
 		free(c);
+		n++;
 	}
+	return n;
 }
 
 /*
- * Queue "ERR code text" for the client.  Control characters in the text
- * become '?', so that the reply stays one line whatever it quotes.
+ * Queue one reply line (the format without its newline).  A reply after
+ * an acknowledgement that is held is held with it: replies keep their
+ * order.  -1 when out of memory; the caller must close the connection.
  */
-static void
+int
+conn_reply(struct conn *c, const char *fmt, ...)
+{
+	size_t before = ev_buf_unread(&c->out);
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = ev_buf_vprintf(&c->out, fmt, ap);
+	va_end(ap);
+	if (r == -1 || ev_buf_putc(&c->out, '\n') == -1) {
+		ev_buf_truncate(&c->out, before);
+		return -1;
+	}
+	c->out_added += ev_buf_unread(&c->out) - before;
+	return 0;
+}
+
+/*
+ * Queue "ERR code text".  The text may quote what the client sent:
+ * control characters and bytes that are not UTF-8 become '?', so that the
+ * reply stays one clean line.  -1 as conn_reply.
+ */
+int
 conn_error(struct conn *c, const char *code, const char *fmt, ...)
 {
-	char text[300], *p;
+	char text[300];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	for (p = text; *p != '\0'; p++)
-		if ((unsigned char)*p < ' ' || *p == 0x7f)
-			*p = '?';
-	if (ev_proto_line(&c->out, "ERR %s %s", code, text) == -1)
-		log_warn("client %" PRIu64 ": reply", c->serial);
+	ev_text_sanitize(text);
+	log_debug("client %" PRIu64 ": ERR %s %s", c->serial, code, text);
+	return conn_reply(c, "ERR %s %s", code, text);
+}
+
+/*
+ * Queue "ACK seq" (or "ACK seq dup"), held until the bus has committed
+ * seq.  -1 as conn_reply.
+ * Cost: O(1); a hold checkpoint per commit batch, not per event.
+ */
+int
+conn_ack(struct evbusd *b, struct conn *c, uint64_t seq, bool dup)
+{
+	uint64_t start = c->out_added;
+	struct holdpt *h;
+	size_t ncap;
+
+	if (seq > b->committed) {
+		h = c->nhold > 0 ? &c->hold[c->nhold - 1] : NULL;
+		if (h != NULL && h->batch == b->batch)
+			h->seq = seq;
+		else {
+			if (c->nhold == c->holdcap) {
+				ncap = c->holdcap ? c->holdcap * 2 : 4;
+				if ((h = reallocarray(c->hold, ncap,
+				    sizeof(*h))) == NULL)
+					return -1;
+				c->hold = h;
+				c->holdcap = ncap;
+			}
+			h = &c->hold[c->nhold++];
+			h->start = start;
+			h->seq = seq;
+			h->batch = b->batch;
+		}
+	}
+	return conn_reply(c, "ACK %" PRIu64 "%s", seq, dup ? " dup" : "");
+}
+
+/* Let go of the replies whose events are now committed. */
+void
+conn_release(struct evbusd *b, struct conn *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nhold && c->hold[i].seq <= b->committed; i++)
+		;
+	if (i == 0)
+		return;
+	memmove(c->hold, c->hold + i, (c->nhold - i) * sizeof(*c->hold));
+	c->nhold -= i;
+}
+
+/* Bytes of out that may be written now. */
+static size_t
+conn_releasable(const struct conn *c)
+{
+	if (c->nhold == 0)
+		return ev_buf_unread(&c->out);
+	return (size_t)(c->hold[0].start - c->out_sent);
 }
 
 /*
@@ -242,7 +327,8 @@ conn_process(struct evbusd *b, struct conn *c)
 		if ((r = ev_decoder_next(&c->dec, &f, &err)) == 0)
 			return;
 		if (r == -1) {
-			conn_error(c, "proto", "%s", err.msg);
+			if (conn_error(c, "proto", "%s", err.msg) == -1)
+				conn_close(b, c, "out of memory for a reply");
 			c->state = CONN_CLOSING;
 			return;
 		}
@@ -271,16 +357,38 @@ conn_resume(struct evbusd *b, struct conn *c)
 	}
 }
 
-/* HELLO 1 NAME: check the version, answer with ours, announce the client. */
+/*
+ * HELLO VERSION [NAME [key=value...]]: check the version and the keys,
+ * answer with ours, announce the client.  Known keys: token.  An unknown
+ * key is refused: a client must not believe the bus applies what it
+ * ignored.
+ */
 static void
 conn_hello(struct evbusd *b, struct conn *c, const struct ev_frame *f)
 {
+	const char *eq;
 	char *p;
+	int i;
 
-	if (f->argc < 1 || strcmp(f->argv[0], "1") != 0) {
+	if (f->argc < 1 || strcmp(f->argv[0], EV_PROTO_VERSION_S) != 0) {
 		conn_error(c, "proto", "unsupported protocol version %s "
-		    "(this bus speaks %d)", f->argc ? f->argv[0] : "(none)",
+		    "(this bus speaks %d): use evbus programs of the same "
+		    "release as evbusd", f->argc ? f->argv[0] : "(none)",
 		    EV_PROTO_VERSION);
+		c->state = CONN_CLOSING;
+		return;
+	}
+	for (i = 2; i < f->argc; i++) {
+		eq = strchr(f->argv[i], '=');
+		if (eq != NULL && eq - f->argv[i] == 5 &&
+		    strncmp(f->argv[i], "token", 5) == 0 &&
+		    strlen(eq + 1) < sizeof(c->token)) {
+			memcpy(c->token, eq + 1, strlen(eq + 1) + 1);
+			continue;
+		}
+		conn_error(c, "proto", "HELLO: unknown key '%.*s' (this bus "
+		    "knows token)", (int)(eq != NULL ? eq - f->argv[i] : 32),
+		    f->argv[i]);
 		c->state = CONN_CLOSING;
 		return;
 	}
@@ -292,124 +400,209 @@ conn_hello(struct evbusd *b, struct conn *c, const struct ev_frame *f)
 			*p = '_';
 	c->state = CONN_READY;
 	c->hello = true;
-	if (ev_proto_line(&c->out, "HELLO %d %s %" PRIu64 " %zu",
-	    EV_PROTO_VERSION, b->epoch, b->ring.next - 1, b->maxevent) == -1)
-		log_warn("client %" PRIu64 ": reply", c->serial);
+	if (conn_reply(c, "HELLO %d %s %" PRIu64 " %zu features=%s "
+	    "max_depth=%zu", EV_PROTO_VERSION, b->epoch,
+	    ev_ring_next(&b->ring) - 1, b->maxevent, EVBUSD_FEATURES,
+	    b->maxdepth) == -1) {
+		conn_close(b, c, "out of memory for a reply");
+		return;
+	}
 	conn_announce(b, c, "evbus.listener.connected", NULL);
-}
-
-/*
- * PUB: check and stamp the event, drop it if its id is already in the
- * ring (a producer's resend), else append it to the ring.  One reply per
- * PUB, in order: ACK seq, or ERR.
- */
-static void
-conn_publish(struct evbusd *b, struct conn *c, const struct ev_frame *f)
-{
-	struct ev_evinfo info;
-	struct ev_err err;
-	struct msg *m;
-	const char *code;
-
-	if (f->oversize) {
-		conn_error(c, "limit", "event of %zu bytes exceeds the bus's "
-		    "limit of %zu bytes", f->bodylen, b->maxevent);
-		return;
-	}
-	ev_buf_reset(&b->scratch);
-	if (ev_event_stamp(f->body, f->bodylen, b->maxevent, b->ring.next,
-	    &c->cred, ev_now_ms(), &b->scratch, &info, &err) == -1) {
-		code = err.kind == EV_ERR_LIMIT ? "limit" :
-		    err.kind == EV_ERR_DENIED ? "denied" : "data";
-		conn_error(c, code, "%s", err.msg);
-		return;
-	}
-	if (info.hadid && (m = ring_find_id(&b->ring, info.id)) != NULL) {
-		ev_proto_line(&c->out, "ACK %" PRIu64, m->seq);
-		return;
-	}
-	m = msg_new(ev_buf_head(&b->scratch), ev_buf_unread(&b->scratch),
-	    b->ring.next, info.time, &info);
-	if (m == NULL || ring_push(&b->ring, m) == -1) {
-		log_warn("event %" PRIu64, b->ring.next);
-		msg_unref(m);
-		conn_error(c, "limit", "the bus is out of memory");
-		return;
-	}
-	b->budget--;
-	b->budget_bytes = b->budget_bytes > m->len ?
-	    b->budget_bytes - m->len : 0;
-	if (ev_buf_append(&c->out, "ACK ", 4) == -1 ||
-	    ev_buf_putu(&c->out, m->seq) == -1 || ev_buf_putc(&c->out, '\n') == -1)
-		log_warn("client %" PRIu64 ": reply", c->serial);
 }
 
 static void
 conn_command(struct evbusd *b, struct conn *c, const struct ev_frame *f)
 {
 	struct ev_err err;
+	int r = 0;
 
 	if (c->state == CONN_HELLO) {
 		if (strcmp(f->verb, "HELLO") == 0)
 			conn_hello(b, c, f);
 		else {
-			conn_error(c, "state", "say HELLO first");
+			r = conn_error(c, "state", "say HELLO first");
 			c->state = CONN_CLOSING;
 		}
-		return;
-	}
-	if (strcmp(f->verb, "PUB") == 0)
-		conn_publish(b, c, f);
+	} else if (strcmp(f->verb, "PUB") == 0)
+		bus_pub(b, c, f);
 	else if (strcmp(f->verb, "SUB") == 0) {
 		if (f->oversize)
-			conn_error(c, "limit", "subscription too large");
+			r = conn_error(c, "limit", "subscription too large");
 		else if (c->sub)
-			conn_error(c, "state", "already subscribed");
+			r = conn_error(c, "state", "already subscribed");
 		else if (sub_start(b, c, f->body, f->bodylen, &err) == -1)
-			conn_error(c, "data", "%s", err.msg);
-		else
-			ev_proto_line(&c->out, "OK");
+			r = conn_error(c, err.kind == EV_ERR_SYS ? "limit" :
+			    "data", "%s", err.msg);
 	} else if (strcmp(f->verb, "PING") == 0)
-		ev_proto_line(&c->out, "PONG");
+		r = conn_reply(c, "PONG");
 	else if (strcmp(f->verb, "QUIT") == 0)
 		c->state = CONN_CLOSING;
 	else if (strcmp(f->verb, "HELLO") == 0)
-		conn_error(c, "state", "already said HELLO");
+		r = conn_error(c, "state", "already said HELLO");
 	else {
 		/* Its bytes cannot be told apart from what follows. */
-		conn_error(c, "proto", "unknown command '%s'", f->verb);
+		r = conn_error(c, "proto", "unknown command '%.32s'", f->verb);
 		c->state = CONN_CLOSING;
 	}
+	if (r == -1)
+		conn_close(b, c, "out of memory for a reply");
+}
+
+bool
+conn_pending(const struct evbusd *b, const struct conn *c)
+{
+	if (c->dead || c->blocked)
+		return false;
+	return c->partial != NULL || conn_releasable(c) > 0 ||
+	    (c->sub && c->cursor < ev_ring_next(&b->ring));
+}
+
+/* An event's frame as two pieces from byte off on: its header, its line. */
+static int
+frame_iov(struct ev_msg *m, char *head, size_t off, struct iovec *iov)
+{
+	size_t hlen = ev_msg_framehead(m, head);
+	int n = 0;
+
+	if (off < hlen) {
+		iov[n].iov_base = head + off;
+		iov[n++].iov_len = hlen - off;
+		off = 0;
+	} else
+		off -= hlen;
+	iov[n].iov_base = m->line + off;
+	iov[n++].iov_len = m->len - off;
+	return n;
+}
+
+/* Bytes of m's frame: its header and its line. */
+static size_t
+frame_len(const struct ev_msg *m)
+{
+	char head[EV_FRAMEHEAD_MAX];
+
+	return ev_msg_framehead(m, head) + m->len;
 }
 
 /*
- * Append one of the bus's own events to the ring.  payload is compact JSON
- * text or NULL.  -1 when out of memory (logged).
+ * Write to the client what it has coming, in order: the rest of an event
+ * it got in part, its releasable replies (and gap notices), then the
+ * ring's events from its cursor that it wants -- gathered into one
+ * sendmsg, each event's frame header as its own piece beside the ring's
+ * bytes, which are never copied.  Stops when the kernel takes no more
+ * (and watches for output), or when nothing is left.  Returns -1 when the
+ * connection failed and was closed.
+ * Cost: one delivery decision per event passed over, one system call per
+ * FLUSH_IOV / 2 events or FLUSH_BYTES bytes.
  */
 int
-bus_publish_internal(struct evbusd *b, const char *name, const char *payload)
+conn_flush(struct evbusd *b, struct conn *c)
 {
-	struct ev_evinfo info;
-	struct msg *m;
+	struct iovec iov[FLUSH_IOV + 3];
+	struct ev_msg *im[FLUSH_IOV / 2], *m;
+	char head[FLUSH_IOV / 2 + 1][EV_FRAMEHEAD_MAX];
+	struct msghdr mh;
+	size_t total, w, outlen, i, nm, flen, plen = 0;
+	uint64_t scan;
+	ssize_t r;
+	int n;
 
-	memset(&info, 0, sizeof(info));
-	info.namelen = strlen(name);
-	memcpy(info.name, name, info.namelen);
-	ev_buf_reset(&b->scratch);
-	info.time = ev_now_ms();
-	if (ev_event_internal(&b->scratch, b->ring.next, &b->self, name,
-	    info.time, payload) == -1)
-		goto fail;
-	m = msg_new(ev_buf_head(&b->scratch), ev_buf_unread(&b->scratch),
-	    b->ring.next, info.time, &info);
-	if (m == NULL)
-		goto fail;
-	if (ring_push(&b->ring, m) == -1) {
-		msg_unref(m);
-		goto fail;
+	while (conn_pending(b, c)) {
+		if (c->sub && c->cursor < ev_ring_first(&b->ring) &&
+		    sub_gap(b, c) == -1) {
+			conn_close(b, c, "out of memory for a gap notice");
+			return -1;
+		}
+		n = 0;
+		nm = 0;
+		total = 0;
+		if (c->partial != NULL) {
+			plen = frame_len(c->partial) - c->partial_off;
+			n += frame_iov(c->partial, head[FLUSH_IOV / 2],
+			    c->partial_off, iov);
+		}
+		outlen = conn_releasable(c);
+		if (outlen > 0) {
+			iov[n].iov_base = ev_buf_head(&c->out);
+			iov[n++].iov_len = outlen;
+		}
+		for (scan = c->cursor; c->sub && scan < ev_ring_next(&b->ring)
+		    && nm < FLUSH_IOV / 2 && total < FLUSH_BYTES; scan++) {
+			m = ev_ring_get(&b->ring, scan);
+			if (!sub_wants(c, m))
+				continue;
+			n += frame_iov(m, head[nm], 0, iov + n);
+			total += m->len;
+			im[nm++] = m;
+		}
+		if (n == 0) {
+			c->cursor = scan;
+			break;
+		}
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = iov;
+		mh.msg_iovlen = (size_t)n;
+		r = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				c->blocked = true;
+				conn_watch(b, c);
+				return 0;
+			}
+			conn_close(b, c, errno == EPIPE ||
+			    errno == ECONNRESET ? "hung up" : "write error");
+			return -1;
+		}
+		w = (size_t)r;
+		if (c->partial != NULL) {
+			if (w >= plen) {
+				w -= plen;
+				ev_msg_unref(c->partial);
+				c->partial = NULL;
+			} else {
+				c->partial_off += w;
+				w = 0;
+			}
+		}
+		if (outlen > 0) {
+			size_t k = w < outlen ? w : outlen;
+
+			ev_buf_consume(&c->out, k);
+			c->out_sent += k;
+			w -= k;
+			/* A burst of replies is over: give back its memory. */
+			if (ev_buf_unread(&c->out) == 0 && c->out.cap > 65536)
+				ev_buf_free(&c->out);
+		}
+		for (i = 0; i < nm; i++) {
+			m = im[i];
+			flen = frame_len(m);
+			if (w >= flen) {
+				w -= flen;
+				c->cursor = m->seq + 1;
+				continue;
+			}
+			if (w > 0) {
+				ev_msg_ref(m);
+				c->partial = m;
+				c->partial_off = w;
+				c->cursor = m->seq + 1;
+				w = 0;
+				i++;
+			}
+			break;
+		}
+		if (i < nm || c->partial != NULL || conn_releasable(c) > 0) {
+			/* A short write: the socket is full. */
+			if (i < nm && c->partial == NULL)
+				c->cursor = im[i]->seq;
+			c->blocked = true;
+			conn_watch(b, c);
+			return 0;
+		}
+		c->cursor = scan;
 	}
 	return 0;
-fail:
-	log_warn("%s", name);
-	return -1;
 }

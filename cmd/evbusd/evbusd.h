@@ -1,80 +1,44 @@
 /*
- * evbusd.h: the daemon's parts.  main.c owns the loop and the options,
- * listener.c the listening socket, conn.c a client's input and commands,
- * sub.c the subscribers' output, ring.c the recent events, log.c logging.
+ * evbusd.h: the daemon's parts, one job a file:
+ *
+ *   main.c	options and start-up
+ *   loop.c	the epoll loop: signals, service of the connections, stop
+ *   listener.c	the listening socket: lock, stale socket, accept, peer uid
+ *   conn.c	a client connection: its input, its commands, its output
+ *   publish.c	the one publish path, and the release of acknowledgements
+ *   sub.c	subscriptions and the delivery decision
+ *   log.c	logging
+ *
+ * The ring of recent events and its id index are lib/ring.c.
  */
 #ifndef EVBUSD_H
 #define EVBUSD_H
 
 #include <sys/queue.h>
 
+#include <signal.h>
+
 #include "evbus.h"
 
-/*
- * One event on the bus: the complete frame "EVENT n\n{...}\n", built once
- * and written to every subscriber from this memory.  The ring holds one
- * reference; a subscriber that stopped half-way through writing it holds
- * another, so that an event evicted meanwhile stays whole on that stream.
- */
-struct msg {
-	uint32_t	 refs;
-	uint32_t	 len;		/* bytes of the frame */
-	uint64_t	 seq;
-	int64_t		 time;
-	const char	*name;		/* decoded name, NUL-terminated */
-	const char	*id;		/* "" for none */
-	uint16_t	 namelen;
-	char		 data[];	/* frame, then name, then id */
-};
-
-struct msg	*msg_new(const char *, size_t, uint64_t, int64_t,
-		    const struct ev_evinfo *);
-void		 msg_unref(struct msg *);
-
-/*
- * id -> event for the events in the ring: drops a producer's resends.
- * Each slot keeps the id's hash beside the event, so that probing and
- * growing compare and move hashes without touching the events themselves.
- */
-struct idslot {
-	uint64_t	 hash;
-	struct msg	*m;		/* NULL: empty */
-};
-
-struct idtab {
-	struct idslot	*slot;
-	size_t		 cap;		/* a power of two, or 0 */
-	size_t		 n;
-};
-
-/*
- * The recent events, oldest first, bounded by count and bytes.  Slots are
- * allocated as the ring fills.  Events are consecutive in seq: the event
- * with seq s is at slot (head + s - first) % cap.
- */
-struct ring {
-	struct msg	**slot;
-	size_t		  cap;
-	size_t		  head;
-	size_t		  n;
-	size_t		  max;		/* -b */
-	size_t		  bytes;
-	size_t		  maxbytes;	/* -B */
-	uint64_t	  first;	/* seq of the oldest event */
-	uint64_t	  next;		/* seq the next event gets */
-	struct idtab	  ids;
-};
-
-void		 ring_init(struct ring *, size_t, size_t, uint64_t);
-void		 ring_free(struct ring *);
-int		 ring_push(struct ring *, struct msg *);
-struct msg	*ring_get(const struct ring *, uint64_t);
-struct msg	*ring_find_id(const struct ring *, const char *);
+/* The features this daemon announces in its HELLO, for clients to test. */
+#define EVBUSD_FEATURES	"pub,sub,ping,ack-dup,sub-end,max-depth"
 
 enum conn_state {
 	CONN_HELLO,		/* waiting for HELLO */
 	CONN_READY,
 	CONN_CLOSING,		/* flush what is queued, then close */
+};
+
+/*
+ * Replies from this point of a connection's output on wait for the event
+ * with seq to be committed.  Checkpoints are in output order and their
+ * seqs increase; one checkpoint covers all the acknowledgements a
+ * connection got within one commit batch.
+ */
+struct holdpt {
+	uint64_t	start;		/* absolute output offset */
+	uint64_t	seq;
+	uint64_t	batch;
 };
 
 struct conn {
@@ -83,9 +47,14 @@ struct conn {
 	uint64_t	  serial;
 	struct ev_origin  cred;
 	char		  name[32];
+	char		  token[128];	/* from HELLO; "" for none */
 	int64_t		  deadline;	/* CLOCK_MONOTONIC ms: handshake */
 	struct ev_decoder dec;
 	struct ev_buf	  out;		/* replies, and this one's gap events */
+	uint64_t	  out_added;	/* bytes ever appended to out */
+	uint64_t	  out_sent;	/* bytes ever written from out */
+	struct holdpt	 *hold;		/* replies waiting for a commit */
+	size_t		  nhold, holdcap;
 	uint32_t	  events;	/* what epoll watches */
 	bool		  eof;		/* the peer closed its side */
 	bool		  dead;		/* closed; freed by conn_reap() */
@@ -95,8 +64,8 @@ struct conn {
 	bool		  sub;
 	struct ev_patset  pats;
 	uint64_t	  cursor;	/* next seq to consider sending */
-	struct msg	 *partial;	/* written in part; ref held */
-	size_t		  partial_off;
+	struct ev_msg	 *partial;	/* written in part; ref held */
+	size_t		  partial_off;	/* bytes of its frame written */
 	TAILQ_ENTRY(conn) entry;
 };
 TAILQ_HEAD(connlist, conn);
@@ -106,11 +75,16 @@ struct evbusd {
 	int		  lfd;		/* listening socket, -1 when stopping */
 	int		  lockfd;
 	char		  path[108];
-	struct ring	  ring;
+	struct ev_ring	  ring;
+	size_t		  ringmax;	/* -b */
+	size_t		  ringmaxbytes;	/* -B */
+	uint64_t	  committed;	/* newest seq that is committed */
+	uint64_t	  batch;	/* commit batches so far */
 	struct connlist	  conns;
 	size_t		  nconns;
 	size_t		  maxconns;
 	size_t		  maxevent;	/* -m */
+	size_t		  maxdepth;	/* --max-depth */
 	int64_t		  handshake_ms;
 	char		  epoch[EV_EPOCH_LEN + 1];
 	struct ev_origin  self;
@@ -124,7 +98,9 @@ struct evbusd {
 	size_t		  budget_bytes;
 };
 
-extern struct evbusd	*bus;
+/* loop.c */
+void	 loop_signals(sigset_t *);
+void	 loop_run(struct evbusd *, const sigset_t *);
 
 /* listener.c */
 int	 listener_open(struct evbusd *, struct ev_err *);
@@ -139,14 +115,29 @@ void	 conn_close(struct evbusd *, struct conn *, const char *);
 void	 conn_watch(struct evbusd *, struct conn *);
 void	 conn_resume(struct evbusd *, struct conn *);
 bool	 conn_resumable(const struct conn *);
-void	 conn_reap(struct evbusd *);
-int	 bus_publish_internal(struct evbusd *, const char *, const char *);
+size_t	 conn_reap(struct evbusd *);
+int	 conn_reply(struct conn *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+int	 conn_error(struct conn *, const char *, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
+int	 conn_ack(struct evbusd *, struct conn *, uint64_t, bool);
+void	 conn_release(struct evbusd *, struct conn *);
+int	 conn_flush(struct evbusd *, struct conn *);
+bool	 conn_pending(const struct evbusd *, const struct conn *);
+
+/* publish.c */
+int	 bus_publish(struct evbusd *, const char *, size_t,
+	    const struct ev_origin *, bool, uint64_t *, bool *,
+	    struct ev_err *);
+void	 bus_pub(struct evbusd *, struct conn *, const struct ev_frame *);
+int	 bus_announce(struct evbusd *, const char *, const char *);
+void	 bus_commit(struct evbusd *);
 
 /* sub.c */
 int	 sub_start(struct evbusd *, struct conn *, const char *, size_t,
 	    struct ev_err *);
-int	 conn_flush(struct evbusd *, struct conn *);
-bool	 conn_pending(const struct evbusd *, const struct conn *);
+bool	 sub_wants(const struct conn *, const struct ev_msg *);
+int	 sub_gap(struct evbusd *, struct conn *);
 
 /* log.c */
 void	 log_init(int, int);

@@ -1,11 +1,8 @@
 /*
- * sub.c: subscriptions, and writing to clients: each subscriber reads the
- * ring through its own cursor, straight from the events' shared bytes.
+ * sub.c: subscriptions: the SUB request, the one delivery decision, and
+ * the notice of a gap.  Each subscriber reads the ring through its own
+ * cursor (conn_flush writes); nothing is copied per subscriber.
  */
-#include <sys/socket.h>
-#include <sys/uio.h>
-
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,14 +11,48 @@
 
 #include "evbusd.h"
 
-#define FLUSH_IOV	256		/* pieces in one sendmsg */
-#define FLUSH_BYTES	(256 * 1024)	/* bytes offered to one sendmsg */
+static const char *const sub_keys[] = { "patterns", "from", "last" };
+
+/* -1 with err naming the first key of j that SUB does not know. */
+static int
+sub_check_keys(json_t *j, struct ev_err *err)
+{
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	json_object_foreach(j, key, v) {
+		for (i = 0; i < sizeof(sub_keys) / sizeof(sub_keys[0]); i++)
+			if (strcmp(key, sub_keys[i]) == 0)
+				break;
+		if (i == sizeof(sub_keys) / sizeof(sub_keys[0]))
+			return ev_err_set(err, EV_ERR_DATA, "subscription: "
+			    "unknown key '%.40s' (this bus knows patterns, "
+			    "from, last)", key);
+	}
+	return 0;
+}
+
+/* Where a "last n" replay starts: the n-th newest event c wants. */
+static uint64_t
+sub_last(const struct evbusd *b, const struct conn *c, uint64_t want)
+{
+	uint64_t s, found = 0, first = ev_ring_first(&b->ring);
+
+	for (s = ev_ring_next(&b->ring); s > first && found < want; s--)
+		if (sub_wants(c, ev_ring_get(&b->ring, s - 1)))
+			found++;
+	return s;
+}
 
 /*
  * Start a subscription from a SUB body: {"patterns":[...]} and at most
  * one of "from" (a seq; 0 for the oldest in the ring) and "last" (the
- * newest n matching events).  Neither: only events from now on.
- * -1 with err (EV_ERR_DATA) when the body is not such an object.
+ * newest n matching events).  Neither: only events from now on.  Any
+ * other key is refused, so that a filter an older bus does not know is
+ * never silently ignored.  Queues "OK end", end being the newest seq the
+ * replay covers.  -1 with err (EV_ERR_DATA) for a body that is not such
+ * an object; the connection is unchanged then.
  */
 int
 sub_start(struct evbusd *b, struct conn *c, const char *body, size_t len,
@@ -30,8 +61,7 @@ sub_start(struct evbusd *b, struct conn *c, const char *body, size_t len,
 	json_error_t je;
 	json_t *j, *pats, *v, *from, *last;
 	size_t i;
-	uint64_t s, want, found;
-	struct msg *m;
+	uint64_t s;
 	int r = -1;
 
 	if ((j = json_loadb(body, len, 0, &je)) == NULL)
@@ -41,6 +71,8 @@ sub_start(struct evbusd *b, struct conn *c, const char *body, size_t len,
 		ev_err_set(err, EV_ERR_DATA, "subscription: not an object");
 		goto out;
 	}
+	if (sub_check_keys(j, err) == -1)
+		goto out;
 	pats = json_object_get(j, "patterns");
 	from = json_object_get(j, "from");
 	last = json_object_get(j, "last");
@@ -75,18 +107,15 @@ sub_start(struct evbusd *b, struct conn *c, const char *body, size_t len,
 
 	if (from != NULL) {
 		s = (uint64_t)json_integer_value(from);
-		c->cursor = s == 0 ? b->ring.first : s;
-	} else if (last != NULL) {
-		want = (uint64_t)json_integer_value(last);
-		found = 0;
-		for (s = b->ring.next; s > b->ring.first && found < want; s--) {
-			m = ring_get(&b->ring, s - 1);
-			if (ev_patset_match(&c->pats, m->name, m->namelen))
-				found++;
-		}
-		c->cursor = s;
-	} else
-		c->cursor = b->ring.next;
+		c->cursor = s == 0 ? ev_ring_first(&b->ring) : s;
+	} else if (last != NULL)
+		c->cursor = sub_last(b, c, (uint64_t)json_integer_value(last));
+	else
+		c->cursor = ev_ring_next(&b->ring);
+	if (conn_reply(c, "OK %" PRIu64, ev_ring_next(&b->ring) - 1) == -1) {
+		ev_err_sys(err, "reply");
+		goto out;
+	}
 	c->sub = true;
 	r = 0;
 out:
@@ -96,152 +125,44 @@ out:
 	return r;
 }
 
-/* Queue an evbus.gap event for events [cursor, first) lost to overrun. */
-static void
+/*
+ * The one delivery decision: does subscriber c get event m?  Each later
+ * rule (identity, ACL, filters) is one more clause here.
+ * Cost: a pattern-set match on the event's name.
+ */
+bool
+sub_wants(const struct conn *c, const struct ev_msg *m)
+{
+	return ev_patset_match(&c->pats, m->name, m->namelen);
+}
+
+/*
+ * Queue an evbus.gap notice for the events [cursor, first) that the ring
+ * dropped before c read them, and move c's cursor past them.  -1 when the
+ * notice could not be queued (the caller closes the connection: silent
+ * loss is not an option).
+ */
+int
 sub_gap(struct evbusd *b, struct conn *c)
 {
-	char payload[160];
 	struct ev_buf ev = { 0 };
-	uint64_t to = b->ring.first - 1;
+	char payload[160];
+	uint64_t first = ev_ring_first(&b->ring), to = first - 1;
+	int r;
 
 	snprintf(payload, sizeof(payload), "{\"from\":%" PRIu64 ",\"to\":%"
 	    PRIu64 ",\"missed\":%" PRIu64 ",\"reason\":\"overrun\"}",
 	    c->cursor, to, to - c->cursor + 1);
-	if (ev_event_internal(&ev, 0, &b->self, "evbus.gap", ev_now_ms(),
-	    payload) == -1 || ev_proto_body(&c->out, "EVENT",
-	    ev_buf_head(&ev), ev_buf_unread(&ev)) == -1)
-		log_warn("client %" PRIu64 ": gap", c->serial);
-	else
-		log_info("client %" PRIu64 " (%s) lost events %" PRIu64
-		    "..%" PRIu64, c->serial, c->name, c->cursor, to);
+	r = ev_event_internal(&ev, 0, &b->self, "evbus.gap", ev_now_ms(),
+	    payload);
+	if (r == 0)
+		r = conn_reply(c, "EVENT %zu\n%s", ev_buf_unread(&ev),
+		    ev_buf_head(&ev));
 	ev_buf_free(&ev);
-	c->cursor = b->ring.first;
-}
-
-bool
-conn_pending(const struct evbusd *b, const struct conn *c)
-{
-	if (c->dead || c->blocked)
-		return false;
-	return c->partial != NULL || ev_buf_unread(&c->out) > 0 ||
-	    (c->sub && c->cursor < b->ring.next);
-}
-
-/*
- * Write to the client what it has coming, in order: the rest of an event
- * it got in part, its queued replies (and gap events), then the ring's
- * events from its cursor that match its patterns -- gathered into one
- * sendmsg straight from the shared bytes, no copy.  Stops when the kernel
- * takes no more (and watches for output), or when nothing is left.
- * Returns -1 when the connection failed and was closed.
- * Cost: one pattern match per event passed over, one syscall per
- * FLUSH_IOV events or FLUSH_BYTES bytes.
- */
-int
-conn_flush(struct evbusd *b, struct conn *c)
-{
-	struct iovec iov[FLUSH_IOV];
-	struct msg *im[FLUSH_IOV], *m;
-	struct msghdr mh;
-	size_t total, w, outlen, i;
-	uint64_t scan;
-	int n, first_msg;
-	ssize_t r;
-
-	while (conn_pending(b, c)) {
-		if (c->sub && c->cursor < b->ring.first)
-			sub_gap(b, c);
-		n = 0;
-		total = 0;
-		if (c->partial != NULL) {
-			iov[n].iov_base = c->partial->data + c->partial_off;
-			iov[n].iov_len = c->partial->len - c->partial_off;
-			im[n++] = NULL;
-		}
-		outlen = ev_buf_unread(&c->out);
-		if (outlen > 0) {
-			iov[n].iov_base = ev_buf_head(&c->out);
-			iov[n].iov_len = outlen;
-			im[n++] = NULL;
-		}
-		first_msg = n;
-		for (scan = c->cursor; c->sub && scan < b->ring.next &&
-		    n < FLUSH_IOV && total < FLUSH_BYTES; scan++) {
-			m = ring_get(&b->ring, scan);
-			if (!ev_patset_match(&c->pats, m->name, m->namelen))
-				continue;
-			iov[n].iov_base = m->data;
-			iov[n].iov_len = m->len;
-			total += m->len;
-			im[n++] = m;
-		}
-		if (n == 0) {
-			c->cursor = scan;
-			break;
-		}
-		memset(&mh, 0, sizeof(mh));
-		mh.msg_iov = iov;
-		mh.msg_iovlen = (size_t)n;
-		r = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (r == -1) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN) {
-				c->blocked = true;
-				conn_watch(b, c);
-				return 0;
-			}
-			conn_close(b, c, errno == EPIPE ||
-			    errno == ECONNRESET ? "hung up" : "write error");
-			return -1;
-		}
-		w = (size_t)r;
-		if (c->partial != NULL) {
-			if (w >= iov[0].iov_len) {
-				w -= iov[0].iov_len;
-				msg_unref(c->partial);
-				c->partial = NULL;
-			} else {
-				c->partial_off += w;
-				w = 0;
-			}
-		}
-		if (outlen > 0) {
-			size_t k = w < outlen ? w : outlen;
-
-			ev_buf_consume(&c->out, k);
-			w -= k;
-			/* A burst of replies is over: give back its memory. */
-			if (ev_buf_unread(&c->out) == 0 && c->out.cap > 65536)
-				ev_buf_free(&c->out);
-		}
-		for (i = (size_t)first_msg; i < (size_t)n; i++) {
-			m = im[i];
-			if (w >= m->len) {
-				w -= m->len;
-				c->cursor = m->seq + 1;
-				continue;
-			}
-			if (w > 0) {
-				m->refs++;
-				c->partial = m;
-				c->partial_off = w;
-				c->cursor = m->seq + 1;
-				w = 0;
-				i++;
-			}
-			break;
-		}
-		if (i < (size_t)n || c->partial != NULL ||
-		    ev_buf_unread(&c->out) > 0) {
-			/* A short write: the socket is full. */
-			if (i < (size_t)n && c->partial == NULL)
-				c->cursor = im[i]->seq;
-			c->blocked = true;
-			conn_watch(b, c);
-			return 0;
-		}
-		c->cursor = scan;
-	}
+	if (r == -1)
+		return -1;
+	log_info("client %" PRIu64 " (%s) lost events %" PRIu64 "..%" PRIu64,
+	    c->serial, c->name, c->cursor, to);
+	c->cursor = first;
 	return 0;
 }

@@ -4,8 +4,8 @@
  *
  * Outputs are parsed back with jansson and compared with json_equal: the
  * order of an event's own fields is not part of the contract, but the
- * stamp prefix {"seq":N,"origin":{"uid":U,"gid":G,"pid":P}, is, byte for
- * byte.
+ * stamp prefix {"seq":N,"id":"ID","origin":{"uid":U,"gid":G,"pid":P}, is,
+ * byte for byte.
  */
 #include <inttypes.h>
 #include <jansson.h>
@@ -18,8 +18,8 @@
 
 #define NOW	1795413600123LL
 
-static const struct ev_prepare fill = { true, NOW };
-static const struct ev_prepare nofill = { false, 0 };
+static const struct ev_prepare fill = { true, NOW, 0 };
+static const struct ev_prepare nofill = { false, 0, 0 };
 static const struct ev_origin orig = { 1000, 100, 4242 };
 
 /* Parse len bytes as one JSON value; NULL when they are not. */
@@ -448,13 +448,26 @@ test_prepare_good(void)
 	ev_buf_free(&out);
 }
 
-/* The exact stamp prefix for seq and orig. */
-static void
-prefix(char *p, size_t len, uint64_t seq, const struct ev_origin *o)
+/*
+ * Does the stamped text start exactly {"seq":SEQ,"id":"...","origin":{..},
+ * with o's uid, gid and pid (seq 0: no seq)?
+ */
+static bool
+head_ok(const char *p, size_t len, uint64_t seq, const struct ev_origin *o)
 {
-	snprintf(p, len, "{\"seq\":%" PRIu64 ",\"origin\":{\"uid\":%" PRIu32
-	    ",\"gid\":%" PRIu32 ",\"pid\":%" PRId32 "},", seq, o->uid, o->gid,
-	    o->pid);
+	char want[128];
+	const char *id;
+	size_t idlen, off;
+	uint64_t s;
+
+	if (ev_event_head(p, len, &s, &id, &idlen) == -1 || s != seq)
+		return false;
+	off = (size_t)(id - p) + idlen + 1;
+	snprintf(want, sizeof(want), ",\"origin\":{\"uid\":%" PRIu32
+	    ",\"gid\":%" PRIu32 ",\"pid\":%" PRId32 "},", o->uid, o->gid,
+	    o->pid > 0 ? o->pid : 0);
+	return len - off >= strlen(want) &&
+	    strncmp(p + off, want, strlen(want)) == 0;
 }
 
 static int
@@ -464,8 +477,12 @@ stamp(const char *text, size_t maxlen, uint64_t seq,
 {
 	memset(err, 0, sizeof(*err));
 	ev_buf_reset(out);
-	return ev_event_stamp(text, strlen(text), maxlen, seq, o, NOW, out,
-	    info, err);
+	struct ev_stamp st = { .maxlen = maxlen, .seq = seq, .origin = o,
+	    .now_ms = NOW };
+
+	memset(err, 0, sizeof(*err));
+	ev_buf_reset(out);
+	return ev_event_stamp(text, strlen(text), &st, out, info, err);
 }
 
 static void
@@ -476,7 +493,6 @@ test_stamp(void)
 	struct ev_buf out = { 0 };
 	struct ev_evinfo info;
 	struct ev_err err;
-	char pre[128];
 	const char *ev;
 	json_t *j, *want;
 	int r;
@@ -484,9 +500,8 @@ test_stamp(void)
 	ev = "{\"name\":\"a.b\",\"payload\":{\"k\":[1,\"x\"]}}";
 	r = stamp(ev, 1000, 7, &orig, &out, &info, &err);
 	is_int(r, 0, "stamp");
-	prefix(pre, sizeof(pre), 7, &orig);
-	ok(strncmp(out.data, pre, strlen(pre)) == 0,
-	    "stamp: begins %s", pre);
+	ok(head_ok(out.data, out.len, 7, &orig),
+	    "stamp: begins with seq, id, origin");
 	ok(one_line(out.data, out.len), "stamp: one line");
 	is_int(ev_event_seq(out.data, out.len), 7, "stamp: ev_event_seq");
 	j = parse(out.data, out.len);
@@ -510,8 +525,7 @@ test_stamp(void)
 	ev = "{\"origin\":{\"uid\":0,\"gid\":0,\"pid\":1},\"name\":\"a\","
 	    "\"seq\":999,\"id\":\"abc\",\"time\":5,\"z\":1}";
 	r = stamp(ev, 1000, 8, &orig, &out, &info, &err);
-	prefix(pre, sizeof(pre), 8, &orig);
-	ok(r == 0 && strncmp(out.data, pre, strlen(pre)) == 0,
+		ok(r == 0 && head_ok(out.data, out.len, 8, &orig),
 	    "forged seq and origin replaced: prefix");
 	ok(r == 0 && same_json("{\"seq\":8,\"origin\":{\"uid\":1000,\"gid\":100,"
 	    "\"pid\":4242},\"name\":\"a\",\"id\":\"abc\",\"time\":5,\"z\":1}",
@@ -524,13 +538,11 @@ test_stamp(void)
 
 	/* Largest uid/gid/pid, and seq 1. */
 	r = stamp("{\"name\":\"a\"}", 100, 1, &big, &out, &info, &err);
-	prefix(pre, sizeof(pre), 1, &big);
-	ok(r == 0 && strncmp(out.data, pre, strlen(pre)) == 0,
+		ok(r == 0 && head_ok(out.data, out.len, 1, &big),
 	    "prefix with uid 4294967295, pid 2147483647");
 	r = stamp("{\"name\":\"a\"}", 100, (uint64_t)INT64_MAX, &orig, &out,
 	    &info, &err);
-	prefix(pre, sizeof(pre), (uint64_t)INT64_MAX, &orig);
-	ok(r == 0 && strncmp(out.data, pre, strlen(pre)) == 0,
+		ok(r == 0 && head_ok(out.data, out.len, (uint64_t)INT64_MAX, &orig),
 	    "prefix with seq 2^63-1");
 
 	/* The limit: len against maxlen. */
@@ -540,13 +552,22 @@ test_stamp(void)
 	ev_buf_reset(&out);
 	ev_buf_append(&out, "KEEP", 4);
 	memset(&err, 0, sizeof(err));
-	r = ev_event_stamp(ev, strlen(ev), strlen(ev) - 1, 1, &orig, NOW, &out,
-	    &info, &err);
+	{
+		struct ev_stamp st = { .maxlen = strlen(ev) - 1, .seq = 1,
+		    .origin = &orig, .now_ms = NOW };
+
+		r = ev_event_stamp(ev, strlen(ev), &st, &out, &info, &err);
+	}
 	ok(r == -1 && err.kind == EV_ERR_LIMIT, "stamp: len > maxlen: "
 	    "EV_ERR_LIMIT");
 	ok(ev_buf_unread(&out) == 4, "stamp: output unchanged on error");
 	memset(&err, 0, sizeof(err));
-	r = ev_event_stamp("{{{{", 4, 3, 1, &orig, NOW, &out, &info, &err);
+	{
+		struct ev_stamp st = { .maxlen = 3, .seq = 1, .origin = &orig,
+		    .now_ms = NOW };
+
+		r = ev_event_stamp("{{{{", 4, &st, &out, &info, &err);
+	}
 	ok(r == -1 && err.kind == EV_ERR_LIMIT,
 	    "stamp: the limit comes before parsing");
 
@@ -596,15 +617,13 @@ static void
 test_internal(void)
 {
 	struct ev_buf out = { 0 };
-	char pre[128];
 	json_t *j;
 	int r;
 
 	r = ev_event_internal(&out, 12, &orig, "evbus.started", NOW,
 	    "{\"pid\":1,\"v\":\"x\"}");
-	prefix(pre, sizeof(pre), 12, &orig);
 	is_int(r, 0, "internal");
-	ok(strncmp(out.data, pre, strlen(pre)) == 0, "internal: prefix");
+	ok(head_ok(out.data, out.len, 12, &orig), "internal: prefix");
 	is_int(ev_event_seq(out.data, out.len), 12, "internal: seq");
 	j = parse(out.data, out.len);
 	ok(j != NULL && strcmp(json_string_value(json_object_get(j, "name")),
@@ -616,8 +635,8 @@ test_internal(void)
 
 	ev_buf_reset(&out);
 	r = ev_event_internal(&out, 0, &orig, "evbus.gap", NOW, NULL);
-	ok(r == 0 && strncmp(out.data, "{\"origin\":", 10) == 0,
-	    "internal, seq 0: no seq");
+	ok(r == 0 && head_ok(out.data, out.len, 0, &orig),
+	    "internal, seq 0: no seq, id first");
 	is_int(ev_event_seq(out.data, out.len), 0, "internal, seq 0: "
 	    "ev_event_seq 0");
 	j = parse(out.data, out.len);
@@ -647,6 +666,98 @@ test_seq(void)
 	is_int(ev_event_seq("{\"SEQ\":5}", 9), 0, "case matters: 0");
 }
 
+/* What the reshaped core added: Unicode names, depth, head, sanitizing. */
+static void
+test_core(void)
+{
+	static const char *const spaces[] = {
+		"a\xc2\x85" "b", "a\xc2\xa0" "b", "a\xe2\x80\xa8" "b",
+		"a\xe2\x80\xa9" "b", "a\xe3\x80\x80" "b", "a\xe1\x9a\x80" "b",
+		"a\xe2\x80\x8a" "b", "a\xc2\x9f" "b", "a\x7f" "b",
+	};
+	static const char *const bad8[] = {
+		"a\xff", "a\xc0\xaf", "a\xed\xa0\x80", "a\xe2\x80", "\x80",
+	};
+	struct ev_stamp st = { .maxlen = 1 << 20, .seq = 9, .origin = &orig,
+	    .now_ms = NOW };
+	struct ev_buf out = { 0 }, deep = { 0 };
+	struct ev_evinfo info;
+	struct ev_err err;
+	const char *id, *text_id;
+	size_t i, idlen;
+	uint64_t seq;
+	char text[64];
+	int r;
+
+	for (i = 0; i < sizeof(spaces) / sizeof(spaces[0]); i++)
+		ok(ev_name_check(spaces[i], strlen(spaces[i]), &err) == -1 &&
+		    strstr(err.msg, "whitespace") != NULL,
+		    "name with Unicode space or control %zu refused", i);
+	for (i = 0; i < sizeof(bad8) / sizeof(bad8[0]); i++)
+		ok(ev_name_check(bad8[i], strlen(bad8[i]), &err) == -1 &&
+		    strstr(err.msg, "UTF-8") != NULL,
+		    "name with invalid UTF-8 %zu refused", i);
+	ok(ev_name_check("caf\xc3\xa9.\xe6\x97\xa5", 9, &err) == 0,
+	    "name with non-ASCII letters accepted");
+	r = stamp("{\"name\":\"a\\u2028b\"}", 100, 1, &orig, &out, &info,
+	    &err);
+	ok(r == -1 && err.kind == EV_ERR_DATA, "escaped U+2028 in a name "
+	    "refused");
+
+	/* Depth: the event object counts as one level. */
+	for (st.maxdepth = 4, i = 0; i < 2; i++) {
+		ev_buf_reset(&deep);
+		ev_buf_printf(&deep, "{\"name\":\"d\",\"payload\":%s}",
+		    i == 0 ? "[[[1]]]" : "[[[[1]]]]");
+		ev_buf_reset(&out);
+		r = ev_event_stamp(deep.data, deep.len, &st, &out, &info, &err);
+		if (i == 0)
+			is_int(r, 0, "depth 4 with max-depth 4 accepted");
+		else
+			ok(r == -1 && err.kind == EV_ERR_LIMIT &&
+			    strstr(err.msg, "nested deeper than 4") != NULL,
+			    "depth 5 with max-depth 4 refused: %s", err.msg);
+	}
+	st.maxdepth = 0;
+
+	/* Internal events may use evbus. names; clients may not. */
+	ev_buf_reset(&out);
+	st.internal = true;
+	r = ev_event_stamp("{\"name\":\"evbus.x\"}", 18, &st, &out, &info,
+	    &err);
+	is_int(r, 0, "internal stamp: evbus.x accepted");
+	st.internal = false;
+
+	/* The producer's id moves to the head, byte for byte. */
+	ev_buf_reset(&out);
+	text_id = "{\"name\":\"a\",\"id\":\"x\\u0041y\"}";
+	r = ev_event_stamp(text_id, strlen(text_id), &st, &out, &info, &err);
+	ok(r == 0 && ev_event_head(out.data, out.len, &seq, &id, &idlen) == 0 &&
+	    seq == 9 && idlen == 8 && memcmp(id, "x\\u0041y", 8) == 0,
+	    "stamp: the producer's id first, escapes kept");
+	ok(info.hadid && strcmp(info.id, "xAy") == 0, "stamp: info.id decoded");
+	ok(r == 0 && strstr(strstr(out.data, "\"id\"") + 4, "\"id\"") == NULL,
+	    "stamp: the id only once");
+
+	/* ev_event_head on what it must refuse. */
+	ok(ev_event_head("{\"seq\":1,\"name\":\"a\"}", 20, &seq, &id,
+	    &idlen) == -1, "head: no id");
+	ok(ev_event_head("{\"seq\":1,\"id\":\"abc", 15, &seq, &id,
+	    &idlen) == -1, "head: unterminated id");
+	ok(ev_event_head("{\"id\":\"a\\\"b\",", 13, &seq, &id, &idlen) == 0 &&
+	    seq == 0 && idlen == 4, "head: no seq, escaped quote in id");
+	ok(ev_event_head("{\"seq\":99999999999999999999,\"id\":\"a\"}", 35,
+	    &seq, &id, &idlen) == -1, "head: seq overflow");
+
+	/* Sanitizing text for an ERR line. */
+	snprintf(text, sizeof(text), "a\x01" "b\xff" "c\xc3\xa9" "d\xc2\x85" "e");
+	ev_text_sanitize(text);
+	is_str(text, "a?b?c\xc3\xa9" "d??e", "sanitize: controls and bad "
+	    "UTF-8 become ?, letters stay");
+	ev_buf_free(&out);
+	ev_buf_free(&deep);
+}
+
 int
 main(void)
 {
@@ -656,5 +767,6 @@ main(void)
 	test_stamp();
 	test_internal();
 	test_seq();
+	test_core();
 	return tap_done();
 }

@@ -490,7 +490,7 @@ test_encode(void)
 	int r, good = 0;
 
 	ev_proto_line(&b, "HELLO %d %s", EV_PROTO_VERSION, "me");
-	is_str(b.data, "HELLO 1 me\n", "ev_proto_line");
+	is_str(b.data, "HELLO 2 me\n", "ev_proto_line");
 	ev_buf_reset(&b);
 	ev_proto_body(&b, "PUB", "{\"a\":1}", 7);
 	is_str(b.data, "PUB 7\n{\"a\":1}\n", "ev_proto_body");
