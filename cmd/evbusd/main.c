@@ -280,6 +280,11 @@ main(int argc, char *argv[])
 	bool isdefault;
 	pid_t other;
 
+	/* First: no socket or file may become a closed stdin/out/err. */
+	if (ev_stdfds_open() == -1) {
+		fprintf(stderr, "evbusd: /dev/null: %s\n", strerror(errno));
+		return EV_EX_IOERR;
+	}
 	while ((ch = getopt_long(argc, argv, "dvs:r:b:B:m:p:h", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
