@@ -20,7 +20,7 @@
 
 #define CLIENT_READ	(64 * 1024)
 
-static int	client_connect(const char *, int *, struct ev_err *);
+static int	client_connect(const char *, bool, int *, struct ev_err *);
 static int	client_autostart(const char *, int, struct ev_err *);
 static int	client_hello(struct ev_client *, int, struct ev_err *);
 static int	client_wait(int, short, int64_t, struct ev_err *);
@@ -38,14 +38,21 @@ left_ms(int64_t deadline)
 }
 
 /*
- * Connect a non-blocking socket to path.  -1 with err: EV_ERR_UNAVAILABLE
- * when nothing listens there (ENOENT, ECONNREFUSED), EV_ERR_DENIED on
- * EACCES, EV_ERR_SYS otherwise.
+ * Connect a non-blocking socket to path, if the bus there may be trusted:
+ * its directory is checked before connect(2) and the server's credentials
+ * right after, before anything is written (see ev_sockdir_check and
+ * ev_sockpeer_check; isdefault: path is evbus's default place), so that an
+ * impostor is never sent a byte.  Checked on every call: a first connect,
+ * a reconnect, after an autostart.  -1 with err: EV_ERR_UNAVAILABLE when
+ * nothing listens there (ENOENT, ECONNREFUSED), EV_ERR_DENIED when the
+ * checks refuse it or on EACCES, EV_ERR_SYS otherwise.
  */
 static int
-client_connect(const char *path, int *fdp, struct ev_err *err)
+client_connect(const char *path, bool isdefault, int *fdp,
+    struct ev_err *err)
 {
 	struct sockaddr_un sun;
+	uid_t owner;
 	int fd;
 
 	memset(&sun, 0, sizeof(sun));
@@ -53,6 +60,8 @@ client_connect(const char *path, int *fdp, struct ev_err *err)
 	if (strlen(path) >= sizeof(sun.sun_path))
 		return ev_err_set(err, EV_ERR_DATA, "socket path too long");
 	strcpy(sun.sun_path, path);
+	if (ev_sockdir_check(path, isdefault, &owner, err) == -1)
+		return -1;
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		return ev_err_sys(err, "socket");
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
@@ -70,6 +79,10 @@ client_connect(const char *path, int *fdp, struct ev_err *err)
 			return -1;
 		}
 		return ev_err_sys(err, "cannot connect to %s", path);
+	}
+	if (ev_sockpeer_check(fd, path, isdefault, owner, err) == -1) {
+		close(fd);
+		return -1;
 	}
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1) {
 		ev_err_sys(err, "fcntl");
@@ -264,7 +277,7 @@ ev_client_open(struct ev_client *c, const char *path, const char *name,
 	autostart = (flags & EV_CLIENT_AUTOSTART) && isdefault &&
 	    (env == NULL || strcmp(env, "0") != 0);
 	for (tries = 0;; tries++) {
-		if (client_connect(c->path, &c->fd, err) == 0)
+		if (client_connect(c->path, isdefault, &c->fd, err) == 0)
 			break;
 		if (err->kind != EV_ERR_UNAVAILABLE || !autostart ||
 		    tries == 2 || left_ms(deadline) == 0)

@@ -363,6 +363,48 @@ int	ev_sockpath(const char *given, char *out, size_t outlen,
  */
 int	ev_sockdir_prepare(const char *sockpath, bool create,
 	    struct ev_err *);
+/*
+ * Before a client connects: may the bus at sockpath be trusted?  Looks at
+ * the socket's directory with lstat (one system call).  It must be a real
+ * directory, not a symbolic link.  At the default place (isdefault) it
+ * must be owned by the effective uid with no permission for group or
+ * others, as evbus makes it.  A path the user named (-s, $EVBUS_SOCKET)
+ * may be in someone else's directory, but not in one that group or others
+ * can write to: then only its owner can have put the socket there.  On
+ * success *owner (may be NULL) is the directory's owner, for
+ * ev_sockpeer_check.  -1 with err: EV_ERR_UNAVAILABLE when the directory
+ * does not exist (no bus there; autostart may make it), EV_ERR_DENIED
+ * when a rule is broken (the message names the directory, what was found
+ * and what to do), EV_ERR_SYS when it cannot be looked at.
+ */
+int	ev_sockdir_check(const char *sockpath, bool isdefault, uid_t *owner,
+	    struct ev_err *);
+/*
+ * Right after connect(2) on fd, before anything is written: does the
+ * server (SO_PEERCRED: the uid that created the listening socket) run as
+ * us or root, or, for a path the user named (!isdefault), as owner, the
+ * owner of the socket's directory from ev_sockdir_check?  Naming a shared
+ * bus's socket is how a user trusts the account that runs it.  0, or -1
+ * with err EV_ERR_DENIED naming the server's uid (EV_ERR_SYS if the
+ * credentials cannot be read).  The caller closes fd.
+ */
+int	ev_sockpeer_check(int fd, const char *sockpath, bool isdefault,
+	    uid_t owner, struct ev_err *);
+
+/*
+ * stdfds.c: standard descriptors.  A program started with 0, 1 or 2 closed
+ * would have its next open(2) or socket(2) land there, and then write its
+ * output into its own socket or read the bus as its input.  Called first in
+ * main(): opens /dev/null (O_RDWR) on each of 0, 1, 2 that is closed and
+ * returns which were (EV_STD*_CLOSED bits), so that a program that needs
+ * one can say so and exit.  -1 with errno when /dev/null cannot be opened
+ * (the program must not go on).  Cost: three fcntl(2) calls.
+ */
+#define EV_STDIN_CLOSED		0x01
+#define EV_STDOUT_CLOSED	0x02
+#define EV_STDERR_CLOSED	0x04
+
+int	ev_stdfds_open(void);
 
 /*
  * client.c: a connection to evbusd.
@@ -387,9 +429,12 @@ struct ev_client {
 /*
  * Connect to the bus at path (NULL: the default place), autostarting a
  * private evbusd when flags ask for it, the path is the default one and
- * $EVBUS_AUTOSTART is not 0; then shake hands.  Waits at most timeout_ms
- * overall.  Returns 0, or -1 with err (EV_ERR_UNAVAILABLE when no bus
- * answers, EV_ERR_DENIED, EV_ERR_PROTO).
+ * $EVBUS_AUTOSTART is not 0; then shake hands.  Every connect (after an
+ * autostart too) goes through ev_sockdir_check and ev_sockpeer_check: a
+ * bus that may not be trusted is refused before HELLO is sent.  Waits at
+ * most timeout_ms overall.  Returns 0, or -1 with err (EV_ERR_UNAVAILABLE
+ * when no bus answers, EV_ERR_DENIED when it may not be trusted or
+ * refuses us, EV_ERR_PROTO).
  */
 int	ev_client_open(struct ev_client *, const char *path, const char *name,
 	    int flags, int timeout_ms, struct ev_err *);

@@ -286,6 +286,11 @@ main(int argc, char *argv[])
 	sigset_t waitmask;
 	bool isdefault;
 
+	/* First: no socket or file may become a closed stdin/out/err. */
+	if (ev_stdfds_open() == -1) {
+		fprintf(stderr, "evbusd: /dev/null: %s\n", strerror(errno));
+		return EV_EX_IOERR;
+	}
 	parse_options(argc, argv, &cfg);
 	b.lfd = b.lockfd = -1;
 	b.maxconns = cfg.maxclients;

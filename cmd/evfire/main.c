@@ -352,9 +352,14 @@ main(int argc, char *argv[])
 	static struct fire f;
 	struct ev_err err = { 0 };
 	const char *sock = NULL;
-	int ch, status;
+	int ch, status, closed;
 	bool from_stdin;
 
+	/* First: a closed stdin or stdout must not become the bus's socket. */
+	if ((closed = ev_stdfds_open()) == -1) {
+		fprintf(stderr, "evfire: /dev/null: %s\n", strerror(errno));
+		return EV_EX_IOERR;
+	}
 	while ((ch = getopt_long(argc, argv, "eqws:m:n:h", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
@@ -427,6 +432,16 @@ main(int argc, char *argv[])
 		fprintf(stderr, "evfire: --json and --string apply to "
 		    "payloads: use them with a name\n");
 		usage(EV_EX_USAGE);
+	}
+	if (from_stdin && (closed & EV_STDIN_CLOSED)) {
+		fprintf(stderr, "evfire: stdin: closed, no events to read "
+		    "(give a name to fire one event)\n");
+		return EV_EX_IOERR;
+	}
+	if (f.wait && (closed & EV_STDOUT_CLOSED)) {
+		fprintf(stderr, "evfire: stdout: closed, nowhere to print "
+		    "the seqs for -w\n");
+		return EV_EX_IOERR;
 	}
 	signal(SIGPIPE, SIG_IGN);
 

@@ -320,8 +320,18 @@ main(int argc, char *argv[])
 	struct pollfd pfd;
 	struct ev_err err;
 	ssize_t n;
-	int ch, i, r, timeout;
+	int ch, i, r, timeout, closed;
 
+	/* First: a closed stdout must not become the bus's socket. */
+	if ((closed = ev_stdfds_open()) == -1) {
+		fprintf(stderr, "evsub: /dev/null: %s\n", strerror(errno));
+		return EV_EX_IOERR;
+	}
+	if (closed & EV_STDOUT_CLOSED) {
+		fprintf(stderr, "evsub: stdout: closed, nowhere to print "
+		    "the events\n");
+		return EV_EX_IOERR;
+	}
 	s.first_ms = s.idle_ms = s.deadline_ms = -1;
 	s.reconnect = true;
 	while ((ch = getopt_long(argc, argv, "qs:c:h", longopts, NULL)) != -1) {

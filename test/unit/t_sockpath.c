@@ -1,9 +1,11 @@
 /*
  * t_sockpath.c: where the socket lives (ev_sockpath's precedence: given >
  * $EVBUS_SOCKET > $XDG_RUNTIME_DIR/evbus/sock > /tmp/evbus-UID/sock) and
- * the checks on its directory (ev_sockdir_prepare), in a scratch directory
- * removed at the end.
+ * the checks on its directory (ev_sockdir_prepare for the daemon,
+ * ev_sockdir_check for clients) and on the server's credentials
+ * (ev_sockpeer_check), in a scratch directory removed at the end.
  */
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 
@@ -215,6 +217,266 @@ test_dir(void)
 	umask(old);
 }
 
+/* A directory dir (under scratch) with this mode, and sock its socket. */
+static void
+mkdir_mode(char *dir, size_t dlen, char *sock, size_t slen, const char *name,
+    mode_t mode)
+{
+	snprintf(dir, dlen, "%s/%s", scratch, name);
+	snprintf(sock, slen, "%s/sock", dir);
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
+		abort();
+	if (chmod(dir, mode) == -1)
+		abort();
+}
+
+/* ev_sockdir_check: the default place, then a path the user named. */
+static void
+test_check(void)
+{
+	static const mode_t open_modes[] = { 0750, 0710, 0705, 0701, 0770,
+	    0777 };
+	static const mode_t writable[] = { 0720, 0702, 0770, 0757, 01777,
+	    0777 };
+	static const mode_t fine[] = { 0700, 0755, 0750, 0705, 01755 };
+	struct ev_err err;
+	char sock[512], dir[256], target[256];
+	uid_t owner;
+	size_t i;
+	int r, cwd;
+
+	/* Default place: ours and 0700 only. */
+	mkdir_mode(dir, sizeof(dir), sock, sizeof(sock), "def", 0700);
+	owner = 4242;
+	r = ev_sockdir_check(sock, true, &owner, &err);
+	ok(r == 0 && owner == geteuid(), "default: our 0700 directory, "
+	    "owner is us");
+	is_int(ev_sockdir_check(sock, true, NULL, &err), 0,
+	    "default: owner may be NULL");
+	for (i = 0; i < sizeof(open_modes) / sizeof(open_modes[0]); i++) {
+		char want[32];
+
+		chmod(dir, open_modes[i]);
+		memset(&err, 0, sizeof(err));
+		r = ev_sockdir_check(sock, true, &owner, &err);
+		snprintf(want, sizeof(want), "mode %04o", open_modes[i]);
+		ok(r == -1 && err.kind == EV_ERR_DENIED &&
+		    strstr(err.msg, want) != NULL &&
+		    strstr(err.msg, dir) != NULL,
+		    "default: %04o refused, naming dir and mode: %s",
+		    open_modes[i], err.msg);
+	}
+	chmod(dir, 0700);
+
+	/* A symbolic link to our good directory. */
+	snprintf(target, sizeof(target), "%s/deflink", scratch);
+	if (symlink(dir, target) == -1)
+		abort();
+	snprintf(sock, sizeof(sock), "%s/sock", target);
+	memset(&err, 0, sizeof(err));
+	r = ev_sockdir_check(sock, true, &owner, &err);
+	ok(r == -1 && err.kind == EV_ERR_DENIED &&
+	    strstr(err.msg, "symbolic link") != NULL,
+	    "default: a symlink to a good directory is refused: %s", err.msg);
+	memset(&err, 0, sizeof(err));
+	r = ev_sockdir_check(sock, false, &owner, &err);
+	ok(r == -1 && err.kind == EV_ERR_DENIED,
+	    "named: a symlink to a good directory is refused");
+
+	/* Missing: no bus (autostart may make the directory). */
+	snprintf(sock, sizeof(sock), "%s/missing/sock", scratch);
+	memset(&err, 0, sizeof(err));
+	r = ev_sockdir_check(sock, true, &owner, &err);
+	ok(r == -1 && err.kind == EV_ERR_UNAVAILABLE &&
+	    strstr(err.msg, "no bus at") != NULL,
+	    "default: a missing directory is 'no bus': %s", err.msg);
+	r = ev_sockdir_check(sock, false, &owner, &err);
+	ok(r == -1 && err.kind == EV_ERR_UNAVAILABLE,
+	    "named: a missing directory is 'no bus'");
+
+	/* Not a directory. */
+	snprintf(target, sizeof(target), "%s/plain", scratch);
+	close(open(target, O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
+	snprintf(sock, sizeof(sock), "%s/sock", target);
+	memset(&err, 0, sizeof(err));
+	r = ev_sockdir_check(sock, true, &owner, &err);
+	ok(r == -1 && err.kind == EV_ERR_DENIED &&
+	    strstr(err.msg, "not a directory") != NULL,
+	    "a file where the directory should be is refused: %s", err.msg);
+	snprintf(sock, sizeof(sock), "%s/x/sock", target);
+	r = ev_sockdir_check(sock, false, &owner, &err);
+	ok(r == -1 && err.kind == EV_ERR_UNAVAILABLE,
+	    "a file on the way to the directory: no bus (ENOTDIR)");
+
+	/* Named: anyone's directory that only its owner can write to. */
+	mkdir_mode(dir, sizeof(dir), sock, sizeof(sock), "named", 0700);
+	for (i = 0; i < sizeof(fine) / sizeof(fine[0]); i++) {
+		chmod(dir, fine[i]);
+		owner = 4242;
+		r = ev_sockdir_check(sock, false, &owner, &err);
+		ok(r == 0 && owner == geteuid(), "named: %04o accepted",
+		    fine[i]);
+	}
+	for (i = 0; i < sizeof(writable) / sizeof(writable[0]); i++) {
+		char want[32];
+
+		chmod(dir, writable[i]);
+		memset(&err, 0, sizeof(err));
+		r = ev_sockdir_check(sock, false, &owner, &err);
+		snprintf(want, sizeof(want), "mode %04o", writable[i]);
+		ok(r == -1 && err.kind == EV_ERR_DENIED &&
+		    strstr(err.msg, want) != NULL &&
+		    strstr(err.msg, dir) != NULL,
+		    "named: %04o (writable by others) refused: %s",
+		    writable[i], err.msg);
+	}
+	/* No directory part: the current directory is the one checked. */
+	chmod(dir, 0755);
+	if ((cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    chdir(dir) == -1)
+		abort();
+	is_int(ev_sockdir_check("sock", false, &owner, &err), 0,
+	    "named, no directory part: a 0755 current directory");
+	chmod(dir, 0777);
+	memset(&err, 0, sizeof(err));
+	r = ev_sockdir_check("sock", false, &owner, &err);
+	ok(r == -1 && err.kind == EV_ERR_DENIED &&
+	    strstr(err.msg, "socket directory . ") != NULL,
+	    "named, no directory part: a 0777 current directory is refused: "
+	    "%s", err.msg);
+	if (fchdir(cwd) == -1)
+		abort();
+	close(cwd);
+
+	/* Another user's directory (only root can arrange that). */
+	mkdir_mode(dir, sizeof(dir), sock, sizeof(sock), "other", 0700);
+	if (geteuid() == 0 && chown(dir, 12345, 12345) == 0) {
+		memset(&err, 0, sizeof(err));
+		r = ev_sockdir_check(sock, true, &owner, &err);
+		ok(r == -1 && err.kind == EV_ERR_DENIED &&
+		    strstr(err.msg, "owned by uid 12345, not by us") != NULL &&
+		    strstr(err.msg, "EVBUS_SOCKET") != NULL,
+		    "default: another's 0700 directory is refused: %s",
+		    err.msg);
+		chmod(dir, 0755);
+		owner = 0;
+		r = ev_sockdir_check(sock, false, &owner, &err);
+		ok(r == 0 && owner == 12345, "named: another's 0755 "
+		    "directory is accepted, its owner returned");
+		chmod(dir, 0775);
+		r = ev_sockdir_check(sock, false, &owner, &err);
+		ok(r == -1 && err.kind == EV_ERR_DENIED &&
+		    strstr(err.msg, "12345") != NULL,
+		    "named: another's 0775 directory is refused: %s",
+		    err.msg);
+	} else {
+		ok(1, "# skip another's directory: not root");
+		ok(1, "# skip another's directory: not root");
+		ok(1, "# skip another's directory: not root");
+	}
+}
+
+/*
+ * A listening socket at path whose credentials say euid uid (root can
+ * listen as another: SO_PEERCRED reports the euid at listen(2)).  -1 if
+ * that cannot be arranged.
+ */
+static int
+listen_as(const char *path, uid_t uid)
+{
+	struct sockaddr_un sun;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		abort();
+	if (uid != geteuid() && seteuid(uid) == -1) {
+		close(fd);
+		return -1;
+	}
+	if (listen(fd, 4) == -1)
+		abort();
+	if (geteuid() != getuid() && seteuid(getuid()) == -1)
+		abort();
+	return fd;
+}
+
+static int
+connect_to(const char *path)
+{
+	struct sockaddr_un sun;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		abort();
+	return fd;
+}
+
+/* ev_sockpeer_check: who answered. */
+static void
+test_peer(void)
+{
+	struct ev_err err;
+	char sock[512];
+	int sv[2], lfd, fd, pfd[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+		abort();
+	is_int(ev_sockpeer_check(sv[0], "pair", true, 12345, &err), 0,
+	    "default: a server running as us is trusted");
+	is_int(ev_sockpeer_check(sv[0], "pair", false, 12345, &err), 0,
+	    "named: a server running as us is trusted");
+	close(sv[0]);
+	close(sv[1]);
+	if (pipe2(pfd, O_CLOEXEC) == -1)
+		abort();
+	memset(&err, 0, sizeof(err));
+	ok(ev_sockpeer_check(pfd[0], "pipe", true, 0, &err) == -1 &&
+	    err.kind == EV_ERR_SYS, "not a socket: EV_ERR_SYS: %s", err.msg);
+	close(pfd[0]);
+	close(pfd[1]);
+
+	snprintf(sock, sizeof(sock), "%s/peer.sock", scratch);
+	if (geteuid() != 0 || (lfd = listen_as(sock, 12345)) == -1) {
+		ok(1, "# skip a server run by another uid: not root");
+		ok(1, "# skip a server run by another uid: not root");
+		ok(1, "# skip a server run by another uid: not root");
+		ok(1, "# skip a server run by another uid: not root");
+		return;
+	}
+	fd = connect_to(sock);
+	memset(&err, 0, sizeof(err));
+	ok(ev_sockpeer_check(fd, sock, true, 12345, &err) == -1 &&
+	    err.kind == EV_ERR_DENIED && strstr(err.msg, "uid 12345") !=
+	    NULL && strstr(err.msg, sock) != NULL,
+	    "default: a server run by uid 12345 is refused, even if it owns "
+	    "the directory: %s", err.msg);
+	is_int(ev_sockpeer_check(fd, sock, false, 12345, &err), 0,
+	    "named: a server run by the directory's owner is trusted");
+	memset(&err, 0, sizeof(err));
+	ok(ev_sockpeer_check(fd, sock, false, 0, &err) == -1 &&
+	    err.kind == EV_ERR_DENIED && strstr(err.msg, "uid 12345") !=
+	    NULL && strstr(err.msg, "owner (uid 0)") != NULL,
+	    "named: a server run by someone else than the directory's owner "
+	    "is refused: %s", err.msg);
+	close(fd);
+	close(lfd);
+	unlink(sock);
+	lfd = listen_as(sock, 0);
+	fd = connect_to(sock);
+	is_int(ev_sockpeer_check(fd, sock, false, 12345, &err), 0,
+	    "named: a server run by root is trusted");
+	close(fd);
+	close(lfd);
+}
+
 int
 main(void)
 {
@@ -224,6 +486,8 @@ main(void)
 		abort();
 	test_path();
 	test_dir();
+	test_check();
+	test_peer();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", scratch);
 	if (system(cmd) != 0)
 		ok(0, "remove %s", scratch);
