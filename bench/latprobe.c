@@ -15,7 +15,7 @@
  *		VmRSS of process PID in kB and exits (closing them all).
  *
  * PROTO and ADDR:
- *	evbus	unix socket path	HELLO 1, SUB {"patterns":["bench.lat"]}, PUB
+ *	evbus	unix socket path	HELLO 2, SUB {"patterns":["bench.lat"]}, PUB
  *	mqtt	unix socket path	MQTT 3.1.1 CONNECT, SUBSCRIBE "bench" QoS 0,
  *					PUBLISH QoS 0
  *	redis	unix socket path	RESP SUBSCRIBE / PUBLISH "bench"
@@ -342,14 +342,15 @@ client_open(int sub, int ix)
 
 	switch (proto) {
 	case P_EVBUS:
-		n = snprintf(line, sizeof(line), "HELLO 1 latprobe\n");
+		n = snprintf(line, sizeof(line), "HELLO 2 latprobe\n");
 		writeall(fd, line, n);
 		expect(fd, &rb, "\n");
 		if (sub) {
 			n = snprintf(line, sizeof(line), "SUB %zu\n%s\n",
 			    strlen(evsub), evsub);
 			writeall(fd, line, n);
-			expect(fd, &rb, "OK\n");
+			expect(fd, &rb, "OK ");
+			expect(fd, &rb, "\n");
 		}
 		break;
 	case P_MQTT: {

@@ -243,8 +243,16 @@ client_hello(struct ev_client *c, int timeout_ms, struct ev_err *err)
 	if (ev_proto_line(&c->out, "HELLO %d %s", EV_PROTO_VERSION,
 	    c->name) == -1)
 		return ev_err_sys(err, "hello");
-	if (ev_client_flush(c, timeout_ms, err) == -1)
+	if (ev_client_flush(c, timeout_ms, err) == -1) {
+		/*
+		 * A bus that refuses us says why and hangs up, maybe before
+		 * our HELLO is written: its reason beats "lost the bus".
+		 */
+		if (err->kind == EV_ERR_UNAVAILABLE &&
+		    ev_client_next(c, &f, 0, NULL) == 1)
+			return ev_client_hello(c, &f, err);
 		return -1;
+	}
 	if (c->flags & EV_CLIENT_NOWAIT) {
 		c->hello_pending = true;
 		return 0;

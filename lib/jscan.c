@@ -513,7 +513,7 @@ jscan(const char *buf, size_t len, enum ev_jtype *type,
 	const unsigned char *kstart;
 	const char *why;
 	enum ev_jtype vt = EV_J_NULL;
-	size_t depth = 0, nmem = 0;
+	size_t depth = 0, nmem = 0, nobj = 0;
 	bool vesc = false, kesc;
 
 	p = skip_ws(p, end);
@@ -537,8 +537,9 @@ value:
 	switch (*p) {
 	case '{':
 		PUSH(1);
-		if (depth > maxnest)
+		if (depth + nobj > maxnest)
 			goto toodeep;
+		nobj++;
 		p = skip_ws(p + 1, end);
 		if (p == end) {
 			why = "premature end of input";
@@ -548,11 +549,12 @@ value:
 			goto key;
 		p++;
 		depth--;
+		nobj--;
 		vt = EV_J_OBJECT;
 		goto after;
 	case '[':
 		PUSH(0);
-		if (depth > maxnest)
+		if (depth + nobj > maxnest)
 			goto toodeep;
 		p = skip_ws(p + 1, end);
 		if (p == end) {
@@ -594,6 +596,8 @@ key:
 		why = "string or '}' expected";
 		goto fail;
 	}
+	if (depth + nobj > maxnest)
+		goto toodeep;
 	kstart = ++p;
 	if (scan_string(&p, end, &kesc, &why) == -1)
 		goto fail;
@@ -645,6 +649,7 @@ after:
 			why = "',' or '}' expected";
 			goto fail;
 		}
+		nobj--;
 		vt = EV_J_OBJECT;
 	} else {
 		if (*p == ',') {

@@ -72,11 +72,12 @@ struct ev_jmember {
 int	ev_json_scan_object(const char *buf, size_t len,
 	    struct ev_jmember *m, size_t maxm, size_t *nm, struct ev_err *err);
 /*
- * The same, refusing more than maxnest nested containers (arrays and
- * objects, the top object counting as one) with EV_ERR_LIMIT ("nested
- * deeper than N levels"), checked as each container opens: a reader with
- * a smaller limit than jansson's, such as jq 1.6 (256), can then parse
- * every text accepted.
+ * The same, refusing nesting deeper than maxnest levels with EV_ERR_LIMIT
+ * ("nested deeper than N levels (at byte B)").  Levels are counted as jq
+ * 1.6's parser counts its stack, whose limit is 256: an array is one
+ * level, an object one, and the member being read inside an object one
+ * more (jq holds its key) -- so {"a":[1]} is three levels deep and [[]]
+ * two.  Then jq can parse every text accepted with maxnest 256.
  */
 int	ev_json_scan_nested(const char *buf, size_t len,
 	    struct ev_jmember *m, size_t maxm, size_t *nm, size_t maxnest,

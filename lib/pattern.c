@@ -36,7 +36,6 @@ static int	pat_fail(struct ev_err *, enum ev_errkind, const char *,
 static int	check(const char *, size_t, const char *, size_t,
 		    struct ev_err *);
 static int	tokenize(const char *, size_t, struct tok *);
-static bool	is_evbus(const char *, size_t);
 static bool	match_tokens(const char *, const struct tok *, int,
 		    const char *, const struct tok *, int);
 static bool	set_match_one(const char *, size_t, const char *,
@@ -104,14 +103,6 @@ tokenize(const char *s, size_t len, struct tok *toks)
 		}
 	}
 	return n;
-}
-
-/* Is the first token of the name "evbus"?  Constant time. */
-static bool
-is_evbus(const char *name, size_t len)
-{
-	return len >= 5 && memcmp(name, "evbus", 5) == 0 &&
-	    (len == 5 || name[5] == '.');
 }
 
 /*
@@ -229,7 +220,7 @@ ev_pattern_match(const char *pat, size_t patlen, const char *name,
 	    namelen > EV_NAME_MAX)
 		return false;
 	if ((pat[0] == '#' || pat[0] == '*') &&
-	    (patlen == 1 || pat[1] == '.') && is_evbus(name, namelen))
+	    (patlen == 1 || pat[1] == '.') && ev_name_reserved(name, namelen))
 		return false;
 	np = tokenize(pat, patlen, pt);
 	nn = tokenize(name, namelen, nt);
@@ -331,7 +322,7 @@ ev_patset_match(const struct ev_patset *set, const char *name, size_t len)
 
 	if (len == 0 || len > EV_NAME_MAX)
 		return false;
-	reserved = is_evbus(name, len);
+	reserved = ev_name_reserved(name, len);
 	if (set->nexc == 0 && set->all && !reserved)
 		return true;
 	nn = tokenize(name, len, nt);

@@ -221,13 +221,13 @@ load helper
 
 # --- the wire protocol by hand ---------------------------------------------
 
-@test "wire: HELLO gets HELLO 1 EPOCH LASTSEQ MAXEVENT, PING gets PONG" {
+@test "wire: HELLO gets HELLO 2 EPOCH LASTSEQ MAXEVENT features max_depth, PING gets PONG" {
 	start_bus
 	wire_open
-	wire_send 'HELLO 1 bats\n'
+	wire_send 'HELLO 2 bats\n'
 	wait_lines "$T/wire.out" 1
 	run wire_reply 1
-	assert_output --regexp '^HELLO 1 [0-9a-f]{16} [0-9]+ 65536$'
+	assert_output --regexp '^HELLO 2 [0-9a-f]{16} [0-9]+ 65536 features=pub,sub,ping,ack-dup,sub-end,max-depth max_depth=256$'
 	wire_send 'PING\r\n'
 	wait_lines "$T/wire.out" 2
 	run wire_reply 2
@@ -239,13 +239,13 @@ load helper
 @test "wire: each daemon run has a new epoch" {
 	start_bus
 	wire_open
-	wire_send 'HELLO 1 bats\nQUIT\n'
+	wire_send 'HELLO 2 bats\nQUIT\n'
 	wire_close
 	e1=$(wire_reply 1 | cut -d' ' -f3)
 	stop_bus
 	start_bus
 	wire_open
-	wire_send 'HELLO 1 bats\nQUIT\n'
+	wire_send 'HELLO 2 bats\nQUIT\n'
 	wire_close
 	e2=$(wire_reply 1 | cut -d' ' -f3)
 	[[ $e1 =~ ^[0-9a-f]{16}$ && $e2 =~ ^[0-9a-f]{16}$ ]]
@@ -255,16 +255,16 @@ load helper
 @test "wire: -m raises MAXEVENT in the HELLO reply" {
 	start_bus -m 200k
 	wire_open
-	wire_send 'HELLO 1 bats\nQUIT\n'
+	wire_send 'HELLO 2 bats\nQUIT\n'
 	wire_close
 	run wire_reply 1
-	assert_output --regexp '^HELLO 1 [0-9a-f]{16} [0-9]+ 204800$'
+	assert_output --regexp '^HELLO 2 [0-9a-f]{16} [0-9]+ 204800 features=[a-z,-]+ max_depth=256$'
 }
 
 @test "wire: PUB gets ACK SEQ, in order, and the event is stamped by the bus" {
 	start_bus
 	wire_open
-	wire_send 'HELLO 1 bats\n'
+	wire_send 'HELLO 2 bats\n'
 	wire_pub '{"name":"wire.a","payload":1}'
 	wire_pub '{"name":"wire.b","payload":2,"seq":999999,"origin":{"uid":12345,"gid":12345,"pid":1}}'
 	wire_send 'PING\n'
@@ -281,7 +281,8 @@ load helper
 	wire_send 'QUIT\n'
 	wire_close
 	collect 2 "$T/ev" 'wire.#'
-	head -c 7 "$T/ev" | grep -qx '{"seq":' || fail "not {\"seq\": first"
+	grep -Eq '^\{"seq":[0-9]+,"id":"[^"]+","origin":\{' "$T/ev" ||
+	    fail "not {\"seq\":N,\"id\":..,\"origin\": first"
 	run jq -se --argjson s1 "$s1" --argjson s2 "$s2" \
 	    --argjson uid "$(id -u)" --argjson gid "$(id -g)" '
 	    .[0].seq == $s1 and .[1].seq == $s2
@@ -305,7 +306,7 @@ load helper
 @test "wire: a bad event is ERR data and the connection goes on" {
 	start_bus
 	wire_open
-	wire_send 'HELLO 1 bats\n'
+	wire_send 'HELLO 2 bats\n'
 	wire_pub '{"name":"ok.one"}'
 	wire_pub '{"name":'
 	wire_pub '{"payload":1}'
@@ -325,7 +326,7 @@ load helper
 @test "wire: a name under evbus. is ERR denied" {
 	start_bus
 	wire_open
-	wire_send 'HELLO 1 bats\n'
+	wire_send 'HELLO 2 bats\n'
 	wire_pub '{"name":"evbus.started"}'
 	wire_send 'QUIT\n'
 	wire_close
@@ -339,7 +340,7 @@ load helper
 	start_bus
 	big=$(head -c 70000 /dev/zero | tr '\0' x)
 	wire_open
-	wire_send 'HELLO 1 bats\n'
+	wire_send 'HELLO 2 bats\n'
 	wire_pub "{\"name\":\"big.one\",\"payload\":\"$big\"}"
 	wire_send 'QUIT\n'
 	wire_close
@@ -351,7 +352,7 @@ load helper
 @test "wire: a malformed frame is ERR proto and the connection is closed" {
 	start_bus
 	wire_open
-	wire_send 'HELLO 1 bats\nPUB abc\n'
+	wire_send 'HELLO 2 bats\nPUB abc\n'
 	# The daemon closes: socat ends by itself although we keep writing.
 	wait_exit "$WIRE_PID" 20
 	exec 7>&-
@@ -363,7 +364,7 @@ load helper
 @test "wire: an absurd byte count is refused before reading it" {
 	start_bus
 	wire_open
-	wire_send 'HELLO 1 bats\nPUB 99999999999\n'
+	wire_send 'HELLO 2 bats\nPUB 99999999999\n'
 	wait_lines "$T/wire.out" 2
 	wire_close
 	run wire_reply 2
@@ -374,7 +375,7 @@ load helper
 @test "wire: a command line over 1024 bytes is refused" {
 	start_bus
 	wire_open
-	wire_send 'HELLO 1 bats\n'
+	wire_send 'HELLO 2 bats\n'
 	wire_send '%s\n' "PING $(head -c 2000 /dev/zero | tr '\0' y)"
 	wait_exit "$WIRE_PID" 20
 	exec 7>&-
@@ -386,7 +387,7 @@ load helper
 	start_bus
 	id=0b0e5c4e-6b7a-4bd8-9d5b-0a7f5e0b9a11
 	wire_open
-	wire_send 'HELLO 1 bats\n'
+	wire_send 'HELLO 2 bats\n'
 	wire_pub "{\"name\":\"dup.x\",\"id\":\"$id\",\"payload\":1}"
 	wire_pub "{\"name\":\"dup.x\",\"id\":\"$id\",\"payload\":1}"
 	wire_send 'QUIT\n'
@@ -395,7 +396,7 @@ load helper
 	assert_output --regexp '^ACK [0-9]+$'
 	first=$output
 	run wire_reply 3
-	assert_output "$first"
+	assert_output "$first dup"
 	collect 1 "$T/ev" 'dup.#'
 	run jq -r .id "$T/ev"
 	assert_output "$id"
@@ -406,15 +407,17 @@ load helper
 	run_ok evfire sub.a 1
 	run_ok evfire sub.b 2
 	wire_open
-	wire_send 'HELLO 1 bats\n'
+	wire_send 'HELLO 2 bats\n'
 	body='{"patterns":["sub.#"],"from":0}'
 	wire_send 'SUB %d\n%s\n' "${#body}" "$body"
 	wait_lines "$T/wire.out" 6
 	wire_send 'QUIT\n'
 	wire_close
 	tr -d '\r' <"$T/wire.out" >"$T/w"
+	last=$(sed -n 1p "$T/w" | cut -d' ' -f4)
 	run sed -n 2p "$T/w"
-	assert_output OK
+	# The HELLO reply came before this client's own listener.connected.
+	assert_output "OK $((last + 1))"
 	run sed -n 3p "$T/w"
 	assert_output --regexp '^EVENT [0-9]+$'
 	len=${output#EVENT }
@@ -423,6 +426,145 @@ load helper
 	jq -e '.name == "sub.a" and .payload == 1' <<<"$body1"
 	body2=$(sed -n 6p "$T/w")
 	jq -e '.name == "sub.b" and .payload == 2' <<<"$body2"
+}
+
+@test "wire: a client of protocol 1 is told the versions and disconnected" {
+	start_bus
+	wire_open
+	wire_send 'HELLO 1 old\nPING\n'
+	wire_close
+	run cat "$T/wire.out"
+	assert_output "ERR proto unsupported protocol version 1 (this bus speaks 2): use evbus programs of the same release as evbusd"
+}
+
+@test "wire: an unknown HELLO key is refused, a token is accepted" {
+	start_bus
+	wire_open
+	wire_send 'HELLO 2 bats colour=blue\nPING\n'
+	wire_close
+	run cat "$T/wire.out"
+	assert_output "ERR proto HELLO: unknown key 'colour' (this bus knows token)"
+	wire_open
+	wire_send 'HELLO 2 bats token=s3cret\nPING\nQUIT\n'
+	wire_close
+	run sed -n 2p "$T/wire.out"
+	assert_output PONG
+}
+
+@test "wire: nesting beyond --max-depth is ERR limit; the deepest accepted one is jq-readable" {
+	start_bus
+	# jq 1.6 counts the event object and its key as two levels: 254
+	# arrays in the payload make 256.
+	ok=$(printf '{"name":"deep.ok","payload":%s1%s}' \
+	    "$(printf '[%.0s' $(seq 254))" "$(printf ']%.0s' $(seq 254))")
+	bad=$(printf '{"name":"deep.bad","payload":%s1%s}' \
+	    "$(printf '[%.0s' $(seq 255))" "$(printf ']%.0s' $(seq 255))")
+	wire_open
+	wire_send 'HELLO 2 bats\n'
+	wire_pub "$ok"
+	wire_pub "$bad"
+	wire_send 'QUIT\n'
+	wire_close
+	run wire_reply 2
+	assert_output --regexp '^ACK [0-9]+$'
+	run wire_reply 3
+	assert_output "ERR limit nested deeper than 256 levels (at byte 284)"
+	run_ok evsub --from 0 -c 1 'deep.#'
+	printf '%s\n' "$output" | jq -e '.name == "deep.ok"' >/dev/null ||
+	    fail "jq cannot read the deepest event the bus accepted"
+}
+
+@test "the bus accepts exactly the nestings that jq 1.6 can parse" {
+	local i k n shape open close line
+	start_bus
+	: >"$T/in"
+	for i in $(seq 60); do
+		# A random path of arrays and objects, 160 to 189 steps: its
+		# depth by jq's count is near 256 either side.
+		n=$((160 + RANDOM % 30))
+		open= close=
+		for k in $(seq "$n"); do
+			if [ $((RANDOM % 2)) -eq 0 ]; then
+				open+='['; close="]$close"
+			else
+				open+='{"k":'; close="}$close"
+			fi
+		done
+		printf '{"name":"shape.%d","payload":%s1%s}\n' "$i" "$open" \
+		    "$close" >>"$T/in"
+	done
+	# And the two sides of the bound, for certain: 256 and 257 deep.
+	printf '{"name":"shape.a","payload":%s1%s}\n' \
+	    "$(printf '[%.0s' $(seq 254))" "$(printf ']%.0s' $(seq 254))" >>"$T/in"
+	printf '{"name":"shape.b","payload":%s1%s}\n' \
+	    "$(printf '[%.0s' $(seq 255))" "$(printf ']%.0s' $(seq 255))" >>"$T/in"
+	run --separate-stderr evfire <"$T/in"
+	[ "$status" -le 1 ] || fail "evfire: status $status: $stderr"
+	sed -n 's/^evfire: stdin:\([0-9]*\): .*nested deeper than 256.*/\1/p' \
+	    <<<"$stderr" | sort -n >"$T/refused"
+	i=0
+	while IFS= read -r line; do
+		i=$((i + 1))
+		jq -e . >/dev/null 2>&1 <<<"$line" || echo "$i"
+	done <"$T/in" >"$T/jqfails"
+	grep -qx 62 "$T/jqfails" || fail "jq 1.6 parses 257 levels: the bound is wrong"
+	diff "$T/jqfails" "$T/refused" ||
+	    fail "the bus and jq disagree on the lines above (< jq fails, > bus refused)"
+}
+
+@test "evbusd --max-depth lowers the bound; evfire names the line" {
+	start_bus --max-depth 3
+	printf '%s\n' '{"name":"d.a","payload":[1]}' '{"name":"d.b","payload":[[[1]]]}' \
+	    '{"name":"d.c","payload":{"x":[]}}' >"$T/in"
+	run_fails 1 evfire <"$T/in"
+	assert_equal "$stderr" "evfire: stdin:2: the bus refused it (limit): nested deeper than 3 levels (at byte 26)
+evfire: stdin:3: the bus refused it (limit): nested deeper than 3 levels (at byte 26)"
+	collect 1 "$T/ev" 'd.#'
+	run jq -c .payload "$T/ev"
+	assert_output '[1]'
+	run_fails 64 evbusd --max-depth 1 -s "$T/other"
+	assert_equal "$stderr" "evbusd: --max-depth '1': expected a number from 2 to 2000, optionally with k, M or G"
+}
+
+@test "wire: an ERR line never echoes control characters or invalid UTF-8" {
+	local LC_ALL=C	# byte counts for wire_pub
+	start_bus
+	wire_open
+	wire_send 'HELLO 2 bats\n'
+	wire_pub $'{"name":"x\\u0001\xc3\xa9y"}'
+	wire_send 'QUIT\n'
+	wire_close
+	run wire_reply 2
+	assert_output "ERR data name: contains whitespace or a control character (U+0001 at byte 2)"
+	wire_open
+	wire_send 'HELLO 2 bats\n'
+	wire_send $'BAD\xff\x01VERB\n'
+	wire_close
+	run wire_reply 2
+	assert_output "ERR proto unknown command 'BAD??VERB'"
+}
+
+@test "names with Unicode whitespace are refused by evfire and by the bus" {
+	start_bus
+	run_fails 65 evfire $'a\u00a0b'
+	assert_equal "$stderr" "evfire: name: contains whitespace or a control character (U+00A0 at byte 2)"
+	run_fails 65 evfire $'a.\u2028'
+	assert_equal "$stderr" "evfire: name: contains whitespace or a control character (U+2028 at byte 3)"
+	run_fails 65 evfire $'x\u0085'
+	assert_equal "$stderr" "evfire: name: contains whitespace or a control character (U+0085 at byte 2)"
+	printf '%s\n' '{"name":"ok.1"}' '{"name":"a\u2029b"}' '{"name":"ok.2"}' >"$T/in"
+	run_fails 1 evfire <"$T/in"
+	assert_equal "$stderr" "evfire: stdin:2: name: contains whitespace or a control character (U+2029 at byte 2)"
+	wire_open
+	wire_send 'HELLO 2 bats\n'
+	wire_pub '{"name":"a\u00a0b"}'
+	wire_send 'QUIT\n'
+	wire_close
+	run wire_reply 2
+	assert_output "ERR data name: contains whitespace or a control character (U+00A0 at byte 2)"
+	collect 2 "$T/ev" 'ok.#' 'a.#'
+	run jq -r .name "$T/ev"
+	assert_output $'ok.1\nok.2'
 }
 
 @test "wire: a silent client is dropped after the handshake timeout" {

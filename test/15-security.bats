@@ -293,3 +293,25 @@ closing() {
 	assert_output --regexp '^[0-9]+$'
 	stop_bus
 }
+
+@test "a client of another uid is refused by the bus: evsub and evfire both exit 77" {
+	need_root
+	mkdir -m 0755 "$S/bus" "$S/bin"
+	cp "$EVBUS_BIN/evfire" "$EVBUS_BIN/evsub" "$S/bin/"
+	EVBUS_SOCKET=$S/bus/sock start_bus -s "$S/bus/sock"
+	# The socket is the owner's alone: the kernel refuses the connect.
+	run --separate-stderr env EVBUS_SOCKET="$S/bus/sock" \
+	    "${NOBODY_DO[@]}" timeout 20 "$S/bin/evsub" -c 1 '#'
+	[ "$status" -eq 77 ] || { ev_show_run evsub; fail "evsub: status $status"; }
+	assert_equal "$stderr" "evsub: cannot connect to $S/bus/sock: Permission denied"
+	# Opened up by mistake: the daemon checks the peer's uid itself.
+	chmod 0666 "$S/bus/sock"
+	run --separate-stderr env EVBUS_SOCKET="$S/bus/sock" \
+	    "${NOBODY_DO[@]}" timeout 20 "$S/bin/evsub" -c 1 '#'
+	[ "$status" -eq 77 ] || { ev_show_run evsub; fail "evsub: status $status"; }
+	assert_equal "$stderr" "evsub: the bus refused us: this bus belongs to another user"
+	run --separate-stderr env EVBUS_SOCKET="$S/bus/sock" \
+	    "${NOBODY_DO[@]}" timeout 20 "$S/bin/evfire" -w x.y
+	[ "$status" -eq 77 ] || { ev_show_run evfire; fail "evfire: status $status"; }
+	assert_equal "$stderr" "evfire: the bus refused us: this bus belongs to another user"
+}

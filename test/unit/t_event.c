@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "evbus.h"
+#include "jscan.h"
 #include "tap.h"
 
 #define NOW	1795413600123LL
@@ -704,19 +705,37 @@ test_core(void)
 	ok(r == -1 && err.kind == EV_ERR_DATA, "escaped U+2028 in a name "
 	    "refused");
 
-	/* Depth: the event object counts as one level. */
+	/* Depth as jq counts it: the event object and its key are two. */
 	for (st.maxdepth = 4, i = 0; i < 2; i++) {
 		ev_buf_reset(&deep);
 		ev_buf_printf(&deep, "{\"name\":\"d\",\"payload\":%s}",
-		    i == 0 ? "[[[1]]]" : "[[[[1]]]]");
+		    i == 0 ? "[[1]]" : "[[[1]]]");
 		ev_buf_reset(&out);
 		r = ev_event_stamp(deep.data, deep.len, &st, &out, &info, &err);
 		if (i == 0)
-			is_int(r, 0, "depth 4 with max-depth 4 accepted");
+			is_int(r, 0, "depth 4 ({ key [ [) with max-depth 4 "
+			    "accepted");
 		else
 			ok(r == -1 && err.kind == EV_ERR_LIMIT &&
 			    strstr(err.msg, "nested deeper than 4") != NULL,
 			    "depth 5 with max-depth 4 refused: %s", err.msg);
+	}
+	{
+		static const char *const nest[] = { "{}", "{\"a\":{}}",
+		    "{\"a\":[[]]}", "{\"a\":[{\"b\":1}]}", "{\"a\":1,\"b\":[]}" };
+		static const size_t want[] = { 1, 3, 4, 5, 3 };
+		struct ev_jmember mem[4];
+		size_t nm;
+
+		for (i = 0; i < sizeof(nest) / sizeof(nest[0]); i++) {
+			ok(ev_json_scan_nested(nest[i], strlen(nest[i]), mem, 4,
+			    &nm, want[i], NULL) == 0, "%s is %zu deep: "
+			    "accepted at %zu", nest[i], want[i], want[i]);
+			ok(want[i] == 1 || ev_json_scan_nested(nest[i],
+			    strlen(nest[i]), mem, 4, &nm, want[i] - 1,
+			    &err) == -1, "%s refused at %zu", nest[i],
+			    want[i] - 1);
+		}
 	}
 	st.maxdepth = 0;
 
