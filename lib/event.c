@@ -18,7 +18,7 @@
 
 enum field {
 	F_OTHER, F_NAME, F_PAYLOAD, F_ID, F_TIME, F_ERROR, F_METADATA,
-	F_FILTER, F_SEQ, F_ORIGIN
+	F_FILTER, F_SEQ, F_ORIGIN, F_TIMESTAMP
 };
 
 static const struct {
@@ -28,6 +28,7 @@ static const struct {
 	{ "name", F_NAME }, { "payload", F_PAYLOAD }, { "id", F_ID },
 	{ "time", F_TIME }, { "error", F_ERROR }, { "metadata", F_METADATA },
 	{ "filter", F_FILTER }, { "seq", F_SEQ }, { "origin", F_ORIGIN },
+	{ "timestamp", F_TIMESTAMP },
 };
 
 /* The fields of one event, as found by event_scan(). */
@@ -36,6 +37,8 @@ struct scan {
 	enum field	  f[EV_FIELDS_MAX];
 	size_t		  n;
 	bool		  has_time;
+	bool		  has_payload;
+	int64_t		  timestamp;	/* Beer Garden's field, or -1 */
 	bool		  id_in_head;	/* the id was written before the fields */
 	size_t		  id_member;	/* which member is the id, if hadid */
 };
@@ -249,12 +252,14 @@ event_scan(const char *buf, size_t len, size_t maxnest, bool internal,
 {
 	const struct ev_jmember *m;
 	enum ev_jtype type;
-	bool seen[F_ORIGIN + 1] = { false };
+	bool seen[F_TIMESTAMP + 1] = { false };
 	size_t i, k;
 	int64_t t;
 
 	memset(info, 0, sizeof(*info));
 	s->has_time = false;
+	s->has_payload = false;
+	s->timestamp = -1;
 	s->id_in_head = false;
 	if (ev_json_scan_nested(buf, len, s->m, EV_FIELDS_MAX, &s->n,
 	    maxnest > 0 ? maxnest : SIZE_MAX, err) == -1) {
@@ -319,9 +324,20 @@ event_scan(const char *buf, size_t len, size_t maxnest, bool internal,
 			s->has_time = true;
 			break;
 		case F_ERROR:
-			if (m->type != EV_J_TRUE && m->type != EV_J_FALSE)
+			/* Beer Garden's producers say null for false. */
+			if (m->type != EV_J_TRUE && m->type != EV_J_FALSE &&
+			    m->type != EV_J_NULL)
 				return ev_err_set(err, EV_ERR_DATA,
-				    "error: not true or false");
+				    "error: not true, false or null");
+			break;
+		case F_PAYLOAD:
+			s->has_payload = true;
+			break;
+		case F_TIMESTAMP:
+			/* Epoch ms: the time when "time" is absent. */
+			if (m->type == EV_J_INTEGER &&
+			    ev_json_int(m->val, m->vallen, &t) == 0 && t >= 0)
+				s->timestamp = t;
 			break;
 		case F_METADATA:
 			if (m->type != EV_J_OBJECT)
@@ -375,11 +391,17 @@ event_emit(struct ev_buf *out, const struct scan *s, bool comma, bool fill,
 			return -1;
 		comma = true;
 	}
+	if (fill && !s->has_payload) {
+		if ((comma && ev_buf_putc(out, ',') == -1) ||
+		    ev_buf_append(out, "\"payload\":null", 14) == -1)
+			return -1;
+		comma = true;
+	}
 	if (fill && !s->has_time) {
-		info->time = now_ms;
+		info->time = s->timestamp >= 0 ? s->timestamp : now_ms;
 		if ((comma && ev_buf_putc(out, ',') == -1) ||
 		    ev_buf_append(out, "\"time\":", 7) == -1 ||
-		    ev_buf_putu(out, (uint64_t)now_ms) == -1)
+		    ev_buf_putu(out, (uint64_t)info->time) == -1)
 			return -1;
 	}
 	return ev_buf_putc(out, '}');

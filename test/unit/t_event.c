@@ -181,7 +181,7 @@ test_prepare_bad(void)
 		{ "{\"name\":\"a\",\"error\":1}", EV_ERR_DATA, "error 1" },
 		{ "{\"name\":\"a\",\"error\":\"true\"}", EV_ERR_DATA,
 		    "error a string" },
-		{ "{\"name\":\"a\",\"error\":null}", EV_ERR_DATA, "error null" },
+		{ "{\"name\":\"a\",\"error\":\"no\"}", EV_ERR_DATA, "error \"no\"" },
 		{ "{\"name\":\"a\",\"metadata\":[]}", EV_ERR_DATA,
 		    "metadata an array" },
 		{ "{\"name\":\"a\",\"metadata\":\"x\"}", EV_ERR_DATA,
@@ -280,7 +280,9 @@ test_prepare_good(void)
 	r = prepare("{\"name\":\"a\"}", &fill, &out, &info, &err);
 	is_int(r, 0, "prepare with fill");
 	j = parse(out.data, out.len);
-	ok(j != NULL && json_object_size(j) == 3, "fill: name, id, time");
+	ok(j != NULL && json_object_size(j) == 4 &&
+	    json_is_null(json_object_get(j, "payload")), "fill: name, id, "
+	    "time, and a null payload");
 	v = json_object_get(j, "id");
 	ok(json_is_string(v) && json_string_length(v) == EV_UUID_LEN &&
 	    json_string_value(v)[14] == '4', "fill: id is a UUID v4");
@@ -297,8 +299,8 @@ test_prepare_good(void)
 	r = prepare("{\"time\":0,\"id\":\"my-id\",\"name\":\"a\"}", &fill, &out,
 	    &info, &err);
 	is_int(r, 0, "prepare with id and time");
-	ok(same_json("{\"name\":\"a\",\"id\":\"my-id\",\"time\":0}", out.data,
-	    out.len), "given id and time 0 kept");
+	ok(same_json("{\"name\":\"a\",\"id\":\"my-id\",\"time\":0,"
+	    "\"payload\":null}", out.data, out.len), "given id and time 0 kept");
 	is_str(info.id, "my-id", "info.id is the given id");
 	ok(info.hadid, "info.hadid true for a given id");
 	is_int(info.time, 0, "info.time given");
@@ -529,7 +531,8 @@ test_stamp(void)
 		ok(r == 0 && head_ok(out.data, out.len, 8, &orig),
 	    "forged seq and origin replaced: prefix");
 	ok(r == 0 && same_json("{\"seq\":8,\"origin\":{\"uid\":1000,\"gid\":100,"
-	    "\"pid\":4242},\"name\":\"a\",\"id\":\"abc\",\"time\":5,\"z\":1}",
+	    "\"pid\":4242},\"name\":\"a\",\"id\":\"abc\",\"time\":5,\"z\":1,"
+	    "\"payload\":null}",
 	    out.data, out.len), "forged seq and origin replaced: fields");
 	ok(r == 0 && strstr(out.data, "999") == NULL, "no trace of the "
 	    "forged seq");
@@ -767,6 +770,21 @@ test_core(void)
 	    seq == 0 && idlen == 4, "head: no seq, escaped quote in id");
 	ok(ev_event_head("{\"seq\":99999999999999999999,\"id\":\"a\"}", 35,
 	    &seq, &id, &idlen) == -1, "head: seq overflow");
+
+	/* Beer Garden's event as its documentation shows it. */
+	ev_buf_reset(&out);
+	text_id = "{\"name\":\"REQUEST_CREATED\",\"timestamp\":1521126132897,"
+	    "\"error\":null,\"metadata\":{\"a\":1},\"payload\":{\"x\":1}}";
+	r = ev_event_stamp(text_id, strlen(text_id), &st, &out, &info, &err);
+	ok(r == 0 && info.time == 1521126132897LL &&
+	    strstr(out.data, "\"timestamp\":1521126132897,\"error\":null,") !=
+	    NULL && strstr(out.data, ",\"time\":1521126132897}") != NULL,
+	    "Beer Garden: error null accepted, time taken from timestamp");
+	ev_buf_reset(&out);
+	text_id = "{\"name\":\"a\",\"timestamp\":\"yesterday\",\"time\":7}";
+	r = ev_event_stamp(text_id, strlen(text_id), &st, &out, &info, &err);
+	ok(r == 0 && info.time == 7, "a time beats a timestamp; a timestamp "
+	    "that is not epoch ms passes through");
 
 	/* Sanitizing text for an ERR line. */
 	snprintf(text, sizeof(text), "a\x01" "b\xff" "c\xc3\xa9" "d\xc2\x85" "e");
