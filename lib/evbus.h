@@ -489,6 +489,131 @@ int	ev_lines_next(struct ev_lines *, const char **, size_t *,
 	    struct ev_err *);
 
 /*
+ * ring.c: the bus's recent events, oldest first, bounded by a count and
+ * by bytes, and an index of their ids.  An event is kept as the stamped
+ * JSON line the bus sends (the JSON and its '\n'); the "EVENT n\n" frame
+ * header is built at send time (ev_msg_framehead), so that the same bytes
+ * can go to subscribers and to a log.
+ */
+
+/*
+ * One event as the bus stamped it, shared by reference count: the ring
+ * holds one reference; a subscriber that has written part of it holds
+ * another.  One allocation: the struct, line[], name and id.
+ */
+struct ev_msg {
+	uint32_t	 refs;
+	uint32_t	 len;		/* bytes of line[], its '\n' included */
+	uint64_t	 seq;
+	int64_t		 time;		/* ms since the epoch */
+	const char	*name;		/* NUL-terminated, in the allocation */
+	const char	*id;		/* NUL-terminated, "" for none */
+	uint16_t	 namelen;
+	uint16_t	 idlen;
+	char		 line[];	/* the JSON, '\n', then name, id */
+};
+
+/*
+ * A new message (refs 1) holding json[0..len) and a '\n', and copies of
+ * name[0..namelen) and id[0..idlen) (idlen 0: no id).  NULL with errno
+ * ENOMEM, or EOVERFLOW when len + 1 does not fit in 32 bits or namelen or
+ * idlen in 16.  Cost: one malloc and one copy of each part.
+ */
+struct ev_msg	*ev_msg_new(const char *json, size_t len, uint64_t seq,
+		    int64_t time, const char *name, size_t namelen,
+		    const char *id, size_t idlen);
+void		 ev_msg_ref(struct ev_msg *);
+/* Drop a reference; the last one frees the message.  NULL is fine. */
+void		 ev_msg_unref(struct ev_msg *);
+/*
+ * Write "EVENT <len-1>\n" for m into buf (at least EV_FRAMEHEAD_MAX bytes)
+ * followed by a NUL; returns the header's length, the NUL not counted.
+ */
+#define EV_FRAMEHEAD_MAX 32
+size_t		 ev_msg_framehead(const struct ev_msg *, char *buf);
+
+/*
+ * The id index: open addressing with linear probing, the hash of each id
+ * kept beside its message so that probing and moving compare hashes
+ * without touching the messages.  It grows at half load and shrinks at an
+ * eighth, each time into a new table that the pushes and evictions that
+ * follow fill a few slots at a time (old holds the part not yet moved), so
+ * that no single push pays for a whole rehash.
+ */
+struct ev_ring_idslot {
+	uint64_t		 hash;
+	struct ev_msg		*m;		/* NULL: empty */
+};
+
+struct ev_ring_idtab {
+	struct ev_ring_idslot	*slot;
+	size_t			 cap;		/* a power of two, or 0 */
+	size_t			 n;
+};
+
+struct ev_ring_ids {
+	struct ev_ring_idtab	 cur;		/* where new ids go */
+	struct ev_ring_idtab	 old;		/* draining; cap 0: none */
+	size_t			 oldpos;	/* next slot of old to move */
+	size_t			 oldleft;	/* slots of old still to move */
+};
+
+/*
+ * The events are consecutive in seq: the one with seq s is at slot
+ * (head + s - first) & (cap - 1).  Slots are allocated as the ring fills,
+ * doubling up to the power of two at or above max.  first, next, n,
+ * bytes, max and maxbytes may be read directly; change them only through
+ * the functions.
+ */
+struct ev_ring {
+	struct ev_msg	**slot;
+	size_t		  cap;		/* a power of two, or 0 */
+	size_t		  head;		/* slot of the oldest event */
+	size_t		  n;		/* events held */
+	size_t		  max;		/* at most this many */
+	size_t		  bytes;	/* sum of their len */
+	size_t		  maxbytes;	/* at most this many bytes */
+	uint64_t	  first;	/* seq of the oldest; next when empty */
+	uint64_t	  next;		/* seq the next event gets */
+	struct ev_ring_ids ids;
+};
+
+/*
+ * An empty ring holding at most maxevents events (0 counts as 1) of at
+ * most maxbytes bytes of lines in all, whose first event will be seq next.
+ * Allocates nothing.
+ */
+void		 ev_ring_init(struct ev_ring *, size_t maxevents,
+		    size_t maxbytes, uint64_t next);
+/* Drop the ring's reference to every event and free the ring's memory. */
+void		 ev_ring_free(struct ev_ring *);
+/*
+ * Append m, whose seq must be ev_ring_next(); the ring takes the caller's
+ * reference, and indexes m by its id unless it has none.  The oldest
+ * events are evicted (and unreferenced) until both bounds hold with m in;
+ * m itself is always held, even alone over maxbytes.  Returns 0, or -1
+ * with errno ENOMEM (some of the oldest may have been evicted already) or
+ * EINVAL (a wrong seq, nothing done); m is then still the caller's.
+ * Cost: O(1) amortized and per event evicted; growing the slots copies at
+ * most half of them (memcpy); the id index moves a bounded number of
+ * slots per push and per eviction, never a whole table.
+ */
+int		 ev_ring_push(struct ev_ring *, struct ev_msg *);
+/* The held event with this seq (a borrowed reference), or NULL.  O(1). */
+struct ev_msg	*ev_ring_get(const struct ev_ring *, uint64_t seq);
+/*
+ * A held event whose id is id[0..idlen) (borrowed), or NULL; when several
+ * held events share an id, one of them.  idlen 0 finds nothing.
+ * Cost: O(1) expected, one hash and a probe of each of the two tables.
+ */
+struct ev_msg	*ev_ring_find_id(const struct ev_ring *, const char *id,
+		    size_t idlen);
+uint64_t	 ev_ring_first(const struct ev_ring *);	/* next when empty */
+uint64_t	 ev_ring_next(const struct ev_ring *);
+size_t		 ev_ring_count(const struct ev_ring *);
+size_t		 ev_ring_bytes(const struct ev_ring *);
+
+/*
  * publish.c: reliable publishing.  Events are queued as frames and kept
  * until the bus acknowledges them; when the connection is lost, the
  * publisher reconnects (for up to retry_ms) and sends again everything not
@@ -534,131 +659,5 @@ void	ev_pub_pollfd(const struct ev_publisher *, int *fd, short *events);
 int	ev_pub_io(struct ev_publisher *, short revents, struct ev_err *);
 /* Do I/O until every queued event is acknowledged.  -1 with err. */
 int	ev_pub_drain(struct ev_publisher *, struct ev_err *);
-
-/*
- * ring.c: the bus's recent events, oldest first, bounded by a count and
- * by bytes, and an index of their ids.  An event is kept as the stamped
- * JSON line the bus sends (the JSON and its '\n'); the "EVENT n\n" frame
- * header is built at send time (ev_msg_framehead), so that the same bytes
- * can go to subscribers and to a log.
- */
-
-/*
- * One event as the bus stamped it, shared by reference count: the ring
- * holds one reference; a subscriber that has written part of it holds
- * another.  One allocation: the struct, line[], name and id.
- */
-struct ev_msg {
-	uint32_t	 refs;
-	uint32_t	 len;		/* bytes of line[], its '\n' included */
-	uint64_t	 seq;
-	int64_t		 time;		/* ms since the epoch */
-	const char	*name;		/* NUL-terminated, inside the allocation */
-	const char	*id;		/* NUL-terminated, "" for none */
-	uint16_t	 namelen;
-	uint16_t	 idlen;
-	char		 line[];	/* the JSON, '\n', then name, id */
-};
-
-/*
- * A new message (refs 1) holding json[0..len) and a '\n', and copies of
- * name[0..namelen) and id[0..idlen) (idlen 0: no id).  NULL with errno
- * ENOMEM, or EOVERFLOW when len + 1 does not fit in 32 bits or namelen or
- * idlen in 16.  Cost: one malloc and one copy of each part.
- */
-struct ev_msg	*ev_msg_new(const char *json, size_t len, uint64_t seq,
-		    int64_t time, const char *name, size_t namelen,
-		    const char *id, size_t idlen);
-void		 ev_msg_ref(struct ev_msg *);
-/* Drop a reference; the last one frees the message.  NULL is fine. */
-void		 ev_msg_unref(struct ev_msg *);
-/*
- * Write "EVENT <len-1>\n" for m into buf (at least EV_FRAMEHEAD_MAX bytes)
- * followed by a NUL; returns the header's length, the NUL not counted.
- */
-#define EV_FRAMEHEAD_MAX 32
-size_t		 ev_msg_framehead(const struct ev_msg *, char *buf);
-
-/*
- * The id index: open addressing with linear probing, the hash of each id
- * kept beside its message so that probing and moving compare hashes
- * without touching the messages.  It grows at half load and shrinks at an
- * eighth, each time into a new table that the pushes and evictions that
- * follow fill a few slots at a time (old holds the part not yet moved), so
- * that no single push pays for a whole rehash.
- */
-struct ev_idslot {
-	uint64_t	 hash;
-	struct ev_msg	*m;		/* NULL: empty */
-};
-
-struct ev_idtab {
-	struct ev_idslot *slot;
-	size_t		  cap;		/* a power of two, or 0 */
-	size_t		  n;
-};
-
-struct ev_ids {
-	struct ev_idtab	  cur;		/* where new ids go */
-	struct ev_idtab	  old;		/* being moved into cur; cap 0: none */
-	size_t		  oldpos;	/* next slot of old to move */
-	size_t		  oldleft;	/* slots of old still to move */
-};
-
-/*
- * The events are consecutive in seq: the one with seq s is at slot
- * (head + s - first) & (cap - 1).  Slots are allocated as the ring fills,
- * doubling up to the power of two at or above max.  first, next, n,
- * bytes, max and maxbytes may be read directly; change them only through
- * the functions.
- */
-struct ev_ring {
-	struct ev_msg	**slot;
-	size_t		  cap;		/* a power of two, or 0 */
-	size_t		  head;		/* slot of the oldest event */
-	size_t		  n;		/* events held */
-	size_t		  max;		/* at most this many */
-	size_t		  bytes;	/* sum of their len */
-	size_t		  maxbytes;	/* at most this many bytes */
-	uint64_t	  first;	/* seq of the oldest; next when empty */
-	uint64_t	  next;		/* seq the next event gets */
-	struct ev_ids	  ids;
-};
-
-/*
- * An empty ring holding at most maxevents events (0 counts as 1) of at
- * most maxbytes bytes of lines in all, whose first event will be seq next.
- * Allocates nothing.
- */
-void		 ev_ring_init(struct ev_ring *, size_t maxevents,
-		    size_t maxbytes, uint64_t next);
-/* Drop the ring's reference to every event and free the ring's memory. */
-void		 ev_ring_free(struct ev_ring *);
-/*
- * Append m, whose seq must be ev_ring_next(); the ring takes the caller's
- * reference, and indexes m by its id unless it has none.  The oldest
- * events are evicted (and unreferenced) until both bounds hold with m in;
- * m itself is always held, even alone over maxbytes.  Returns 0, or -1
- * with errno ENOMEM (some of the oldest may have been evicted already) or
- * EINVAL (a wrong seq, nothing done); m is then still the caller's.
- * Cost: O(1) amortized and per event evicted; growing the slots copies at
- * most half of them (memcpy); the id index moves a bounded number of
- * slots per push and per eviction, never a whole table.
- */
-int		 ev_ring_push(struct ev_ring *, struct ev_msg *);
-/* The held event with this seq (a borrowed reference), or NULL.  O(1). */
-struct ev_msg	*ev_ring_get(const struct ev_ring *, uint64_t seq);
-/*
- * A held event whose id is id[0..idlen) (borrowed), or NULL; when several
- * held events share an id, one of them.  idlen 0 finds nothing.
- * Cost: O(1) expected, one hash and a probe of each of the two tables.
- */
-struct ev_msg	*ev_ring_find_id(const struct ev_ring *, const char *id,
-		    size_t idlen);
-uint64_t	 ev_ring_first(const struct ev_ring *);	/* next when empty */
-uint64_t	 ev_ring_next(const struct ev_ring *);
-size_t		 ev_ring_count(const struct ev_ring *);
-size_t		 ev_ring_bytes(const struct ev_ring *);
-
 
 #endif /* EVBUS_H */

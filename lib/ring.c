@@ -23,16 +23,16 @@
 #define IDS_STEP	16
 
 static uint64_t	ids_hash(const char *, size_t);
-static size_t	ids_home(const struct ev_ids *, const struct ev_idtab *,
-		    uint64_t);
-static void	ids_place(struct ev_idtab *, uint64_t, struct ev_msg *);
-static void	ids_drain(struct ev_ids *, size_t);
-static int	ids_resize(struct ev_ids *, size_t);
-static int	ids_put(struct ev_ids *, struct ev_msg *);
-static int	ids_tabdel(struct ev_ids *, struct ev_idtab *,
+static size_t	ids_home(const struct ev_ring_ids *,
+		    const struct ev_ring_idtab *, uint64_t);
+static void	ids_place(struct ev_ring_idtab *, uint64_t, struct ev_msg *);
+static void	ids_drain(struct ev_ring_ids *, size_t);
+static int	ids_resize(struct ev_ring_ids *, size_t);
+static int	ids_put(struct ev_ring_ids *, struct ev_msg *);
+static int	ids_tabdel(struct ev_ring_ids *, struct ev_ring_idtab *,
 		    const struct ev_msg *, uint64_t);
-static void	ids_del(struct ev_ids *, const struct ev_msg *);
-static void	ids_free(struct ev_ids *);
+static void	ids_del(struct ev_ring_ids *, const struct ev_msg *);
+static void	ids_free(struct ev_ring_ids *);
 static void	ring_evict(struct ev_ring *);
 static int	ring_grow(struct ev_ring *);
 
@@ -281,7 +281,7 @@ ids_hash(const char *s, size_t len)
  * oldpos, since everything from there to the entry is still occupied.
  */
 static size_t
-ids_home(const struct ev_ids *x, const struct ev_idtab *t, uint64_t h)
+ids_home(const struct ev_ring_ids *x, const struct ev_ring_idtab *t, uint64_t h)
 {
 	size_t mask = t->cap - 1, k = (size_t)h & mask;
 
@@ -292,7 +292,7 @@ ids_home(const struct ev_ids *x, const struct ev_idtab *t, uint64_t h)
 
 /* Put m in the first free slot from h's home in cur (which has room). */
 static void
-ids_place(struct ev_idtab *t, uint64_t h, struct ev_msg *m)
+ids_place(struct ev_ring_idtab *t, uint64_t h, struct ev_msg *m)
 {
 	size_t mask = t->cap - 1, j = (size_t)h & mask;
 
@@ -309,9 +309,9 @@ ids_place(struct ev_idtab *t, uint64_t h, struct ev_msg *m)
  * are found from oldpos (ids_home).
  */
 static void
-ids_drain(struct ev_ids *x, size_t steps)
+ids_drain(struct ev_ring_ids *x, size_t steps)
 {
-	struct ev_idslot *s;
+	struct ev_ring_idslot *s;
 
 	for (; x->oldleft > 0 && steps > 0; steps--) {
 		s = &x->old.slot[x->oldpos];
@@ -336,9 +336,9 @@ ids_drain(struct ev_ids *x, size_t steps)
  * -1 with errno ENOMEM, the index unchanged.
  */
 static int
-ids_resize(struct ev_ids *x, size_t ncap)
+ids_resize(struct ev_ring_ids *x, size_t ncap)
 {
-	struct ev_idslot *ns;
+	struct ev_ring_idslot *ns;
 	size_t e;
 
 	if ((ns = calloc(ncap, sizeof(*ns))) == NULL) {
@@ -366,7 +366,7 @@ ids_resize(struct ev_ids *x, size_t ncap)
  * that not happen in practice).  -1 with errno ENOMEM, m not indexed.
  */
 static int
-ids_put(struct ev_ids *x, struct ev_msg *m)
+ids_put(struct ev_ring_ids *x, struct ev_msg *m)
 {
 	if (x->old.cap != 0)
 		ids_drain(x, IDS_STEP);
@@ -388,8 +388,8 @@ ids_put(struct ev_ids *x, struct ev_msg *m)
  * slot], so lookups never need tombstones.
  */
 static int
-ids_tabdel(struct ev_ids *x, struct ev_idtab *t, const struct ev_msg *m,
-    uint64_t h)
+ids_tabdel(struct ev_ring_ids *x, struct ev_ring_idtab *t,
+    const struct ev_msg *m, uint64_t h)
 {
 	size_t mask = t->cap - 1, i, j, k;
 
@@ -414,7 +414,7 @@ ids_tabdel(struct ev_ids *x, struct ev_idtab *t, const struct ev_msg *m,
  * of cur is used (a failure to allocate the smaller table is harmless).
  */
 static void
-ids_del(struct ev_ids *x, const struct ev_msg *m)
+ids_del(struct ev_ring_ids *x, const struct ev_msg *m)
 {
 	uint64_t h;
 
@@ -430,7 +430,7 @@ ids_del(struct ev_ids *x, const struct ev_msg *m)
 }
 
 static void
-ids_free(struct ev_ids *x)
+ids_free(struct ev_ring_ids *x)
 {
 	free(x->cur.slot);
 	free(x->old.slot);
@@ -440,9 +440,9 @@ ids_free(struct ev_ids *x)
 struct ev_msg *
 ev_ring_find_id(const struct ev_ring *r, const char *id, size_t idlen)
 {
-	const struct ev_ids *x = &r->ids;
-	const struct ev_idtab *tabs[2] = { &x->cur, &x->old }, *t;
-	const struct ev_idslot *s;
+	const struct ev_ring_ids *x = &r->ids;
+	const struct ev_ring_idtab *tabs[2] = { &x->cur, &x->old }, *t;
+	const struct ev_ring_idslot *s;
 	struct ev_msg *m;
 	uint64_t h;
 	size_t j, mask, i;
