@@ -112,10 +112,54 @@ load helper
 	wait_for "[ -S '$EVBUS_SOCKET' ] && [ -s '$EVBUS_SOCKET.pid' ]" 20
 	pid=$(cat "$EVBUS_SOCKET.pid")
 	kill -0 "$pid"
+	# One line, with its newline, as a pidfile should be.
+	assert_equal "$(od -An -c "$EVBUS_SOCKET.pid" | tr -d ' ')" "${pid}\\n"
+	[ -e "$EVBUS_SOCKET.lock" ]
 	run_ok evfire -w detached.ok
 	kill -TERM "$pid"
 	wait_exit "$pid" 20
-	[ ! -e "$EVBUS_SOCKET" ]
+	# A clean stop leaves nothing behind: socket, pidfile, lock file.
+	[ ! -e "$EVBUS_SOCKET" ] || fail "socket left behind"
+	[ ! -e "$EVBUS_SOCKET.pid" ] || fail "pidfile left behind"
+	[ ! -e "$EVBUS_SOCKET.lock" ] || fail "lock file left behind"
+}
+
+@test "evbusd -v logs connections and refusals; -vv every command" {
+	start_bus -v
+	run_ok evfire -w verbose.ok
+	run_fails 65 evfire 'evbus.nope'
+	wire_open
+	wire_send 'HELLO 2 bats\n'
+	wire_pub '{"name":"a b"}'
+	wire_send 'QUIT\n'
+	wire_close
+	wait_grep "$BUS_ERR" 'closed: quit'
+	run cat "$BUS_ERR"
+	assert_line --regexp '^evbusd: client [0-9]+: uid [0-9]+ pid [0-9]+ connected$'
+	assert_line --regexp '^evbusd: client [0-9]+ \(evfire\): closed: closed$'
+	assert_line --regexp '^evbusd: client [0-9]+ \(bats\): refused: ERR data name: contains whitespace or a control character \(U\+0020 at byte 2\)$'
+	refute_line --partial 'PUB of a body'
+	stop_bus
+	start_bus -vv
+	run_ok evfire -w very.verbose
+	wait_grep "$BUS_ERR" 'PUB of a body'
+}
+
+@test "Beer Garden's event as its documentation shows it is accepted" {
+	start_bus
+	ev='{"name":"REQUEST_CREATED","timestamp":1521126132897,"error":null,"metadata":{"source":"bg"},"payload":{"system":"echo","system_version":"1.0.0","instance_name":"default","command":"say"}}'
+	run_ok evfire -w <<<"$ev"
+	collect 1 "$T/ev" 'REQUEST_CREATED'
+	run jq -c '[.time, .timestamp, .error, .payload.system]' "$T/ev"
+	assert_output '[1521126132897,1521126132897,null,"echo"]'
+}
+
+@test "an event without a payload is delivered with a null one" {
+	start_bus
+	run_ok evfire -w <<<'{"name":"a.c"}'
+	collect 1 "$T/ev" 'a.c'
+	run jq -c 'has("payload"), .payload' "$T/ev"
+	assert_output $'true\nnull'
 }
 
 @test "evbusd -d -p writes the pidfile asked for" {

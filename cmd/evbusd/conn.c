@@ -57,7 +57,7 @@ conn_new(struct evbusd *b, int fd, const struct ev_origin *cred)
 	}
 	TAILQ_INSERT_TAIL(&b->conns, c, entry);
 	b->nconns++;
-	log_debug("client %" PRIu64 ": uid %lu pid %ld connected", c->serial,
+	log_info("client %" PRIu64 ": uid %lu pid %ld connected", c->serial,
 	    (unsigned long)cred->uid, (long)cred->pid);
 	return c;
 }
@@ -119,7 +119,8 @@ conn_close(struct evbusd *b, struct conn *c, const char *why)
 		return;
 	if (c->hello && !b->stopping)
 		conn_announce(b, c, "evbus.listener.disconnected", why);
-	log_debug("client %" PRIu64 ": closed: %s", c->serial, why);
+	log_info("client %" PRIu64 " (%s): closed: %s", c->serial,
+	    c->hello ? c->name : "no HELLO", why);
 	epoll_ctl(b->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	c->fd = -1;
@@ -187,7 +188,8 @@ conn_error(struct conn *c, const char *code, const char *fmt, ...)
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
 	ev_text_sanitize(text);
-	log_debug("client %" PRIu64 ": ERR %s %s", c->serial, code, text);
+	log_info("client %" PRIu64 " (%s): refused: ERR %s %s", c->serial,
+	    c->hello ? c->name : "no HELLO", code, text);
 	return conn_reply(c, "ERR %s %s", code, text);
 }
 
@@ -416,6 +418,9 @@ conn_command(struct evbusd *b, struct conn *c, const struct ev_frame *f)
 	struct ev_err err;
 	int r = 0;
 
+	log_debug("client %" PRIu64 ": %s%s%s", c->serial, f->verb,
+	    f->body != NULL || f->oversize ? " of " : "",
+	    f->body != NULL || f->oversize ? "a body" : "");
 	if (c->state == CONN_HELLO) {
 		if (strcmp(f->verb, "HELLO") == 0)
 			conn_hello(b, c, f);

@@ -36,6 +36,42 @@ listener_live(const char *path)
 }
 
 /*
+ * Take the lock "<socket>.lock" for the daemon's life.  A daemon that
+ * stops removes the file while it still holds the lock; one that opened
+ * the file before it was removed would then lock a file nobody else sees,
+ * so after locking, the file must still be the one at the path, else we
+ * try again.  -1 with err: EV_ERR_UNAVAILABLE when another daemon holds it.
+ */
+static int
+listener_lock(struct evbusd *b, struct ev_err *err)
+{
+	char lock[sizeof(b->path) + 8];
+	struct stat held, named;
+	int tries;
+
+	snprintf(lock, sizeof(lock), "%s.lock", b->path);
+	for (tries = 0; tries < 100; tries++) {
+		b->lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (b->lockfd == -1)
+			return ev_err_sys(err, "%s", lock);
+		if (flock(b->lockfd, LOCK_EX | LOCK_NB) == -1) {
+			if (errno == EWOULDBLOCK)
+				return ev_err_set(err, EV_ERR_UNAVAILABLE,
+				    "a bus is already running on %s",
+				    b->path);
+			return ev_err_sys(err, "lock %s", lock);
+		}
+		if (fstat(b->lockfd, &held) == 0 && stat(lock, &named) == 0 &&
+		    held.st_dev == named.st_dev && held.st_ino == named.st_ino)
+			return 0;
+		close(b->lockfd);
+		b->lockfd = -1;
+	}
+	return ev_err_set(err, EV_ERR_UNAVAILABLE, "%s keeps changing: is "
+	    "another bus starting and stopping there?", lock);
+}
+
+/*
  * Take the lock "<socket>.lock", replace a stale socket, bind and listen.
  * The lock is held for the daemon's life, so two daemons starting at once
  * cannot both decide a socket is stale.  -1 with err: EV_ERR_UNAVAILABLE
@@ -44,21 +80,12 @@ listener_live(const char *path)
 int
 listener_open(struct evbusd *b, struct ev_err *err)
 {
-	char lock[sizeof(b->path) + 8];
 	struct sockaddr_un sun;
 	mode_t omask;
 	int fd;
 
-	snprintf(lock, sizeof(lock), "%s.lock", b->path);
-	b->lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (b->lockfd == -1)
-		return ev_err_sys(err, "%s", lock);
-	if (flock(b->lockfd, LOCK_EX | LOCK_NB) == -1) {
-		if (errno == EWOULDBLOCK)
-			return ev_err_set(err, EV_ERR_UNAVAILABLE,
-			    "a bus is already running on %s", b->path);
-		return ev_err_sys(err, "lock %s", lock);
-	}
+	if (listener_lock(b, err) == -1)
+		return -1;
 	if (listener_live(b->path))
 		return ev_err_set(err, EV_ERR_UNAVAILABLE,
 		    "a bus is already running on %s", b->path);
@@ -93,10 +120,16 @@ listener_open(struct evbusd *b, struct ev_err *err)
 	return 0;
 }
 
-/* Stop listening and remove the socket; the lock goes with the process. */
+/*
+ * Stop listening and remove the socket, then the lock file (still held,
+ * so no daemon can start in between); the lock itself goes with the
+ * process.
+ */
 void
 listener_close(struct evbusd *b)
 {
+	char lock[sizeof(b->path) + 8];
+
 	if (b->lfd == -1)
 		return;
 	epoll_ctl(b->epfd, EPOLL_CTL_DEL, b->lfd, NULL);
@@ -104,6 +137,9 @@ listener_close(struct evbusd *b)
 	b->lfd = -1;
 	if (unlink(b->path) == -1 && errno != ENOENT)
 		log_warn("unlink %s", b->path);
+	snprintf(lock, sizeof(lock), "%s.lock", b->path);
+	if (b->lockfd != -1 && unlink(lock) == -1 && errno != ENOENT)
+		log_warn("unlink %s", lock);
 }
 
 /*
@@ -181,6 +217,9 @@ listener_accept(struct evbusd *b)
 		if (b->nconns >= b->maxconns) {
 			snprintf(msg, sizeof(msg), "ERR limit too many clients "
 			    "(the limit is %zu)\n", b->maxconns);
+			log_info("refused uid %lu (pid %ld): too many clients "
+			    "(%zu)", (unsigned long)uc.uid, (long)uc.pid,
+			    b->maxconns);
 			listener_refuse(fd, msg);
 			continue;
 		}

@@ -223,7 +223,9 @@ detach(struct evbusd *b, const struct config *cfg)
 		exit(EV_EX_SOFTWARE);
 	}
 	log_init(0, cfg->verbose);
-	pidfile_write(pfh);
+	if (pidfile_write(pfh) == -1 || pwrite(pidfile_fileno(pfh), "\n", 1,
+	    lseek(pidfile_fileno(pfh), 0, SEEK_END)) != 1)
+		log_warn("pidfile %s", pidpath);
 	return pfh;
 }
 
