@@ -596,8 +596,6 @@ key:
 		why = "string or '}' expected";
 		goto fail;
 	}
-	if (depth + nobj > maxnest)
-		goto toodeep;
 	kstart = ++p;
 	if (scan_string(&p, end, &kesc, &why) == -1)
 		goto fail;

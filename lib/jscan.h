@@ -74,10 +74,11 @@ int	ev_json_scan_object(const char *buf, size_t len,
 /*
  * The same, refusing nesting deeper than maxnest levels with EV_ERR_LIMIT
  * ("nested deeper than N levels (at byte B)").  Levels are counted as jq
- * 1.6's parser counts its stack, whose limit is 256: an array is one
- * level, an object one, and the member being read inside an object one
- * more (jq holds its key) -- so {"a":[1]} is three levels deep and [[]]
- * two.  Then jq can parse every text accepted with maxnest 256.
+ * 1.6's parser counts its stack when it opens a container (its limit is
+ * 256): an array or object is one level deeper than the container it is
+ * in, two when that container is an object (jq holds the member's key) --
+ * so {"a":[1]} is three levels deep, {"a":1} one and [[]] two.  Then jq
+ * can parse every text accepted with maxnest 256.
  */
 int	ev_json_scan_nested(const char *buf, size_t len,
 	    struct ev_jmember *m, size_t maxm, size_t *nm, size_t maxnest,

@@ -562,7 +562,7 @@ load helper
 	    '{"name":"d.c","payload":{"x":[]}}' >"$T/in"
 	run_fails 1 evfire <"$T/in"
 	assert_equal "$stderr" "evfire: stdin:2: the bus refused it (limit): nested deeper than 3 levels (at byte 26)
-evfire: stdin:3: the bus refused it (limit): nested deeper than 3 levels (at byte 26)"
+evfire: stdin:3: the bus refused it (limit): nested deeper than 3 levels (at byte 30)"
 	collect 1 "$T/ev" 'd.#'
 	run jq -c .payload "$T/ev"
 	assert_output '[1]'

@@ -726,7 +726,7 @@ test_core(void)
 	{
 		static const char *const nest[] = { "{}", "{\"a\":{}}",
 		    "{\"a\":[[]]}", "{\"a\":[{\"b\":1}]}", "{\"a\":1,\"b\":[]}" };
-		static const size_t want[] = { 1, 3, 4, 5, 3 };
+		static const size_t want[] = { 1, 3, 4, 4, 3 };
 		struct ev_jmember mem[4];
 		size_t nm;
 
