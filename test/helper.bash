@@ -438,19 +438,28 @@ rss_kib() {
 
 # wire_open: a socat connection to $EVBUS_SOCKET; wire_send writes to it
 # (printf arguments), replies collect in $T/wire.out.  wire_close ends it.
+# socat's -t is short: once one side has ended it lingers only that long
+# for the other, so a daemon that hangs up ends it at once, and nothing
+# waits on socat's timer for replies (wire_close waits for them instead).
 wire_open() {
 	rm -f "$T/wire.in"
 	mkfifo "$T/wire.in"
-	socat -t 5 - "UNIX-CONNECT:$EVBUS_SOCKET" <"$T/wire.in" \
+	socat -t 0.1 - "UNIX-CONNECT:$EVBUS_SOCKET" <"$T/wire.in" \
 	    >"$T/wire.out" 2>"$T/wire.err" 3>&- &
 	WIRE_PID=$!
+	WIRE_QUIT=
 	EV_PIDS+=("$WIRE_PID")
 	exec 7>"$T/wire.in"
 }
 
 wire_send() {
+	local s
 	# shellcheck disable=SC2059 # the format is the caller's
-	printf "$@" >&7
+	printf -v s "$@"
+	if [[ $'\n'$s == *$'\nQUIT\n'* || $'\n'$s == *$'\nQUIT\r\n'* ]]; then
+		WIRE_QUIT=1
+	fi
+	printf '%s' "$s" >&7
 }
 
 # wire_pub BODY: a PUB frame with its body.
@@ -458,7 +467,18 @@ wire_pub() {
 	printf 'PUB %d\n%s\n' "${#1}" "$1" >&7
 }
 
+# wire_close [LINES]: end the connection once its replies are in: when
+# LINES is given, once the daemon has sent that many lines; else, after a
+# QUIT, once the daemon has hung up (which it must do after answering
+# everything before the QUIT); else at once.  Then close our side and wait
+# for socat to go.
 wire_close() {
+	if [ $# -gt 0 ]; then
+		wait_lines "$T/wire.out" "$1" 20 || return 1
+	elif [ -n "$WIRE_QUIT" ]; then
+		wait_exit "$WIRE_PID" 20 ||
+		    fail "wire_close: the daemon kept the connection after QUIT"
+	fi
 	exec 7>&-
 	wait_exit "$WIRE_PID" 20
 }
