@@ -220,18 +220,28 @@ ev_client_hello(struct ev_client *c, const struct ev_frame *f,
 	return 0;
 }
 
-/* Send HELLO; unless NOWAIT, read the bus's HELLO: epoch, newest seq. */
+/*
+ * Send HELLO; unless NOWAIT, read the bus's HELLO: epoch, newest seq.
+ * A bus that refuses a client (too many clients, another user) answers
+ * ERR and hangs up at once, maybe before our HELLO is written: then the
+ * write fails, and its reason, already in the socket, is the error.
+ */
 static int
 client_hello(struct ev_client *c, int timeout_ms, struct ev_err *err)
 {
 	struct ev_frame f;
+	struct ev_err e;
 	int r;
 
 	if (ev_proto_line(&c->out, "HELLO %d %s", EV_PROTO_VERSION,
 	    c->name) == -1)
 		return ev_err_sys(err, "hello");
-	if (ev_client_flush(c, timeout_ms, err) == -1)
+	if (ev_client_flush(c, timeout_ms, err) == -1) {
+		if (ev_client_next(c, &f, 0, &e) == 1 &&
+		    strcmp(f.verb, "ERR") == 0)
+			return ev_client_hello(c, &f, err);
 		return -1;
+	}
 	if (c->flags & EV_CLIENT_NOWAIT) {
 		c->hello_pending = true;
 		return 0;

@@ -468,10 +468,9 @@ load helper
 	start_sub "$T/s2" --from 0 'mc.#'
 	wait_lines "$T/s1" 1
 	wait_lines "$T/s2" 1
-	run --separate-stderr evfire mc.2
-	[ "$status" -ne 0 ] && [ "$status" -lt 124 ] ||
-	    fail "third client: status $status ($stderr)"
-	[[ $stderr == evfire:* ]] || fail "stderr: $stderr"
+	run_fails 69 evfire mc.2
+	assert_equal "$stderr" \
+	    'evfire: the bus refused us: too many clients (the limit is 2)'
 	kill -TERM "$SUB_PID"
 	wait_exit "$SUB_PID"
 	# A slot is free again (the daemon notices the close promptly).
