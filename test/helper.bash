@@ -135,9 +135,19 @@ wait_grep() {
 	}
 }
 
-# wait_exit PID [SECONDS]: until the process is gone.
+# ev_exited PID: the process is gone, or has exited and waits to be reaped
+# (a zombie).  A daemon that detached is reaped by init, which may take
+# its time: seconds here.
+ev_exited() {
+	local st
+	kill -0 "$1" 2>/dev/null || return 0
+	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 0
+	[[ $st == Z* ]]
+}
+
+# wait_exit PID [SECONDS]: until the process has exited.
 wait_exit() {
-	wait_for "! kill -0 $1 2>/dev/null" "${2:-30}"
+	wait_for "ev_exited $1" "${2:-30}"
 }
 
 # exit_status PID: set ST to the exit status of a finished background
