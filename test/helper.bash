@@ -448,13 +448,15 @@ rss_kib() {
 
 # wire_open: a socat connection to $EVBUS_SOCKET; wire_send writes to it
 # (printf arguments), replies collect in $T/wire.out.  wire_close ends it.
-# socat's -t is short: once one side has ended it lingers only that long
-# for the other, so a daemon that hangs up ends it at once, and nothing
-# waits on socat's timer for replies (wire_close waits for them instead).
+# socat's -t is short (0.1 s, scaled): once one side has ended it lingers
+# only that long for the other, so a daemon that hangs up ends it at once,
+# and no test waits on socat's timer for replies: wire_close waits for them
+# instead.
 wire_open() {
 	rm -f "$T/wire.in"
 	mkfifo "$T/wire.in"
-	socat -t 0.1 - "UNIX-CONNECT:$EVBUS_SOCKET" <"$T/wire.in" \
+	socat -t "$((EV_TSCALE / 10)).$((EV_TSCALE % 10))" - \
+	    "UNIX-CONNECT:$EVBUS_SOCKET" <"$T/wire.in" \
 	    >"$T/wire.out" 2>"$T/wire.err" 3>&- &
 	WIRE_PID=$!
 	WIRE_QUIT=
@@ -480,8 +482,8 @@ wire_pub() {
 # wire_close [LINES]: end the connection once its replies are in: when
 # LINES is given, once the daemon has sent that many lines; else, after a
 # QUIT, once the daemon has hung up (which it must do after answering
-# everything before the QUIT); else at once.  Then close our side and wait
-# for socat to go.
+# everything before the QUIT); else at once, and replies still to come are
+# lost after socat's -t.  Then close our side and wait for socat to go.
 wire_close() {
 	if [ $# -gt 0 ]; then
 		wait_lines "$T/wire.out" "$1" 20 || return 1
