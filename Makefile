@@ -1,10 +1,15 @@
 # evbus: one non-recursive Makefile.
 #
 #   make                build everything
-#   make check          install missing build/test packages, build, run every test
+#   make check          install missing build/test packages, build, run every
+#                       test: unit tests, fuzz corpus replays, bats suites
 #   make demo           install missing packages, build, run a real pipeline
+#   make replay         run every fuzz target on its corpus (no clang needed)
 #   make lint           mandoc -Tlint the man pages
-#   make fuzz           build the libFuzzer targets (clang) and run each briefly
+#   make fuzz           build the libFuzzer targets (clang) into build-fuzz/ and
+#                       run each for FUZZ_SECONDS seconds (default 20); a crash
+#                       is kept as build-fuzz/NAME-crash-*: add it to
+#                       test/fuzz/corpus/NAME/ so that the replay keeps it
 #   make bench          the side-by-side benchmarks (see bench/README)
 #   make install        PREFIX=/usr/local DESTDIR=
 #
@@ -22,6 +27,7 @@ CFLAGS	?= -O2 -g
 
 PROGS	= evbusd evfire evsub
 O	?= build
+FUZZ_SECONDS ?= 20
 
 WARN	= -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
 	  -Wmissing-prototypes -Wpointer-arith -Wcast-qual \
@@ -63,15 +69,18 @@ evsub_SRC  = $(sort $(wildcard cmd/evsub/*.c))
 UNIT_SRC = $(sort $(wildcard test/unit/t_*.c))
 UNIT_BIN = $(UNIT_SRC:test/unit/%.c=$(O)/test/%)
 FUZZ_SRC = $(sort $(wildcard test/fuzz/fuzz_*.c))
+# Each fuzz target linked with test/fuzz/replay.c instead of libFuzzer: it
+# runs the target on its checked-in corpus, test/fuzz/corpus/NAME.
+FUZZ_BIN = $(FUZZ_SRC:test/fuzz/%.c=$(O)/test/%)
 
 MAN	= $(sort $(wildcard man/man1/*.1 man/man7/*.7 man/man8/*.8))
 
 BIN	= $(PROGS:%=$(O)/bin/%)
 
-.PHONY: all check test unit bats lint demo bench fuzz deps install \
+.PHONY: all check test unit replay bats lint demo bench fuzz deps install \
 	uninstall clean
 
-all: $(BIN) $(UNIT_BIN)
+all: $(BIN) $(UNIT_BIN) $(FUZZ_BIN)
 
 $(O)/%.o: %.c
 	@mkdir -p $(@D)
@@ -94,6 +103,11 @@ $(O)/test/%: $(O)/test/unit/%.o $(LIBEVBUS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBEVBUS) $(LIBS)
 
+$(FUZZ_BIN): $(O)/test/%: $(O)/test/fuzz/%.o $(O)/test/fuzz/replay.o \
+	    $(LIBEVBUS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(LIBEVBUS) $(LIBS)
+
 deps:
 	@sh mk/deps.sh build test
 
@@ -108,6 +122,9 @@ test: all
 
 unit: $(UNIT_BIN)
 	@sh mk/runtests.sh $(O) unit
+
+replay: $(FUZZ_BIN)
+	@sh mk/runtests.sh $(O) fuzz
 
 bats: $(BIN)
 	@sh mk/runtests.sh $(O) bats
@@ -124,7 +141,7 @@ bench: deps
 	@sh bench/run.sh $(O)/bin
 
 fuzz:
-	@sh mk/fuzz.sh $(FUZZ_SRC)
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh mk/fuzz.sh $(FUZZ_SRC)
 
 install: $(BIN)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \

@@ -233,7 +233,12 @@ ev_client_hello(struct ev_client *c, const struct ev_frame *f,
 	return 0;
 }
 
-/* Send HELLO; unless NOWAIT, read the bus's HELLO: epoch, newest seq. */
+/*
+ * Send HELLO; unless NOWAIT, read the bus's HELLO: epoch, newest seq.
+ * A bus that refuses a client (too many clients, another user) answers
+ * ERR and hangs up at once, maybe before our HELLO is written: then the
+ * write fails, and its reason, already in the socket, is the error.
+ */
 static int
 client_hello(struct ev_client *c, int timeout_ms, struct ev_err *err)
 {

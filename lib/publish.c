@@ -17,15 +17,34 @@
 #define PUB_MAXENT	65536			/* events awaiting an ack */
 #define PUB_RETRY_MS	10000
 #define PUB_OPEN_MS	5000
+#define PUB_RETRY_MAX	(24 * 86400000LL)	/* 24d: poll() takes an int */
 
+/*
+ * Connect as ev_client_open does.  The reconnect window, retry_ms, is
+ * EVBUS_RECONNECT_TIMEOUT when not empty (a duration: "250ms", "10s"), else
+ * PUB_RETRY_MS; a value that is not a duration from 1ms to 24d is -1
+ * with EV_ERR_DATA, before any connection is tried.
+ */
 int
 ev_pub_open(struct ev_publisher *p, const char *path, const char *name,
     int flags, struct ev_err *err)
 {
+	const char *env;
+	struct ev_err e;
+
 	memset(p, 0, sizeof(*p));
 	p->path = path;
 	p->flags = flags;
 	p->retry_ms = PUB_RETRY_MS;
+	if ((env = getenv("EVBUS_RECONNECT_TIMEOUT")) != NULL && *env != '\0') {
+		if (ev_duration_parse(env, &p->retry_ms, &e) == -1)
+			return ev_err_set(err, EV_ERR_DATA,
+			    "EVBUS_RECONNECT_TIMEOUT: %s", e.msg);
+		if (p->retry_ms <= 0 || p->retry_ms > PUB_RETRY_MAX)
+			return ev_err_set(err, EV_ERR_DATA,
+			    "EVBUS_RECONNECT_TIMEOUT: '%s' is not between "
+			    "1ms and 24d", env);
+	}
 	p->maxq = PUB_MAXQ;
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	return ev_client_open(&p->c, path, name, flags, PUB_OPEN_MS, err);

@@ -1,10 +1,15 @@
 #!/bin/sh
 # mk/fuzz.sh: build each libFuzzer target given as an argument
 # (test/fuzz/fuzz_*.c) with every lib/*.c into build-fuzz/, then run each
-# for FUZZ_SECONDS seconds (default 20).  Exits non-zero when a target
+# for FUZZ_SECONDS seconds (default 20), starting from its checked-in
+# corpus test/fuzz/corpus/<target>/ (which it only reads; what it learns
+# goes to build-fuzz/corpus/<target>/).  Exits non-zero when a target
 # fails to build or finds a crash, leak, sanitizer report or timeout; the
 # input that did it is kept as build-fuzz/<target>-crash-* (or leak-,
-# timeout-, oom-) and can be replayed with build-fuzz/<target> FILE.
+# timeout-, oom-) and can be replayed with build-fuzz/<target> FILE, or
+# without clang by build/test/<target> FILE.  Once the bug is fixed, copy
+# the input into test/fuzz/corpus/<target>/: "make check" replays every
+# file there, so the bug stays fixed.
 #
 # Needs clang and its libFuzzer runtime; on Debian 12 that is
 #	apt-get install -y clang libclang-rt-14-dev
@@ -60,23 +65,6 @@ if ! pkgflags=$($PKG_CONFIG --cflags --libs jansson libbsd-overlay); then
 	exit 69
 fi
 
-# A few well-formed inputs so that a first short run gets past the syntax.
-seed() {
-	[ -n "$(ls -A "$2")" ] && return 0
-	case $1 in
-	fuzz_pattern)
-		printf 'a.b.c\n#\na.#\n#.c\na.*.c\n!a.b.c' >"$2/s1"
-		printf 'evbus.started\n*.started\nevbus.#\n#.#' >"$2/s2"
-		printf 'x.y.z\na.#.b.#\n*.b.#\n!#.z' >"$2/s3" ;;
-	fuzz_time)
-		printf '2026-11-23T06:00:00.123+01:00' >"$2/s1"
-		printf '2026-11-23t06:00:00z' >"$2/s2"
-		printf '1.5h' >"$2/s3"
-		printf '250ms' >"$2/s4"
-		printf '1795413600000' >"$2/s5" ;;
-	esac
-}
-
 mkdir -p "$OUT" || exit 74
 status=0
 for src in "$@"; do
@@ -91,20 +79,30 @@ for src in "$@"; do
 		status=1
 		continue
 	fi
-	# The corpus grows across runs; a checked-in seed directory
-	# test/fuzz/corpus/NAME is read too when there is one.
+	# The corpus grows across runs in $OUT/corpus/NAME; the checked-in
+	# one, which every target has, is only read.
 	mkdir -p "$OUT/corpus/$name"
-	seed "$name" "$OUT/corpus/$name"
-	seeds=
-	[ -d "test/fuzz/corpus/$name" ] && seeds="test/fuzz/corpus/$name"
+	seeds="test/fuzz/corpus/$name"
+	if [ ! -d "$seeds" ]; then
+		echo "fuzz: $name: no corpus $seeds: check one in" >&2
+		status=1
+		continue
+	fi
 	echo "fuzz: running $name for ${FUZZ_SECONDS}s"
-	# shellcheck disable=SC2086
 	if ! "$OUT/$name" -max_total_time="$FUZZ_SECONDS" -timeout=10 \
 	    -print_final_stats=1 -artifact_prefix="$OUT/$name-" \
-	    "$OUT/corpus/$name" $seeds >"$OUT/$name.log" 2>&1; then
+	    "$OUT/corpus/$name" "$seeds" >"$OUT/$name.log" 2>&1; then
 		echo "fuzz: $name FAILED; see $OUT/$name.log:" >&2
-		grep -E 'ERROR|SUMMARY|Test unit written|assert' \
-		    "$OUT/$name.log" | head -n 20 >&2
+		grep -E 'ERROR|SUMMARY|assert' "$OUT/$name.log" |
+		    head -n 20 >&2
+		sed -n 's/.*Test unit written to \(.*\)$/\1/p' \
+		    "$OUT/$name.log" | while read -r a; do
+			echo "fuzz: $name: the input is kept as $a" \
+			    "(replay: $OUT/$name $a); once the bug is" \
+			    "fixed, add it to the corpus, where" \
+			    "'make check' replays it:" >&2
+			echo "    cp $a $seeds/" >&2
+		done
 		status=1
 		continue
 	fi

@@ -1,30 +1,31 @@
 #!/bin/sh
 # mk/runtests.sh: run the tests of one build and summarize them.
 #
-#   sh mk/runtests.sh BUILD_DIR [unit|bats]
+#   sh mk/runtests.sh BUILD_DIR [unit|fuzz|bats]
 #
-# Runs every BUILD_DIR/test/t_* unit test (each prints TAP), then the bats
-# suites test/*.bats with BUILD_DIR/bin first in PATH and EVBUS_BIN naming
-# it.  Everything is printed as it comes; then the "ok" and "not ok" lines
+# Runs every BUILD_DIR/test/t_* unit test (each prints TAP), then every
+# fuzz target's replay, BUILD_DIR/test/fuzz_NAME, on its checked-in corpus
+# test/fuzz/corpus/NAME (see test/fuzz/replay.c), then the bats suites
+# test/*.bats with BUILD_DIR/bin first in PATH and EVBUS_BIN naming it.  Everything is printed as it comes; then the "ok" and "not ok" lines
 # are counted ("ok ... # skip" counts as skipped) and the last line is
 # "N passed, N failed" (", N skipped" when some were).  A test program that
 # fails without saying "not ok" (a crash, a syntax error in a suite) counts
 # as one failure.  Exits 1 when anything failed or when nothing ran.
 #
-# EV_VALGRIND=1 runs the unit tests, and through test/helper.bash every
-# program the suites start, under valgrind.
+# EV_VALGRIND=1 runs the unit tests and the replays, and through
+# test/helper.bash every program the suites start, under valgrind.
 
 set -u
 
 usage() {
-	echo "usage: sh mk/runtests.sh BUILD_DIR [unit|bats]" >&2
+	echo "usage: sh mk/runtests.sh BUILD_DIR [unit|fuzz|bats]" >&2
 	exit 64
 }
 
 [ $# -ge 1 ] && [ $# -le 2 ] || usage
 what=${2:-all}
 case $what in
-all|unit|bats) ;;
+all|unit|fuzz|bats) ;;
 *) usage ;;
 esac
 
@@ -70,6 +71,18 @@ if [ "$what" = all ] || [ "$what" = unit ]; then
 		[ -f "$t" ] && [ -x "$t" ] || continue
 		# shellcheck disable=SC2086 # $valgrind is a command line
 		run_tap "unit: ${t##*/}" $valgrind "$t"
+	done
+fi
+
+if [ "$what" = all ] || [ "$what" = fuzz ]; then
+	# From the top of the tree: the TAP names the inputs by their path
+	# there, ready to be given back to the replay by hand.
+	cd "$root" || exit 70
+	for t in "$build"/test/fuzz_*; do
+		[ -f "$t" ] && [ -x "$t" ] || continue
+		# shellcheck disable=SC2086 # $valgrind is a command line
+		run_tap "fuzz: ${t##*/}" $valgrind "$t" \
+		    "test/fuzz/corpus/${t##*/}"
 	done
 fi
 

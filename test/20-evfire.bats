@@ -235,10 +235,10 @@ load helper
 
 @test "evfire: a name under evbus. is refused" {
 	start_bus
-	run --separate-stderr evfire evbus.started
-	[ "$status" -eq 65 ] || [ "$status" -eq 77 ] ||
-	    fail "status $status, want 65 or 77 ($stderr)"
-	[[ $stderr == evfire:* ]] || fail "stderr: $stderr"
+	# Refused before it is sent: bad data (65), as evfire(1) says.
+	run_fails 65 evfire evbus.started
+	assert_equal "$stderr" \
+	    "evfire: name 'evbus.started': names under evbus. are the bus's own"
 	run_fails 1 evfire < <(printf '%s\n' '{"name":"evbus.gap"}' '{"name":"ok.after"}')
 	[[ $stderr == "evfire: stdin:1: "* ]] || fail "stderr: $stderr"
 	collect 1 "$T/ev" 'ok.#'
@@ -350,16 +350,34 @@ load helper
 	start_bus
 	start_sub "$T/sub" --from 0 'gone.#'
 	mkfifo "$T/in"
-	EV_STDIN=$T/in start_bg "$T/fire" evfire
+	# It tries to reconnect for half a second, not the default 10 s.
+	EVBUS_RECONNECT_TIMEOUT=500ms EV_STDIN=$T/in start_bg "$T/fire" evfire
 	fire=$BG_PID
 	exec 8>"$T/in"
 	echo '{"name":"gone.1"}' >&8
 	wait_lines "$T/sub" 1
+	t0=$(ev_now_ms)
 	stop_bus
 	echo '{"name":"gone.2"}' >&8
 	exec 8>&-
-	finish "$fire" 69 40
-	grep -q '^evfire: ' "$T/fire.err" || fail "no message: $(cat "$T/fire.err")"
+	# Well before 10 s, but not before the window has passed.
+	finish "$fire" 69 5
+	took=$(( $(ev_now_ms) - t0 ))
+	[ "$took" -ge 500 ] || fail "gave up after $took ms, within the window"
+	assert_equal "$(grep -c . "$T/fire.err")" 1
+	grep -q "^evfire: lost the bus at $EVBUS_SOCKET" "$T/fire.err" ||
+	    fail "stderr: $(cat "$T/fire.err")"
+}
+
+@test "evfire: a bad EVBUS_RECONNECT_TIMEOUT is a usage error (64)" {
+	start_bus
+	EVBUS_RECONNECT_TIMEOUT=soon run_fails 64 evfire rt.x
+	assert_equal "$stderr" "evfire: EVBUS_RECONNECT_TIMEOUT: duration 'soon': expected a number and a unit, such as 250ms, 10s, 5m, 1h or 7d"
+	EVBUS_RECONNECT_TIMEOUT=0 run_fails 64 evfire rt.x
+	assert_equal "$stderr" \
+	    "evfire: EVBUS_RECONNECT_TIMEOUT: '0' is not between 1ms and 24d"
+	EVBUS_RECONNECT_TIMEOUT=2s run_ok evfire -w rt.x
+	collect 1 "$T/ev" 'rt.#'
 }
 
 @test "autostart: evfire hello starts a private daemon at the default place" {

@@ -58,13 +58,11 @@ check_gaps() {
 	for i in 1 2 3; do
 		eval "finish \$sub$i 0 120"
 	done
-	for i in 1 2 3; do
-		check_stream "$T/sub$i" "$n" flow.n
-	done
-	# All three saw the same events.
-	s1=$(cksum <"$T/sub1")
-	assert_equal "$(cksum <"$T/sub2")" "$s1"
-	assert_equal "$(cksum <"$T/sub3")" "$s1"
+	# All three saw the same bytes, so checking one checks them all (jq
+	# takes a second or two over 100,000 events).
+	cmp "$T/sub1" "$T/sub2"
+	cmp "$T/sub1" "$T/sub3"
+	check_stream "$T/sub1" "$n" flow.n
 }
 
 @test "100,000 payload lines from one evfire reach 2 live evsub complete, in order" {
@@ -82,8 +80,10 @@ check_gaps() {
 	for i in 1 2; do
 		wait_for "[ \"\$(grep -c '\"live.n\"' '$T/sub$i')\" -ge $n ]" 120
 		grep '"live.n"' "$T/sub$i" >"$T/n$i"
-		check_stream "$T/n$i" "$n" live.n
 	done
+	# The same bytes reached both: checking one checks both.
+	cmp "$T/n1" "$T/n2"
+	check_stream "$T/n1" "$n" live.n
 }
 
 @test "10 concurrent publishers: every event delivered once, each in its order" {
@@ -107,8 +107,9 @@ check_gaps() {
 }
 
 @test "a SIGSTOPped subscriber holds up nobody; after CONT it gets a gap and goes on" {
-	n=$(( EV_BIG / 2 ))
-	[ "$n" -ge 5000 ] || n=5000
+	# Twice what the stopped reader can hold (the ring's 1000 and about
+	# 1500 in its socket): enough to overrun it; more only takes longer.
+	n=5000
 	start_bus -b 1000
 	start_sub "$T/fast" --from 0 'slow.#'
 	fast=$SUB_PID
@@ -207,21 +208,24 @@ check_gaps() {
 	run_ok evfire rs.zend
 	wait_grep "$T/sub" '"rs.zend"' 60
 	kill -0 "$sub"
-	# One restart gap, after the last event of the old epoch.
-	run jq -c 'select(.name == "evbus.gap")' "$T/sub"
-	assert_equal "${#lines[@]}" 1
-	run jq -se '
-	    (map(.name == "evbus.gap") | index(true)) as $g
-	    | .[$g].payload as $p
-	    | $p.reason == "restart"
-	      and ($p.epoch | test("^[0-9a-f]{16}$"))
-	      and ($p.previous_epoch | test("^[0-9a-f]{16}$"))
-	      and $p.epoch != $p.previous_epoch
-	      and ($g == 0 or $p.after == .[$g - 1].seq)' "$T/sub"
-	assert_success
-	# Every line published exactly once across the two daemons.
-	run jq -se --argjson n "$n" '
-	    [.[] | select(.name == "rs.n") | .payload] | sort
-	    | . == [range(1; $n + 1)]' "$T/sub"
-	assert_success
+	# One restart gap, after the last event of the old epoch, and every
+	# line published exactly once across the two daemons: one pass of jq
+	# (a second or two over 100,000 events) for both.
+	run jq -sr --argjson n "$n" '
+	    [.[] | select(.name == "evbus.gap")] as $gaps
+	    | (map(.name == "evbus.gap") | index(true)) as $g
+	    | if ($gaps | length) != 1 then "\($gaps | length) gaps: \($gaps)"
+	      else .[$g].payload as $p
+		| if ($p.reason == "restart"
+		    and ($p.epoch | test("^[0-9a-f]{16}$"))
+		    and ($p.previous_epoch | test("^[0-9a-f]{16}$"))
+		    and $p.epoch != $p.previous_epoch
+		    and ($g == 0 or $p.after == .[$g - 1].seq)) | not
+		  then "not a restart gap after the old epoch: \($p)"
+		  elif ([.[] | select(.name == "rs.n") | .payload] | sort)
+		    != [range(1; $n + 1)]
+		  then "the rs.n payloads are not 1..\($n), each once"
+		  else "ok" end
+	      end' "$T/sub"
+	assert_output ok
 }

@@ -135,9 +135,19 @@ wait_grep() {
 	}
 }
 
-# wait_exit PID [SECONDS]: until the process is gone.
+# ev_exited PID: the process is gone, or has exited and waits to be reaped
+# (a zombie).  A daemon that detached is reaped by init, which may take
+# its time: seconds here.
+ev_exited() {
+	local st
+	kill -0 "$1" 2>/dev/null || return 0
+	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 0
+	[[ $st == Z* ]]
+}
+
+# wait_exit PID [SECONDS]: until the process has exited.
 wait_exit() {
-	wait_for "! kill -0 $1 2>/dev/null" "${2:-30}"
+	wait_for "ev_exited $1" "${2:-30}"
 }
 
 # exit_status PID: set ST to the exit status of a finished background
@@ -438,19 +448,30 @@ rss_kib() {
 
 # wire_open: a socat connection to $EVBUS_SOCKET; wire_send writes to it
 # (printf arguments), replies collect in $T/wire.out.  wire_close ends it.
+# socat's -t is short (0.1 s, scaled): once one side has ended it lingers
+# only that long for the other, so a daemon that hangs up ends it at once,
+# and no test waits on socat's timer for replies: wire_close waits for them
+# instead.
 wire_open() {
 	rm -f "$T/wire.in"
 	mkfifo "$T/wire.in"
-	socat -t 5 - "UNIX-CONNECT:$EVBUS_SOCKET" <"$T/wire.in" \
+	socat -t "$((EV_TSCALE / 10)).$((EV_TSCALE % 10))" - \
+	    "UNIX-CONNECT:$EVBUS_SOCKET" <"$T/wire.in" \
 	    >"$T/wire.out" 2>"$T/wire.err" 3>&- &
 	WIRE_PID=$!
+	WIRE_QUIT=
 	EV_PIDS+=("$WIRE_PID")
 	exec 7>"$T/wire.in"
 }
 
 wire_send() {
+	local s
 	# shellcheck disable=SC2059 # the format is the caller's
-	printf "$@" >&7
+	printf -v s "$@"
+	if [[ $'\n'$s == *$'\nQUIT\n'* || $'\n'$s == *$'\nQUIT\r\n'* ]]; then
+		WIRE_QUIT=1
+	fi
+	printf '%s' "$s" >&7
 }
 
 # wire_pub BODY: a PUB frame with its body.
@@ -458,7 +479,18 @@ wire_pub() {
 	printf 'PUB %d\n%s\n' "${#1}" "$1" >&7
 }
 
+# wire_close [LINES]: end the connection once its replies are in: when
+# LINES is given, once the daemon has sent that many lines; else, after a
+# QUIT, once the daemon has hung up (which it must do after answering
+# everything before the QUIT); else at once, and replies still to come are
+# lost after socat's -t.  Then close our side and wait for socat to go.
 wire_close() {
+	if [ $# -gt 0 ]; then
+		wait_lines "$T/wire.out" "$1" 20 || return 1
+	elif [ -n "$WIRE_QUIT" ]; then
+		wait_exit "$WIRE_PID" 20 ||
+		    fail "wire_close: the daemon kept the connection after QUIT"
+	fi
 	exec 7>&-
 	wait_exit "$WIRE_PID" 20
 }
