@@ -271,7 +271,7 @@ load helper
 	wire_send 'HELLO 2 bats\n'
 	wait_lines "$T/wire.out" 1
 	run wire_reply 1
-	assert_output --regexp '^HELLO 2 [0-9a-f]{16} [0-9]+ 65536 features=pub,sub,ping,ack-dup,sub-end,max-depth max_depth=256$'
+	assert_output --regexp '^HELLO 2 [0-9a-f]{16} [0-9]+ 65536 features=pub,sub,ping,ack-dup,sub-end,sub-since,max-depth max_depth=256$'
 	wire_send 'PING\r\n'
 	wait_lines "$T/wire.out" 2
 	run wire_reply 2
@@ -469,6 +469,27 @@ load helper
 	jq -e '.name == "sub.a" and .payload == 1' <<<"$body1"
 	body2=$(sed -n 6p "$T/w")
 	jq -e '.name == "sub.b" and .payload == 2' <<<"$body2"
+}
+
+@test "wire: SUB since replays the events whose time is at or after it" {
+	start_bus
+	printf '%s\n' '{"name":"t.a","time":1000}' '{"name":"t.b","time":3000}' \
+	    '{"name":"t.c","time":2000}' '{"name":"u.d","time":5000}' | evfire
+	wire_open
+	wire_send 'HELLO 2 bats\n'
+	body='{"patterns":["t.#"],"since":2000}'
+	wire_send 'SUB %d\n%s\n' "${#body}" "$body"
+	wire_send 'QUIT\n'
+	wire_close
+	tr -d '\r' <"$T/wire.out" | sed -n '4p;6p' | jq -r .name >"$T/names"
+	assert_equal "$(cat "$T/names")" $'t.b\nt.c'
+	wire_open
+	wire_send 'HELLO 2 bats\n'
+	body='{"patterns":["t.#"],"since":2000,"last":1}'
+	wire_send 'SUB %d\n%s\n' "${#body}" "$body"
+	wire_close 2
+	run wire_reply 2
+	assert_output "ERR data from, last and since exclude each other"
 }
 
 @test "wire: a client of protocol 1 is told the versions and disconnected" {

@@ -21,7 +21,7 @@
 #include "evbus.h"
 
 /* The features this daemon announces in its HELLO, for clients to test. */
-#define EVBUSD_FEATURES	"pub,sub,ping,ack-dup,sub-end,max-depth"
+#define EVBUSD_FEATURES	"pub,sub,ping,ack-dup,sub-end,sub-since,max-depth"
 
 enum conn_state {
 	CONN_HELLO,		/* waiting for HELLO */

@@ -11,7 +11,8 @@
 
 #include "evbusd.h"
 
-static const char *const sub_keys[] = { "patterns", "from", "last" };
+static const char *const sub_keys[] = { "patterns", "from", "last",
+	"since" };
 
 /* -1 with err naming the first key of j that SUB does not know. */
 static int
@@ -28,7 +29,7 @@ sub_check_keys(json_t *j, struct ev_err *err)
 		if (i == sizeof(sub_keys) / sizeof(sub_keys[0]))
 			return ev_err_set(err, EV_ERR_DATA, "subscription: "
 			    "unknown key '%.40s' (this bus knows patterns, "
-			    "from, last)", key);
+			    "from, last, since)", key);
 	}
 	return 0;
 }
@@ -46,9 +47,29 @@ sub_last(const struct evbusd *b, const struct conn *c, uint64_t want)
 }
 
 /*
+ * Where a "since" replay starts: the oldest event c wants whose time is at
+ * or after since (ms since the epoch).  Times are the producers' and need
+ * not grow with seq, so every held event is looked at: O(ring).
+ */
+static uint64_t
+sub_since(const struct evbusd *b, const struct conn *c, int64_t since)
+{
+	uint64_t s, next = ev_ring_next(&b->ring);
+	const struct ev_msg *m;
+
+	for (s = ev_ring_first(&b->ring); s < next; s++) {
+		m = ev_ring_get(&b->ring, s);
+		if (m->time >= since && sub_wants(c, m))
+			return s;
+	}
+	return next;
+}
+
+/*
  * Start a subscription from a SUB body: {"patterns":[...]} and at most
- * one of "from" (a seq; 0 for the oldest in the ring) and "last" (the
- * newest n matching events).  Neither: only events from now on.  Any
+ * one of "from" (a seq; 0 for the oldest in the ring), "last" (the newest
+ * n matching events) and "since" (events whose time is at or after that
+ * many ms since the epoch).  Neither: only events from now on.  Any
  * other key is refused, so that a filter an older bus does not know is
  * never silently ignored.  Queues "OK end", end being the newest seq the
  * replay covers.  -1 with err (EV_ERR_DATA) for a body that is not such
@@ -59,7 +80,7 @@ sub_start(struct evbusd *b, struct conn *c, const char *body, size_t len,
     struct ev_err *err)
 {
 	json_error_t je;
-	json_t *j, *pats, *v, *from, *last;
+	json_t *j, *pats, *v, *from, *last, *since;
 	size_t i;
 	uint64_t s;
 	int r = -1;
@@ -76,19 +97,23 @@ sub_start(struct evbusd *b, struct conn *c, const char *body, size_t len,
 	pats = json_object_get(j, "patterns");
 	from = json_object_get(j, "from");
 	last = json_object_get(j, "last");
+	since = json_object_get(j, "since");
 	if (pats != NULL && !json_is_array(pats)) {
 		ev_err_set(err, EV_ERR_DATA, "patterns: not an array");
 		goto out;
 	}
 	if ((from != NULL && (!json_is_integer(from) ||
 	    json_integer_value(from) < 0)) || (last != NULL &&
-	    (!json_is_integer(last) || json_integer_value(last) < 0))) {
+	    (!json_is_integer(last) || json_integer_value(last) < 0)) ||
+	    (since != NULL && (!json_is_integer(since) ||
+	    json_integer_value(since) < 0))) {
 		ev_err_set(err, EV_ERR_DATA,
-		    "from, last: not a non-negative integer");
+		    "from, last, since: not a non-negative integer");
 		goto out;
 	}
-	if (from != NULL && last != NULL) {
-		ev_err_set(err, EV_ERR_DATA, "from and last exclude each other");
+	if ((from != NULL) + (last != NULL) + (since != NULL) > 1) {
+		ev_err_set(err, EV_ERR_DATA,
+		    "from, last and since exclude each other");
 		goto out;
 	}
 	json_array_foreach(pats, i, v) {
@@ -110,6 +135,8 @@ sub_start(struct evbusd *b, struct conn *c, const char *body, size_t len,
 		c->cursor = s == 0 ? ev_ring_first(&b->ring) : s;
 	} else if (last != NULL)
 		c->cursor = sub_last(b, c, (uint64_t)json_integer_value(last));
+	else if (since != NULL)
+		c->cursor = sub_since(b, c, json_integer_value(since));
 	else
 		c->cursor = ev_ring_next(&b->ring);
 	if (conn_reply(c, "OK %" PRIu64, ev_ring_next(&b->ring) - 1) == -1) {

@@ -48,20 +48,36 @@ fail(const char *what, const uint8_t *data, size_t size)
 static bool
 oracle_name(const uint8_t *s, size_t len)
 {
-	size_t i, tok = 0;
+	static const uint32_t space[] = { 0x85, 0xa0, 0x1680, 0x2028, 0x2029,
+	    0x202f, 0x205f, 0x3000 };
+	json_t *str;
+	size_t i, k, n, tok = 0;
+	uint32_t cp;
 
 	if (len == 0 || len > EV_NAME_MAX)
 		return false;
-	for (i = 0; i < len; i++) {
-		if (s[i] == '.') {
+	/* jansson knows valid UTF-8 (and refuses NUL). */
+	if ((str = json_stringn((const char *)s, len)) == NULL)
+		return false;
+	json_decref(str);
+	for (i = 0; i < len; i += n) {
+		n = s[i] < 0x80 ? 1 : s[i] < 0xe0 ? 2 : s[i] < 0xf0 ? 3 : 4;
+		cp = n == 1 ? s[i] : s[i] & (0x7f >> n);
+		for (k = 1; k < n; k++)
+			cp = cp << 6 | (s[i + k] & 0x3f);
+		if (cp == '.') {
 			if (tok == 0)
 				return false;
 			tok = 0;
-		} else if (s[i] <= ' ' || s[i] == 0x7f || s[i] == '*' ||
-		    s[i] == '#')
+			continue;
+		}
+		if (cp <= ' ' || (cp >= 0x7f && cp <= 0x9f) || cp == '*' ||
+		    cp == '#' || (cp >= 0x2000 && cp <= 0x200a))
 			return false;
-		else
-			tok++;
+		for (k = 0; k < sizeof(space) / sizeof(space[0]); k++)
+			if (cp == space[k])
+				return false;
+		tok++;
 	}
 	return tok > 0;
 }
