@@ -71,8 +71,7 @@ client_connect(const char *path, bool isdefault, int *fdp,
 		errno = saved;
 		if (saved == ENOENT || saved == ECONNREFUSED)
 			return ev_err_set(err, EV_ERR_UNAVAILABLE,
-			    "no bus at %s (start evbusd, or check "
-			    "EVBUS_SOCKET)", path);
+			    "no bus at %s", path);
 		if (saved == EACCES || saved == EPERM) {
 			ev_err_sys(err, "cannot connect to %s", path);
 			err->kind = EV_ERR_DENIED;
@@ -270,14 +269,36 @@ client_hello(struct ev_client *c, int timeout_ms, struct ev_err *err)
 	return ev_client_hello(c, &f, err);
 }
 
+/*
+ * No bus answered: say what to do, naming where the path came from --
+ * the caller's -s, $EVBUS_SOCKET, or the default place.
+ */
+static void
+client_hint(struct ev_err *err, const char *given, bool isdefault,
+    bool autostart)
+{
+	const char *hint;
+	size_t len = strlen(err->msg);
+
+	if (given != NULL && *given != '\0')
+		hint = "start evbusd -s there, or check the -s path";
+	else if (!isdefault)
+		hint = "start evbusd, or check EVBUS_SOCKET";
+	else if (!autostart)
+		hint = "start evbusd, or let clients start it: EVBUS_AUTOSTART "
+		    "is off";
+	else
+		hint = "start evbusd";
+	snprintf(err->msg + len, sizeof(err->msg) - len, " (%s)", hint);
+}
+
 int
 ev_client_open(struct ev_client *c, const char *path, const char *name,
     int flags, int timeout_ms, struct ev_err *err)
 {
-	const char *env;
 	bool isdefault, autostart;
 	int64_t deadline = ev_mono_ms() + timeout_ms;
-	int tries;
+	int tries, on;
 
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
@@ -286,15 +307,18 @@ ev_client_open(struct ev_client *c, const char *path, const char *name,
 	ev_decoder_init(&c->dec, EV_LINE_MAX, EV_EVENT_MAX_LIMIT + 1024);
 	if (ev_sockpath(path, c->path, sizeof(c->path), &isdefault, err) == -1)
 		return -1;
-	env = getenv("EVBUS_AUTOSTART");
-	autostart = (flags & EV_CLIENT_AUTOSTART) && isdefault &&
-	    (env == NULL || strcmp(env, "0") != 0);
+	if ((on = ev_env_bool("EVBUS_AUTOSTART", true, err)) == -1)
+		return -1;
+	autostart = (flags & EV_CLIENT_AUTOSTART) && isdefault && on;
 	for (tries = 0;; tries++) {
 		if (client_connect(c->path, isdefault, &c->fd, err) == 0)
 			break;
 		if (err->kind != EV_ERR_UNAVAILABLE || !autostart ||
-		    tries == 2 || left_ms(deadline) == 0)
+		    tries == 2 || left_ms(deadline) == 0) {
+			if (err->kind == EV_ERR_UNAVAILABLE)
+				client_hint(err, path, isdefault, on);
 			return -1;
+		}
 		if (client_autostart(c->path, left_ms(deadline), err) == -1)
 			return -1;
 	}

@@ -125,6 +125,12 @@ int	ev_parse_u64(const char *, size_t, uint64_t max, uint64_t *);
  * errno EINVAL (not a size) or ERANGE (outside min..max).
  */
 int	ev_size_parse(const char *, uint64_t min, uint64_t max, uint64_t *);
+/*
+ * A yes/no environment variable: 1, yes, true, on or 0, no, false, off,
+ * in any case; unset or empty is dflt.  1 or 0, or -1 with err
+ * (EV_ERR_DATA) naming the variable and its value.
+ */
+int	ev_env_bool(const char *name, bool dflt, struct ev_err *);
 
 /*
  * jscan.c: the strict JSON scanner (the rest of it is in jscan.h, inside

@@ -129,8 +129,7 @@ ev_sockdir_check(const char *path, bool isdefault, uid_t *owner,
 		if (err != NULL && err->kind == EV_ERR_SYS &&
 		    (err->sys == ENOENT || err->sys == ENOTDIR))
 			return ev_err_set(err, EV_ERR_UNAVAILABLE,
-			    "no bus at %s: no directory %s (start evbusd, or "
-			    "check EVBUS_SOCKET)", path, dir);
+			    "no bus at %s: no directory %s", path, dir);
 		return -1;
 	}
 	if (isdefault) {

@@ -145,3 +145,23 @@ ev_size_parse(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	*out = v * mult;
 	return 0;
 }
+
+int
+ev_env_bool(const char *name, bool dflt, struct ev_err *err)
+{
+	static const char *const yes[] = { "1", "yes", "true", "on" };
+	static const char *const no[] = { "0", "no", "false", "off" };
+	const char *v = getenv(name);
+	size_t i;
+
+	if (v == NULL || *v == '\0')
+		return dflt;
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcasecmp(v, yes[i]) == 0)
+			return 1;
+		if (strcasecmp(v, no[i]) == 0)
+			return 0;
+	}
+	return ev_err_set(err, EV_ERR_DATA, "%s=%.40s: expected 1, yes, true, "
+	    "on or 0, no, false, off", name, v);
+}

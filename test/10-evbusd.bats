@@ -683,3 +683,32 @@ evfire: stdin:3: the bus refused it (limit): nested deeper than 3 levels (at byt
 	# A slot is free again (the daemon notices the close promptly).
 	wait_for "evfire -q mc.3 2>/dev/null" 20
 }
+
+# --- what a client says when no bus answers --------------------------------
+
+@test "no bus: the message names where the path came from" {
+	mkdir -m 0700 "$T/empty"
+	run_fails 69 evsub -s "$T/empty/sock"
+	assert_equal "$stderr" "evsub: no bus at $T/empty/sock (start evbusd -s there, or check the -s path)"
+	run_fails 69 evsub -s "$T/nodir/sock"
+	assert_equal "$stderr" "evsub: no bus at $T/nodir/sock: no directory $T/nodir (start evbusd -s there, or check the -s path)"
+	EVBUS_SOCKET=$T/empty/sock run_fails 69 evfire x.y
+	assert_equal "$stderr" "evfire: no bus at $T/empty/sock (start evbusd, or check EVBUS_SOCKET)"
+}
+
+@test "EVBUS_AUTOSTART takes 0/no/false/off and 1/yes/true/on; anything else is a usage error" {
+	local v
+	unset EVBUS_SOCKET
+	export XDG_RUNTIME_DIR=$T/xdg
+	mkdir -m 0700 "$XDG_RUNTIME_DIR" "$XDG_RUNTIME_DIR/evbus"
+	for v in 0 no false off NO Off; do
+		EVBUS_AUTOSTART=$v run_fails 69 evfire x.y
+		assert_equal "$stderr" "evfire: no bus at $XDG_RUNTIME_DIR/evbus/sock (start evbusd, or let clients start it: EVBUS_AUTOSTART is off)"
+		[ ! -e "$XDG_RUNTIME_DIR/evbus/sock" ] || fail "EVBUS_AUTOSTART=$v started a bus"
+	done
+	EVBUS_AUTOSTART=maybe run_fails 64 evsub
+	assert_equal "$stderr" "evsub: EVBUS_AUTOSTART=maybe: expected 1, yes, true, on or 0, no, false, off"
+	track_pidfile "$XDG_RUNTIME_DIR/evbus/sock.pid"
+	EVBUS_AUTOSTART=yes run_ok evfire -w started.it
+	[ -S "$XDG_RUNTIME_DIR/evbus/sock" ]
+}
