@@ -85,25 +85,37 @@ load helper
 	assert_success
 }
 
-@test "evbusd: listener connected/disconnected events name the peer" {
+@test "evbusd: listener events announce subscribers, not publishers" {
 	start_bus
 	start_sub "$T/sub" --from 0 'evbus.listener.#'
+	wait_lines "$T/sub" 1
 	run_ok evfire -w who.am.i
-	wait_grep "$T/sub" 'evbus.listener.disconnected'
+	start_bg "$T/s2" evsub -c 1 'who.#' '!who.not'
+	wait_lines "$T/sub" 2
+	run_ok evfire -w who.goes
+	wait_lines "$T/s2" 1
+	wait_lines "$T/sub" 3
 	uid=$(id -u)
-	run jq -se --argjson uid "$uid" '
-	    map(select(.name | startswith("evbus.listener.")))
-	    | length >= 2
-	      and all(.[]; .payload.uid == $uid
-		and (.payload.pid | type) == "number"
-		and (.seq | type) == "number")
-	      and any(.[]; .name == "evbus.listener.connected")
-	      and any(.[]; .name == "evbus.listener.disconnected")' "$T/sub"
-	assert_success
+	# Only the two subscribers: the evfire runs are not announced.
+	run jq -c --argjson uid "$uid" '[.name, .payload.client,
+	    .payload.patterns, .payload.reason,
+	    .payload.uid == $uid and (.payload.pid | type) == "number"]' \
+	    "$T/sub"
+	assert_output '["evbus.listener.connected","evsub",["evbus.listener.#"],null,true]
+["evbus.listener.connected","evsub",["who.#","!who.not"],null,true]
+["evbus.listener.disconnected","evsub",["who.#","!who.not"],"closed",true]'
 	# '#' does not show the bus's own events.
-	collect 1 "$T/user"
+	collect 2 "$T/user"
 	run jq -r .name "$T/user"
-	assert_output who.am.i
+	assert_output $'who.am.i\nwho.goes'
+}
+
+@test "a small ring is not crowded out by the bus's own events" {
+	start_bus -b 5
+	for i in 1 2 3 4; do run_ok evfire -w "small.$i"; done
+	run_ok evsub --last 2 -c 2 '#'
+	run jq -r .name <<<"$output"
+	assert_output $'small.3\nsmall.4'
 }
 
 @test "evbusd -d detaches and writes <socket>.pid" {
@@ -459,8 +471,8 @@ load helper
 	tr -d '\r' <"$T/wire.out" >"$T/w"
 	last=$(sed -n 1p "$T/w" | cut -d' ' -f4)
 	run sed -n 2p "$T/w"
-	# The HELLO reply came before this client's own listener.connected.
-	assert_output "OK $((last + 1))"
+	# Nothing was published between HELLO and SUB.
+	assert_output "OK $last"
 	run sed -n 3p "$T/w"
 	assert_output --regexp '^EVENT [0-9]+$'
 	len=${output#EVENT }

@@ -65,12 +65,15 @@ attacker_at_default() {
 	fake_server "$S/xdg/evbus"
 }
 
-# connected_clients N SOCK: the client names of the first N clients that
-# said HELLO to the bus at SOCK (its evbus.listener.connected events), on
-# one line.  The last is this query's own evsub.
-connected_clients() {
-	EVBUS_SOCKET=$2 evsub --from 0 -c "$1" evbus.listener.connected |
-	    jq -r .payload.client | paste -sd ' '
+# bus_clients N: once the daemon (started with -v, its log in $BUS_ERR)
+# has seen N clients close, who they were, in order, joined by '|': the
+# name each said in HELLO, or "no HELLO".  A client that never connected
+# is not there at all.
+bus_clients() {
+	wait_for "[ \$(grep -c ': closed: ' '$BUS_ERR') -ge $1 ]" ||
+	    fail "bus_clients: fewer than $1 clients closed"
+	sed -n 's/^evbusd: client [0-9]* (\(.*\)): closed: .*/\1/p' "$BUS_ERR" |
+	    paste -sd '|'
 }
 
 # start_bus_as_nobody SOCK: evbusd run by uid 65534 at SOCK, waited for
@@ -84,7 +87,7 @@ start_bus_as_nobody() {
 	fi
 	mkfifo "$fifo"
 	BUS_ERR=$T/evbusd.nobody.err
-	"${NOBODY_DO[@]}" "$bin" -r 3 -s "$sock" 3>"$fifo" 2>"$BUS_ERR" \
+	"${NOBODY_DO[@]}" "$bin" -v -r 3 -s "$sock" 3>"$fifo" 2>"$BUS_ERR" \
 	    </dev/null &
 	BUS_PID=$!
 	EV_BUS_PIDS+=("$BUS_PID:$sock:$BUS_ERR")
@@ -133,32 +136,33 @@ closing() {
 
 @test "default place: a symlinked directory is refused (77) before connecting" {
 	mkdir -m 0700 "$S/real" "$S/xdg"
-	EVBUS_SOCKET=$S/real/sock start_bus
+	EVBUS_SOCKET=$S/real/sock start_bus -v
 	ln -s "$S/real" "$S/xdg/evbus"
 	unset EVBUS_SOCKET
 	export XDG_RUNTIME_DIR=$S/xdg
 	run_fails 77 evfire -w through.link
 	assert_equal "$stderr" "evfire: socket directory $S/xdg/evbus is a symbolic link: someone may be redirecting the bus; remove it, or name a bus you trust with EVBUS_SOCKET"
 	run_fails 77 evsub
-	# The bus behind the link never heard a HELLO: its first client is
-	# the query's own evsub.
-	run connected_clients 1 "$S/real/sock"
-	assert_output evsub
+	# The bus behind the link was never connected to: its first client
+	# is this probe.
+	EVBUS_SOCKET=$S/real/sock run_ok evfire -w probe
+	run bus_clients 1
+	assert_output evfire
 }
 
 @test "default place: a directory open to group or others (0750) is refused (77)" {
 	unset EVBUS_SOCKET
 	export XDG_RUNTIME_DIR=$S/xdg
 	mkdir -m 0700 "$XDG_RUNTIME_DIR"
-	start_bus
+	start_bus -v
 	chmod 0750 "$S/xdg/evbus"
 	run_fails 77 evfire -w open.dir
 	assert_equal "$stderr" "evfire: socket directory $S/xdg/evbus has mode 0750, open to others: another user could have put a bus there; if it is ours, run 'chmod 700' on it"
 	run_fails 77 evsub
 	chmod 0700 "$S/xdg/evbus"
 	run_ok evfire -w private.again
-	run connected_clients 2 "$S/xdg/evbus/sock"
-	assert_output "evfire evsub"
+	run bus_clients 1
+	assert_output evfire
 }
 
 @test "default place: the directory is checked again on reconnect (77)" {
@@ -192,13 +196,14 @@ closing() {
 	mkdir -m 1777 "$S/shared"
 	# evbusd itself does not check a named directory; the clients do.
 	export EVBUS_SOCKET=$S/shared/sock
-	start_bus
+	start_bus -v
 	run_fails 77 evfire -w x
 	assert_equal "$stderr" "evfire: socket directory $S/shared (owner uid $(id -u)) has mode 1777: others can write in it, so anyone could have put the socket there; use a directory only its owner can write to"
 	run_fails 77 evsub
 	chmod 0755 "$S/shared"
-	run connected_clients 1 "$EVBUS_SOCKET"
-	assert_output evsub
+	run_ok evfire -w probe
+	run bus_clients 1
+	assert_output evfire
 }
 
 @test "named socket: a bus run by another user, reached through its own directory, is trusted" {
@@ -227,10 +232,9 @@ closing() {
 	EVBUS_SOCKET=$S/rootdir/sock run_fails 77 evfire -w secret token=abc
 	[[ $stderr == *"runs as uid $NOBODY"* ]] || fail "stderr: $stderr"
 	EVBUS_SOCKET=$S/nob/sock run_ok evfire after
-	# The refused clients connected but never said HELLO: between the two
-	# evfire the bus announced no one.
-	run connected_clients 3 "$S/nob/sock"
-	assert_output "evfire evfire evsub"
+	# The refused clients connected but never said HELLO.
+	run bus_clients 4
+	assert_output "evfire|no HELLO|no HELLO|evfire"
 	run_ok evsub -s "$S/nob/sock" --from 0 -c 2 'before' 'after' 'secret'
 	run jq -r .name <<<"$output"
 	assert_output $'before\nafter'

@@ -26,8 +26,6 @@
 static void	conn_process(struct evbusd *, struct conn *);
 static void	conn_command(struct evbusd *, struct conn *,
 		    const struct ev_frame *);
-static void	conn_announce(struct evbusd *, const struct conn *,
-		    const char *, const char *);
 
 /*
  * A new client on fd, not yet through its handshake.  NULL with errno
@@ -90,21 +88,47 @@ conn_watch(struct evbusd *b, struct conn *c)
 }
 
 /*
- * Publish evbus.listener.connected or .disconnected for c: who it is (its
- * name from HELLO, already made safe to quote), and why it left.
+ * Publish evbus.listener.connected or .disconnected for subscriber c: who
+ * it is (its name from HELLO, already made safe to quote), what it
+ * listens to, and why it left.  Publishers are not announced: a one-shot
+ * evfire would otherwise cost the ring two events of the bus's own.
  */
-static void
+void
 conn_announce(struct evbusd *b, const struct conn *c, const char *name,
     const char *why)
 {
-	char payload[256];
+	struct ev_buf p = { 0 }, ex = { 0 };
+	size_t i;
+	int r;
 
-	snprintf(payload, sizeof(payload), "{\"client\":\"%s\",\"conn\":%"
-	    PRIu64 ",\"uid\":%lu,\"gid\":%lu,\"pid\":%ld%s%s%s}", c->name,
+	r = ev_buf_printf(&p, "{\"client\":\"%s\",\"conn\":%" PRIu64
+	    ",\"uid\":%lu,\"gid\":%lu,\"pid\":%ld,\"patterns\":[", c->name,
 	    c->serial, (unsigned long)c->cred.uid, (unsigned long)c->cred.gid,
-	    (long)c->cred.pid, why ? ",\"reason\":\"" : "", why ? why : "",
-	    why ? "\"" : "");
-	bus_announce(b, name, payload);
+	    (long)c->cred.pid);
+	for (i = 0; r == 0 && i < c->pats.ninc + c->pats.nexc; i++) {
+		if (i > 0)
+			r = ev_buf_putc(&p, ',');
+		if (r == 0 && i >= c->pats.ninc) {
+			ev_buf_reset(&ex);
+			r = ev_buf_putc(&ex, '!') == -1 || ev_buf_append(&ex,
+			    c->pats.exc[i - c->pats.ninc],
+			    c->pats.exclen[i - c->pats.ninc]) == -1 ||
+			    ev_json_put_string(&p, ex.data, ex.len, NULL) == -1 ?
+			    -1 : 0;
+		} else if (r == 0)
+			r = ev_json_put_string(&p, c->pats.inc[i],
+			    c->pats.inclen[i], NULL);
+	}
+	if (r == 0)
+		r = ev_buf_printf(&p, "]%s%s%s}", why ? ",\"reason\":\"" : "",
+		    why ? why : "", why ? "\"" : "");
+	if (r == 0)
+		bus_announce(b, name, ev_buf_head(&p));
+	else
+		log_warnx("client %" PRIu64 ": %s: out of memory", c->serial,
+		    name);
+	ev_buf_free(&p);
+	ev_buf_free(&ex);
 }
 
 /*
@@ -117,7 +141,7 @@ conn_close(struct evbusd *b, struct conn *c, const char *why)
 {
 	if (c->dead)
 		return;
-	if (c->hello && !b->stopping)
+	if (c->sub && !b->stopping)
 		conn_announce(b, c, "evbus.listener.disconnected", why);
 	log_info("client %" PRIu64 " (%s): closed: %s", c->serial,
 	    c->hello ? c->name : "no HELLO", why);
@@ -409,7 +433,6 @@ conn_hello(struct evbusd *b, struct conn *c, const struct ev_frame *f)
 		conn_close(b, c, "out of memory for a reply");
 		return;
 	}
-	conn_announce(b, c, "evbus.listener.connected", NULL);
 }
 
 static void

@@ -116,6 +116,8 @@ void	 conn_watch(struct evbusd *, struct conn *);
 void	 conn_resume(struct evbusd *, struct conn *);
 bool	 conn_resumable(const struct conn *);
 size_t	 conn_reap(struct evbusd *);
+void	 conn_announce(struct evbusd *, const struct conn *, const char *,
+	    const char *);
 int	 conn_reply(struct conn *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 int	 conn_error(struct conn *, const char *, const char *, ...)

@@ -144,6 +144,7 @@ sub_start(struct evbusd *b, struct conn *c, const char *body, size_t len,
 		goto out;
 	}
 	c->sub = true;
+	conn_announce(b, c, "evbus.listener.connected", NULL);
 	r = 0;
 out:
 	if (r == -1)
@@ -178,7 +179,7 @@ sub_gap(struct evbusd *b, struct conn *c)
 	int r;
 
 	snprintf(payload, sizeof(payload), "{\"from\":%" PRIu64 ",\"to\":%"
-	    PRIu64 ",\"missed\":%" PRIu64 ",\"reason\":\"overrun\"}",
+	    PRIu64 ",\"seqs\":%" PRIu64 ",\"reason\":\"overrun\"}",
 	    c->cursor, to, to - c->cursor + 1);
 	r = ev_event_internal(&ev, 0, &b->self, "evbus.gap", ev_now_ms(),
 	    payload);
