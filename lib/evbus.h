@@ -220,12 +220,21 @@ struct ev_origin {
 /* Facts about an event that ev_event_prepare/stamp found while checking. */
 #define EV_ID_MAX	64		/* bytes in a producer-chosen id */
 
+/* The expressions of an event's "filter" (Consul's targeting). */
+#define EV_TARGET_NODE		0
+#define EV_TARGET_SERVICE	1
+#define EV_TARGET_TAG		2
+#define EV_TARGET_KINDS		3
+#define EV_TARGET_MAX		255	/* bytes in one expression */
+
 struct ev_evinfo {
 	char	name[EV_NAME_MAX + 1];
 	size_t	namelen;
 	char	id[EV_ID_MAX + 1];	/* "" when the event has no id */
 	bool	hadid;			/* the producer chose the id */
 	int64_t	time;			/* 0 when absent */
+	bool	targeted[EV_TARGET_KINDS];	/* filter.node ... set */
+	char	target[EV_TARGET_KINDS][EV_TARGET_MAX + 1];
 };
 
 /* How evfire builds an event before sending it. */
@@ -516,6 +525,8 @@ struct ev_msg {
 	const char	*id;		/* NUL-terminated, "" for none */
 	uint16_t	 namelen;
 	uint16_t	 idlen;
+	struct ev_target *target;	/* its filter compiled, or NULL; the
+					   message owns it */
 	char		 line[];	/* the JSON, '\n', then name, id */
 };
 
@@ -665,5 +676,36 @@ void	ev_pub_pollfd(const struct ev_publisher *, int *fd, short *events);
 int	ev_pub_io(struct ev_publisher *, short revents, struct ev_err *);
 /* Do I/O until every queued event is acknowledged.  -1 with err. */
 int	ev_pub_drain(struct ev_publisher *, struct ev_err *);
+
+/*
+ * target.c: Consul-style targeting.  A subscriber's identity (any part
+ * may be NULL / empty: then an expression for it never matches):
+ */
+struct ev_identity {
+	char	 *node;
+	char	 *service;
+	char	**tags;
+	size_t	  ntags;
+};
+struct ev_target;
+/*
+ * Compile the filter expressions an event sets (info->targeted) as POSIX
+ * extended regular expressions.  0 with *out (NULL-safe to free), or -1
+ * with err (EV_ERR_DATA naming the field and regerror's words; EV_ERR_SYS
+ * when out of memory).  Cost: a regcomp per expression.
+ */
+int	ev_target_compile(const struct ev_evinfo *, struct ev_target **,
+	    struct ev_err *);
+/*
+ * Does the identity satisfy every expression the event sets (node against
+ * the node, service against the service, tag against any tag)?  A NULL
+ * target matches everybody.  Matching is unanchored.  Cost: a regexec per
+ * expression (per tag for the tag expression).
+ */
+bool	ev_target_match(const struct ev_target *, const struct ev_identity *);
+void	ev_target_free(struct ev_target *);
+/* Does the event set any filter expression? */
+bool	ev_event_targeted(const struct ev_evinfo *);
+void	ev_identity_free(struct ev_identity *);
 
 #endif /* EVBUS_H */

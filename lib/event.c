@@ -211,13 +211,21 @@ member_field(const struct ev_jmember *m)
 	return F_OTHER;
 }
 
-/* filter: an object of node, service and tag, each a string (a regex). */
+/*
+ * filter: an object of node, service and tag, each a string (a regular
+ * expression), decoded into info->target.
+ */
 static int
-check_filter(const struct ev_jmember *fm, struct ev_err *err)
+check_filter(const struct ev_jmember *fm, struct ev_evinfo *info,
+    struct ev_err *err)
 {
+	static const char *const kinds[EV_TARGET_KINDS] = {
+		"node", "service", "tag"
+	};
 	struct ev_jmember m[8];
 	char key[16];
 	size_t n, i, len;
+	int k;
 
 	if (fm->type != EV_J_OBJECT)
 		return ev_err_set(err, EV_ERR_DATA, "filter: not an object");
@@ -235,6 +243,16 @@ check_filter(const struct ev_jmember *fm, struct ev_err *err)
 		if (m[i].type != EV_J_STRING)
 			return ev_err_set(err, EV_ERR_DATA,
 			    "filter.%s: not a string", key);
+		for (k = 0; strcmp(key, kinds[k]) != 0; k++)
+			;
+		if (info->targeted[k])
+			return ev_err_set(err, EV_ERR_DATA,
+			    "filter.%s: given twice", key);
+		if (member_text(&m[i], false, info->target[k],
+		    sizeof(info->target[k]), &len) == -1)
+			return ev_err_set(err, EV_ERR_DATA, "filter.%s: "
+			    "longer than %d bytes", key, EV_TARGET_MAX);
+		info->targeted[k] = true;
 	}
 	return 0;
 }
@@ -345,7 +363,7 @@ event_scan(const char *buf, size_t len, size_t maxnest, bool internal,
 				    "metadata: not an object");
 			break;
 		case F_FILTER:
-			if (check_filter(m, err) == -1)
+			if (check_filter(m, info, err) == -1)
 				return -1;
 			break;
 		default:
@@ -435,10 +453,17 @@ ev_event_prepare(const char *buf, size_t len, const struct ev_prepare *prep,
     struct ev_buf *out, struct ev_evinfo *info, struct ev_err *err)
 {
 	size_t mark = ev_buf_unread(out);
+	struct ev_target *t;
 
 	if (event_scan(buf, len, prep->maxdepth, false, &scan, info,
 	    err) == -1)
 		return -1;
+	/* A bad filter expression is the producer's to hear about. */
+	if (ev_event_targeted(info)) {
+		if (ev_target_compile(info, &t, err) == -1)
+			return -1;
+		ev_target_free(t);
+	}
 	if (ev_buf_putc(out, '{') == -1 || event_emit(out, &scan, false,
 	    prep->fill, prep->now_ms, info) == -1) {
 		ev_buf_truncate(out, mark);
@@ -551,6 +576,13 @@ ev_event_head(const char *p, size_t len, uint64_t *seq, const char **id,
 	*id = p + start;
 	*idlen = i - start;
 	return 0;
+}
+
+bool
+ev_event_targeted(const struct ev_evinfo *info)
+{
+	return info->targeted[EV_TARGET_NODE] ||
+	    info->targeted[EV_TARGET_SERVICE] || info->targeted[EV_TARGET_TAG];
 }
 
 uint64_t

@@ -57,6 +57,7 @@ ev_msg_new(const char *json, size_t len, uint64_t seq, int64_t time,
 	if ((m = malloc(extra + len)) == NULL)
 		return NULL;
 	m->refs = 1;
+	m->target = NULL;
 	m->len = (uint32_t)len + 1;
 	m->seq = seq;
 	m->time = time;
@@ -88,8 +89,10 @@ ev_msg_ref(struct ev_msg *m)
 void
 ev_msg_unref(struct ev_msg *m)
 {
-	if (m != NULL && --m->refs == 0)
+	if (m != NULL && --m->refs == 0) {
+		ev_target_free(m->target);
 		free(m);
+	}
 }
 
 /* "EVENT n\n" with n the JSON's length, the digits written backwards. */

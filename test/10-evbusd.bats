@@ -283,7 +283,7 @@ load helper
 	wire_send 'HELLO 2 bats\n'
 	wait_lines "$T/wire.out" 1
 	run wire_reply 1
-	assert_output --regexp '^HELLO 2 [0-9a-f]{16} [0-9]+ 65536 features=pub,sub,ping,ack-dup,sub-end,sub-since,max-depth max_depth=256$'
+	assert_output --regexp '^HELLO 2 [0-9a-f]{16} [0-9]+ 65536 features=pub,sub,ping,ack-dup,sub-end,sub-since,max-depth,target max_depth=256$'
 	wire_send 'PING\r\n'
 	wait_lines "$T/wire.out" 2
 	run wire_reply 2
@@ -723,4 +723,49 @@ evfire: stdin:3: the bus refused it (limit): nested deeper than 3 levels (at byt
 	track_pidfile "$XDG_RUNTIME_DIR/evbus/sock.pid"
 	EVBUS_AUTOSTART=yes run_ok evfire -w started.it
 	[ -S "$XDG_RUNTIME_DIR/evbus/sock" ]
+}
+
+# --- targeted events (Consul's node/service/tag filters) --------------------
+
+# sub_names BODY: the names of the events a SUB with BODY replays (it should
+# ask "from":0), one per line.
+sub_names() {
+	wire_open
+	wire_send 'HELLO 2 bats\n'
+	wire_send 'SUB %d\n%s\n' "${#1}" "$1"
+	wire_send 'QUIT\n'
+	wire_close
+	tr -d '\r' <"$T/wire.out" | grep '^{' | jq -r .name | paste -sd ' '
+}
+
+@test "wire: a targeted event reaches the subscribers whose identity matches every filter it sets" {
+	start_bus
+	printf '%s\n' '{"name":"t.all"}' \
+	    '{"name":"t.web","filter":{"node":"^web"}}' \
+	    '{"name":"t.svc","filter":{"service":"pg|api"}}' \
+	    '{"name":"t.green","filter":{"tag":"^gr"}}' \
+	    '{"name":"t.both","filter":{"node":"1$","tag":"v2"}}' \
+	    '{"name":"t.bad","filter":{"node":"x("}}' \
+	    '{"name":"t.twice","filter":{"tag":"a","tag":"b"}}' >"$T/in"
+	run_fails 1 evfire <"$T/in"
+	assert_equal "$stderr" "evfire: stdin:6: filter.node: bad regular expression 'x(': Unmatched ( or \\(
+evfire: stdin:7: filter.tag: given twice"
+	run sub_names '{"patterns":["t.#"],"from":0,"node":"web-1","service":"api","tags":["blue","v2"]}'
+	assert_output "t.all t.web t.svc t.both"
+	run sub_names '{"patterns":["t.#"],"from":0,"node":"db-1","service":"pg","tags":["green"]}'
+	assert_output "t.all t.svc t.green"
+	run sub_names '{"patterns":["t.#"],"from":0}'
+	assert_output "t.all"
+	# The bus checks the expressions too, not only evfire.
+	wire_open
+	wire_send 'HELLO 2 bats\n'
+	wire_pub '{"name":"t.bad","filter":{"service":"[z"}}'
+	wire_send 'QUIT\n'
+	wire_close
+	run wire_reply 2
+	assert_output "ERR data filter.service: bad regular expression '[z': Unmatched [, [^, [:, [., or [="
+	run sub_names '{"patterns":["t.#"],"from":0,"tags":"blue"}'
+	assert_output ""
+	run wire_reply 2
+	assert_output "ERR data tags: not an array of at most 64 strings"
 }

@@ -167,6 +167,7 @@ conn_reap(struct evbusd *b)
 		ev_buf_free(&c->out);
 		free(c->hold);
 		ev_patset_free(&c->pats);
+		ev_identity_free(&c->ident);
 		ev_msg_unref(c->partial);
 		free(c);
 		n++;

@@ -21,7 +21,7 @@
 #include "evbus.h"
 
 /* The features this daemon announces in its HELLO, for clients to test. */
-#define EVBUSD_FEATURES	"pub,sub,ping,ack-dup,sub-end,sub-since,max-depth"
+#define EVBUSD_FEATURES	"pub,sub,ping,ack-dup,sub-end,sub-since,max-depth,target"
 
 enum conn_state {
 	CONN_HELLO,		/* waiting for HELLO */
@@ -63,6 +63,7 @@ struct conn {
 	bool		  hello;	/* the handshake is done */
 	bool		  sub;
 	struct ev_patset  pats;
+	struct ev_identity ident;	/* for targeted events */
 	uint64_t	  cursor;	/* next seq to consider sending */
 	struct ev_msg	 *partial;	/* written in part; ref held */
 	size_t		  partial_off;	/* bytes of its frame written */

@@ -18,7 +18,9 @@
  * Returns 0, or -1 with err: EV_ERR_DATA, EV_ERR_LIMIT, EV_ERR_DENIED for
  * a body that breaks a rule; EV_ERR_SYS when out of memory.
  * Cost: one scan and one copy of the body (stamped into the scratch
- * buffer), one id lookup, one allocation for the ring's copy.
+ * buffer), one id lookup, one allocation for the ring's copy; a regcomp
+ * per filter expression of a targeted event, done once here for all
+ * subscribers.
  */
 int
 bus_publish(struct evbusd *b, const char *body, size_t len,
@@ -34,6 +36,7 @@ bus_publish(struct evbusd *b, const char *body, size_t len,
 		.internal = internal,
 	};
 	struct ev_evinfo info;
+	struct ev_target *t = NULL;
 	struct ev_msg *m;
 
 	*dup = false;
@@ -46,11 +49,16 @@ bus_publish(struct evbusd *b, const char *body, size_t len,
 		*dup = true;
 		return 0;
 	}
+	if (ev_event_targeted(&info) && ev_target_compile(&info, &t, err) == -1)
+		return -1;
 	m = ev_msg_new(ev_buf_head(&b->scratch), ev_buf_unread(&b->scratch),
 	    st.seq, info.time, info.name, info.namelen, info.id,
 	    strlen(info.id));
-	if (m == NULL)
+	if (m == NULL) {
+		ev_target_free(t);
 		return ev_err_sys(err, "event %llu", (unsigned long long)st.seq);
+	}
+	m->target = t;
 	if (ev_ring_push(&b->ring, m) == -1) {
 		ev_msg_unref(m);
 		return ev_err_sys(err, "event %llu", (unsigned long long)st.seq);

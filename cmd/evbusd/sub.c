@@ -12,7 +12,7 @@
 #include "evbusd.h"
 
 static const char *const sub_keys[] = { "patterns", "from", "last",
-	"since" };
+	"since", "node", "service", "tags" };
 
 /* -1 with err naming the first key of j that SUB does not know. */
 static int
@@ -29,7 +29,7 @@ sub_check_keys(json_t *j, struct ev_err *err)
 		if (i == sizeof(sub_keys) / sizeof(sub_keys[0]))
 			return ev_err_set(err, EV_ERR_DATA, "subscription: "
 			    "unknown key '%.40s' (this bus knows patterns, "
-			    "from, last, since)", key);
+			    "from, last, since, node, service, tags)", key);
 	}
 	return 0;
 }
@@ -44,6 +44,51 @@ sub_last(const struct evbusd *b, const struct conn *c, uint64_t want)
 		if (sub_wants(c, ev_ring_get(&b->ring, s - 1)))
 			found++;
 	return s;
+}
+
+/* A string of at most EV_NAME_MAX bytes, copied; -1 with err otherwise. */
+static int
+sub_string(json_t *v, const char *what, char **out, struct ev_err *err)
+{
+	if (!json_is_string(v) || json_string_length(v) > EV_NAME_MAX ||
+	    memchr(json_string_value(v), '\0', json_string_length(v)) != NULL)
+		return ev_err_set(err, EV_ERR_DATA, "%s: not a string of at "
+		    "most %d bytes", what, EV_NAME_MAX);
+	if ((*out = strdup(json_string_value(v))) == NULL)
+		return ev_err_sys(err, "%s", what);
+	return 0;
+}
+
+/*
+ * The subscriber's identity for targeted events: "node" and "service"
+ * strings, "tags" an array of at most 64 strings.  -1 with err.
+ */
+static int
+sub_identity(json_t *j, struct ev_identity *id, struct ev_err *err)
+{
+	json_t *v, *t;
+	size_t i;
+
+	if ((v = json_object_get(j, "node")) != NULL &&
+	    sub_string(v, "node", &id->node, err) == -1)
+		return -1;
+	if ((v = json_object_get(j, "service")) != NULL &&
+	    sub_string(v, "service", &id->service, err) == -1)
+		return -1;
+	if ((v = json_object_get(j, "tags")) == NULL)
+		return 0;
+	if (!json_is_array(v) || json_array_size(v) > 64)
+		return ev_err_set(err, EV_ERR_DATA, "tags: not an array of at "
+		    "most 64 strings");
+	if ((id->tags = calloc(json_array_size(v) + 1,
+	    sizeof(*id->tags))) == NULL)
+		return ev_err_sys(err, "tags");
+	json_array_foreach(v, i, t) {
+		if (sub_string(t, "tags", &id->tags[i], err) == -1)
+			return -1;
+		id->ntags++;
+	}
+	return 0;
 }
 
 /*
@@ -129,6 +174,8 @@ sub_start(struct evbusd *b, struct conn *c, const char *body, size_t len,
 	if (c->pats.ninc == 0 && c->pats.nexc == 0 &&
 	    ev_patset_add(&c->pats, "#", 1, err) == -1)
 		goto out;
+	if (sub_identity(j, &c->ident, err) == -1)
+		goto out;
 
 	if (from != NULL) {
 		s = (uint64_t)json_integer_value(from);
@@ -147,21 +194,26 @@ sub_start(struct evbusd *b, struct conn *c, const char *body, size_t len,
 	conn_announce(b, c, "evbus.listener.connected", NULL);
 	r = 0;
 out:
-	if (r == -1)
+	if (r == -1) {
 		ev_patset_free(&c->pats);
+		ev_identity_free(&c->ident);
+	}
 	json_decref(j);
 	return r;
 }
 
 /*
- * The one delivery decision: does subscriber c get event m?  Each later
- * rule (identity, ACL, filters) is one more clause here.
- * Cost: a pattern-set match on the event's name.
+ * The one delivery decision: does subscriber c get event m?  Its
+ * patterns, then its identity against a targeted event's filter; each
+ * later rule (ACL, filters) is one more clause here.
+ * Cost: a pattern-set match on the event's name; a regexec per filter
+ * expression for the rare targeted event.
  */
 bool
 sub_wants(const struct conn *c, const struct ev_msg *m)
 {
-	return ev_patset_match(&c->pats, m->name, m->namelen);
+	return ev_patset_match(&c->pats, m->name, m->namelen) &&
+	    (m->target == NULL || ev_target_match(m->target, &c->ident));
 }
 
 /*
