@@ -489,6 +489,76 @@ int	ev_lines_next(struct ev_lines *, const char **, size_t *,
 	    struct ev_err *);
 
 /*
+ * event.c, evfire's side: building an event from a name and a payload, and
+ * editing an event on its own bytes (no tree, values copied byte for
+ * byte).  At the end of event.c.
+ */
+enum ev_payload_mode {
+	EV_PAYLOAD_AUTO,	/* JSON when the text is JSON, else a string */
+	EV_PAYLOAD_JSON,	/* the text must be JSON */
+	EV_PAYLOAD_STRING,	/* the text is a string, whatever it looks like */
+};
+
+/*
+ * Append {"name":NAME,"payload":P} to out: P is payload[0..len) as the
+ * mode says, or null when payload is NULL.  The name is not checked here
+ * (ev_event_prepare and ev_event_edit do that).  Returns 0, or -1 with err
+ * and out unchanged: EV_ERR_DATA when the payload is not JSON under
+ * EV_PAYLOAD_JSON ("payload: invalid JSON at byte 3: ..."), or is to be a
+ * string and is not valid UTF-8 or holds a NUL byte, or when the name is
+ * not valid UTF-8; EV_ERR_SYS when out cannot grow.
+ * Cost: one scan of the payload (two when it becomes a string), one copy.
+ */
+int	ev_event_build(struct ev_buf *out, const char *name, size_t namelen,
+	    const char *payload, size_t len, enum ev_payload_mode,
+	    struct ev_err *);
+
+/* One member to set in an event's metadata. */
+struct ev_metaset {
+	const char	*key;		/* text (UTF-8), not JSON */
+	size_t		 keylen;
+	const char	*val;		/* a JSON value's text, copied as is */
+	size_t		 vallen;
+};
+
+/* What ev_event_edit changes.  All zero: nothing. */
+struct ev_edit {
+	bool			 error;	/* "error":true, in place of the
+					   event's own error field */
+	bool			 newid;	/* a new id; the event's own id, if
+					   any, goes to metadata.replay_of */
+	const char		*id;	/* or this id (text); NULL: keep */
+	size_t			 idlen;
+	const struct ev_metaset	*meta;	/* members to set in metadata */
+	size_t			 nmeta;
+};
+
+/*
+ * ev_event_prepare with edits: check the event exactly as
+ * ev_event_prepare does (the same refusals, duplicate fields included) and
+ * append its bytes to out with ed applied as they are copied.  -e's error
+ * replaces the event's error field where it stands, or is added.  The
+ * metadata sets are merged into the event's metadata object: its other
+ * members keep their bytes and order, a member whose key is set is
+ * replaced where it first stands (later members with that key dropped),
+ * the keys it did not have follow in the order of ed->meta; a key given
+ * twice in ed->meta takes the later value.  The event's id is replaced by
+ * ed->id, or with newid by a new UUID while the old one (its JSON bytes)
+ * is set as metadata.replay_of, unless ed->meta sets that key too.  Every
+ * value not edited passes byte for byte.  info describes the result: its
+ * id is the new one, hadid false for a UUID made here.  Returns 0, or -1
+ * with err and out unchanged: as ev_event_prepare, and EV_ERR_DATA for an
+ * ed->id that is not 1 to EV_ID_MAX bytes of UTF-8 text without control
+ * characters, or a metadata key that is not valid UTF-8.
+ * Cost: that of ev_event_prepare, plus a scan of the metadata object and
+ * an allocation of ed->nmeta bytes when metadata is set (and of the
+ * metadata's member spans when it has more than 256).
+ */
+int	ev_event_edit(const char *, size_t, const struct ev_prepare *,
+	    const struct ev_edit *, struct ev_buf *out, struct ev_evinfo *,
+	    struct ev_err *);
+
+/*
  * publish.c: reliable publishing.  Events are queued as frames and kept
  * until the bus acknowledges them; when the connection is lost, the
  * publisher reconnects (for up to retry_ms) and sends again everything not
