@@ -563,7 +563,12 @@ int	ev_event_edit(const char *, size_t, const struct ev_prepare *,
  * until the bus acknowledges them; when the connection is lost, the
  * publisher reconnects (for up to retry_ms) and sends again everything not
  * acknowledged.  Every event carries an id, so the bus drops the copies it
- * already had.  The caller polls ev_pub_pollfd() and calls ev_pub_io().
+ * already had, and says so: such an event is acknowledged with the seq of
+ * the copy it had and the dup flag.  The caller polls ev_pub_pollfd() and
+ * calls ev_pub_io().  When the publisher gives up (ev_pub_io or
+ * ev_pub_drain returned -1), what it had not got an answer for is still
+ * queued: ev_pub_unacked() names those events, which may or may not be on
+ * the bus.
  */
 struct ev_publisher {
 	struct ev_client c;
@@ -576,11 +581,14 @@ struct ev_publisher {
 	struct ev_pubent {
 		uint64_t tag;
 		size_t	 len;
+		char	 id[EV_ID_MAX + 1];	/* the event's id, "" if none */
 	}		*ent;		/* a ring of the frames in q */
 	size_t		 entcap, enthead, nent;
 	size_t		 maxq;		/* bytes of q before it is full */
 	uint64_t	 reconnects;
-	void		(*on_ack)(void *, uint64_t tag, uint64_t seq);
+	/* The bus has the event: seq is its place; dup: it had it already. */
+	void		(*on_ack)(void *, uint64_t tag, uint64_t seq,
+			    bool dup);
 	void		(*on_reject)(void *, uint64_t tag, const char *code,
 			    const char *text);
 	void		(*on_reconnect)(void *, const char *epoch);
@@ -590,9 +598,15 @@ struct ev_publisher {
 int	ev_pub_open(struct ev_publisher *, const char *path, const char *name,
 	    int flags, struct ev_err *);
 void	ev_pub_close(struct ev_publisher *);
-/* Queue one event (compact JSON with an id).  -1 only when out of memory. */
+/*
+ * Queue one event (compact JSON with an id) under tag, the caller's number
+ * for it, handed back to on_ack and on_reject.  id is the event's id as
+ * text (NUL-terminated, decoded; NULL or "" when unknown), kept for
+ * ev_pub_unacked: only its first EV_ID_MAX bytes.  -1 only when out of
+ * memory.  Cost: the frame is copied once into the queue.
+ */
 int	ev_pub_queue(struct ev_publisher *, const char *, size_t, uint64_t tag,
-	    struct ev_err *);
+	    const char *id, struct ev_err *);
 /* Too much is waiting for acknowledgement: stop queueing, do I/O. */
 bool	ev_pub_full(const struct ev_publisher *);
 void	ev_pub_pollfd(const struct ev_publisher *, int *fd, short *events);
@@ -604,6 +618,13 @@ void	ev_pub_pollfd(const struct ev_publisher *, int *fd, short *events);
 int	ev_pub_io(struct ev_publisher *, short revents, struct ev_err *);
 /* Do I/O until every queued event is acknowledged.  -1 with err. */
 int	ev_pub_drain(struct ev_publisher *, struct ev_err *);
+/*
+ * The events queued and not answered yet: p->nent of them.  The i-th
+ * (0: the oldest): true with its tag and id ("" when it was queued
+ * without one; valid until the queue changes), false when i >= p->nent.
+ */
+bool	ev_pub_unacked(const struct ev_publisher *, size_t i, uint64_t *tag,
+	    const char **id);
 
 /*
  * ring.c: the bus's recent events, oldest first, bounded by a count and
