@@ -631,11 +631,86 @@ size_t		 ev_ring_count(const struct ev_ring *);
 size_t		 ev_ring_bytes(const struct ev_ring *);
 
 /*
+ * event.c, evfire's side: building an event from a name and a payload, and
+ * editing an event on its own bytes (no tree, values copied byte for
+ * byte).  At the end of event.c.
+ */
+enum ev_payload_mode {
+	EV_PAYLOAD_AUTO,	/* JSON when the text is JSON, else a string */
+	EV_PAYLOAD_JSON,	/* the text must be JSON */
+	EV_PAYLOAD_STRING,	/* the text is a string, whatever it looks like */
+};
+
+/*
+ * Append {"name":NAME,"payload":P} to out: P is payload[0..len) as the
+ * mode says, or null when payload is NULL.  The name is not checked here
+ * (ev_event_prepare and ev_event_edit do that).  Returns 0, or -1 with err
+ * and out unchanged: EV_ERR_DATA when the payload is not JSON under
+ * EV_PAYLOAD_JSON ("payload: invalid JSON at byte 3: ..."), or is to be a
+ * string and is not valid UTF-8 or holds a NUL byte, or when the name is
+ * not valid UTF-8; EV_ERR_SYS when out cannot grow.
+ * Cost: one scan of the payload (two when it becomes a string), one copy.
+ */
+int	ev_event_build(struct ev_buf *out, const char *name, size_t namelen,
+	    const char *payload, size_t len, enum ev_payload_mode,
+	    struct ev_err *);
+
+/* One member to set in an event's metadata. */
+struct ev_metaset {
+	const char	*key;		/* text (UTF-8), not JSON */
+	size_t		 keylen;
+	const char	*val;		/* a JSON value's text, copied as is */
+	size_t		 vallen;
+};
+
+/* What ev_event_edit changes.  All zero: nothing. */
+struct ev_edit {
+	bool			 error;	/* "error":true, in place of the
+					   event's own error field */
+	bool			 newid;	/* a new id; the event's own id, if
+					   any, goes to metadata.replay_of */
+	const char		*id;	/* or this id (text); NULL: keep */
+	size_t			 idlen;
+	const struct ev_metaset	*meta;	/* members to set in metadata */
+	size_t			 nmeta;
+};
+
+/*
+ * ev_event_prepare with edits: check the event exactly as
+ * ev_event_prepare does (the same refusals, duplicate fields included) and
+ * append its bytes to out with ed applied as they are copied.  -e's error
+ * replaces the event's error field where it stands, or is added.  The
+ * metadata sets are merged into the event's metadata object: its other
+ * members keep their bytes and order, a member whose key is set is
+ * replaced where it first stands (later members with that key dropped),
+ * the keys it did not have follow in the order of ed->meta; a key given
+ * twice in ed->meta takes the later value.  The event's id is replaced by
+ * ed->id, or with newid by a new UUID while the old one (its JSON bytes)
+ * is set as metadata.replay_of, unless ed->meta sets that key too.  Every
+ * value not edited passes byte for byte.  info describes the result: its
+ * id is the new one, hadid false for a UUID made here.  Returns 0, or -1
+ * with err and out unchanged: as ev_event_prepare, and EV_ERR_DATA for an
+ * ed->id that is not 1 to EV_ID_MAX bytes of UTF-8 text without control
+ * characters, or a metadata key that is not valid UTF-8.
+ * Cost: that of ev_event_prepare, plus a scan of the metadata object and
+ * an allocation of ed->nmeta bytes when metadata is set (and of the
+ * metadata's member spans when it has more than 256).
+ */
+int	ev_event_edit(const char *, size_t, const struct ev_prepare *,
+	    const struct ev_edit *, struct ev_buf *out, struct ev_evinfo *,
+	    struct ev_err *);
+
+/*
  * publish.c: reliable publishing.  Events are queued as frames and kept
  * until the bus acknowledges them; when the connection is lost, the
  * publisher reconnects (for up to retry_ms) and sends again everything not
  * acknowledged.  Every event carries an id, so the bus drops the copies it
- * already had.  The caller polls ev_pub_pollfd() and calls ev_pub_io().
+ * already had, and says so: such an event is acknowledged with the seq of
+ * the copy it had and the dup flag.  The caller polls ev_pub_pollfd() and
+ * calls ev_pub_io().  When the publisher gives up (ev_pub_io or
+ * ev_pub_drain returned -1), what it had not got an answer for is still
+ * queued: ev_pub_unacked() names those events, which may or may not be on
+ * the bus.
  */
 struct ev_publisher {
 	struct ev_client c;
@@ -648,11 +723,14 @@ struct ev_publisher {
 	struct ev_pubent {
 		uint64_t tag;
 		size_t	 len;
+		char	 id[EV_ID_MAX + 1];	/* the event's id, "" if none */
 	}		*ent;		/* a ring of the frames in q */
 	size_t		 entcap, enthead, nent;
 	size_t		 maxq;		/* bytes of q before it is full */
 	uint64_t	 reconnects;
-	void		(*on_ack)(void *, uint64_t tag, uint64_t seq);
+	/* The bus has the event: seq is its place; dup: it had it already. */
+	void		(*on_ack)(void *, uint64_t tag, uint64_t seq,
+			    bool dup);
 	void		(*on_reject)(void *, uint64_t tag, const char *code,
 			    const char *text);
 	void		(*on_reconnect)(void *, const char *epoch);
@@ -662,9 +740,15 @@ struct ev_publisher {
 int	ev_pub_open(struct ev_publisher *, const char *path, const char *name,
 	    int flags, struct ev_err *);
 void	ev_pub_close(struct ev_publisher *);
-/* Queue one event (compact JSON with an id).  -1 only when out of memory. */
+/*
+ * Queue one event (compact JSON with an id) under tag, the caller's number
+ * for it, handed back to on_ack and on_reject.  id is the event's id as
+ * text (NUL-terminated, decoded; NULL or "" when unknown), kept for
+ * ev_pub_unacked: only its first EV_ID_MAX bytes.  -1 only when out of
+ * memory.  Cost: the frame is copied once into the queue.
+ */
 int	ev_pub_queue(struct ev_publisher *, const char *, size_t, uint64_t tag,
-	    struct ev_err *);
+	    const char *id, struct ev_err *);
 /* Too much is waiting for acknowledgement: stop queueing, do I/O. */
 bool	ev_pub_full(const struct ev_publisher *);
 void	ev_pub_pollfd(const struct ev_publisher *, int *fd, short *events);
@@ -676,6 +760,39 @@ void	ev_pub_pollfd(const struct ev_publisher *, int *fd, short *events);
 int	ev_pub_io(struct ev_publisher *, short revents, struct ev_err *);
 /* Do I/O until every queued event is acknowledged.  -1 with err. */
 int	ev_pub_drain(struct ev_publisher *, struct ev_err *);
+/*
+ * The events queued and not answered yet: p->nent of them.  The i-th
+ * (0: the oldest): true with its tag and id ("" when it was queued
+ * without one; valid until the queue changes), false when i >= p->nent.
+ */
+bool	ev_pub_unacked(const struct ev_publisher *, size_t i, uint64_t *tag,
+	    const char **id);
+
+/*
+ * sublist.c: subscriptions indexed by their patterns' tokens (a trie, as
+ * NATS's sublist), so that an event costs work only for the subscribers
+ * it may reach.  A subscriber is an opaque pointer; insert each of its
+ * include patterns (checked by ev_pattern_check first), and "#" for a set
+ * of exclusions only.  Match gives the subscribers with an include that
+ * matches the name (the evbus. first-token rule applied), each once:
+ * candidates, whose own exclusions and other rules the caller checks.
+ * Results are cached by name until the next insert or remove.
+ */
+struct ev_sublist;
+struct ev_sublist *ev_sublist_new(void);		/* NULL: ENOMEM */
+void	ev_sublist_free(struct ev_sublist *);
+/* 0, or -1 with errno ENOMEM (the list is unchanged but for empty nodes). */
+int	ev_sublist_insert(struct ev_sublist *, const char *, size_t, void *);
+/* Remove sub from pattern (nothing when it is not there). */
+void	ev_sublist_remove(struct ev_sublist *, const char *, size_t, void *);
+/*
+ * The candidates for name: *subs[0..*nsubs), valid until the next call.
+ * 0, or -1 with errno ENOMEM.  Cost: a hash lookup when cached; else a
+ * walk of the trie along the name's tokens (each '#' may try every
+ * suffix) and one copy of the result into the cache.
+ */
+int	ev_sublist_match(struct ev_sublist *, const char *, size_t,
+	    void *const **subs, size_t *nsubs);
 
 /*
  * target.c: Consul-style targeting.  A subscriber's identity (any part

@@ -9,6 +9,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "evbus.h"
@@ -596,4 +597,364 @@ ev_event_seq(const char *p, size_t len)
 	for (i = 7; i < len && p[i] >= '0' && p[i] <= '9'; i++)
 		v = v * 10 + (uint64_t)(p[i] - '0');
 	return v;
+}
+
+/*
+ * evfire's side: building an event from a name and a payload, and editing
+ * an event on its own bytes.  The edits are applied as the scanned spans
+ * are copied, so that every value not edited passes byte for byte and an
+ * edited event is refused for exactly what ev_event_prepare refuses.
+ */
+
+int
+ev_event_build(struct ev_buf *out, const char *name, size_t namelen,
+    const char *payload, size_t len, enum ev_payload_mode mode,
+    struct ev_err *err)
+{
+	size_t mark = ev_buf_unread(out);
+	struct ev_err jerr;
+
+	if (ev_buf_append(out, "{\"name\":", 8) == -1)
+		goto nomem;
+	if (ev_json_put_string(out, name, namelen, err) == -1)
+		goto fail;
+	if (ev_buf_append(out, ",\"payload\":", 11) == -1)
+		goto nomem;
+	if (payload == NULL) {
+		if (ev_buf_append(out, "null", 4) == -1)
+			goto nomem;
+	} else if (mode != EV_PAYLOAD_STRING &&
+	    ev_json_check(payload, len, NULL, &jerr) == 0) {
+		if (ev_buf_append(out, payload, len) == -1)
+			goto nomem;
+	} else if (mode == EV_PAYLOAD_JSON) {
+		ev_err_set(err, EV_ERR_DATA, "payload: %s", jerr.msg);
+		goto fail;
+	} else if (ev_json_put_string(out, payload, len, err) == -1) {
+		if (err != NULL && err->kind == EV_ERR_DATA)
+			ev_err_set(err, EV_ERR_DATA, "payload: not JSON, and "
+			    "not text to make a string of (invalid UTF-8 or "
+			    "a NUL byte)");
+		goto fail;
+	}
+	if (ev_buf_putc(out, '}') == -1)
+		goto nomem;
+	return 0;
+nomem:
+	ev_err_sys(err, "event");
+fail:
+	ev_buf_truncate(out, mark);
+	return -1;
+}
+
+/*
+ * The metadata sets of an edit, with metadata.replay_of first when the
+ * event's id is being replaced (its value the old id's bytes): index i of
+ * this list is replay when has_replay and i is 0, else set[i - has_replay].
+ */
+struct medit {
+	const struct ev_metaset	*set;
+	size_t			 n;	/* entries, replay included */
+	struct ev_metaset	 replay;
+	bool			 has_replay;
+	bool			*done;	/* n flags: emitted */
+};
+
+static const struct ev_metaset *
+medit_get(const struct medit *me, size_t i)
+{
+	if (me->has_replay)
+		return i == 0 ? &me->replay : &me->set[i - 1];
+	return &me->set[i];
+}
+
+/* The entry whose value counts for key: the last with that key, or -1. */
+static ssize_t
+medit_find(const struct medit *me, const char *key, size_t keylen)
+{
+	const struct ev_metaset *s;
+	size_t i;
+
+	for (i = me->n; i-- > 0;) {
+		s = medit_get(me, i);
+		if (s->keylen == keylen && memcmp(s->key, key, keylen) == 0)
+			return (ssize_t)i;
+	}
+	return -1;
+}
+
+/*
+ * Append ,"KEY":VALUE (the comma unless first) from JSON spans.  -1 when
+ * out cannot grow.
+ */
+static int
+put_raw_member(struct ev_buf *out, bool *comma, const char *key,
+    size_t keylen, const char *val, size_t vallen)
+{
+	if ((*comma && ev_buf_putc(out, ',') == -1) ||
+	    ev_buf_putc(out, '"') == -1 ||
+	    ev_buf_append(out, key, keylen) == -1 ||
+	    ev_buf_append(out, "\":", 2) == -1 ||
+	    ev_buf_append(out, val, vallen) == -1)
+		return -1;
+	*comma = true;
+	return 0;
+}
+
+/* Append a set's member, its key made a JSON string. */
+static int
+put_set(struct ev_buf *out, bool *comma, const struct ev_metaset *s,
+    struct ev_err *err)
+{
+	if (*comma && ev_buf_putc(out, ',') == -1)
+		return ev_err_sys(err, "event");
+	if (ev_json_put_string(out, s->key, s->keylen, err) == -1) {
+		if (err != NULL && err->kind == EV_ERR_DATA)
+			ev_err_set(err, EV_ERR_DATA, "metadata: a key is not "
+			    "valid UTF-8 (or holds a NUL byte)");
+		return -1;
+	}
+	if (ev_buf_putc(out, ':') == -1 ||
+	    ev_buf_append(out, s->val, s->vallen) == -1)
+		return ev_err_sys(err, "event");
+	*comma = true;
+	return 0;
+}
+
+/* The spans of a metadata object being merged; more are allocated. */
+static _Thread_local struct ev_jmember metam[256];
+
+/*
+ * Append the metadata object: md's members (md NULL: none) with the sets
+ * merged in, as ev_event_edit describes.  -1 with err.
+ */
+static int
+meta_emit(struct ev_buf *out, const struct ev_jmember *md,
+    struct medit *me, struct ev_err *err)
+{
+	struct ev_jmember *m = metam, *big = NULL;
+	struct ev_buf kb = { 0 };
+	const char *key;
+	size_t n = 0, i, keylen, cap;
+	ssize_t w;
+	bool comma = false;
+	int rv = -1;
+
+	if (md != NULL && ev_json_scan_object(md->val, md->vallen, metam,
+	    sizeof(metam) / sizeof(metam[0]), &n, NULL) == -1) {
+		/* Valid, so too many members: room for every one there is. */
+		cap = md->vallen / 4 + 1;
+		if ((big = calloc(cap, sizeof(*big))) == NULL) {
+			ev_err_sys(err, "event");
+			goto out;
+		}
+		if (ev_json_scan_object(md->val, md->vallen, big, cap, &n,
+		    err) == -1)
+			goto out;
+		m = big;
+	}
+	if (ev_buf_putc(out, '{') == -1)
+		goto nomem;
+	for (i = 0; i < n; i++) {
+		key = m[i].key;
+		keylen = m[i].keylen;
+		if (m[i].key_escaped) {
+			ev_buf_reset(&kb);
+			if (ev_json_unescape(key, keylen, &kb) == -1)
+				goto nomem;
+			key = kb.data;
+			keylen = kb.len;
+		}
+		if ((w = medit_find(me, key, keylen)) == -1) {
+			if (put_raw_member(out, &comma, m[i].key,
+			    m[i].keylen, m[i].val, m[i].vallen) == -1)
+				goto nomem;
+			continue;
+		}
+		if (me->done[w])
+			continue;
+		me->done[w] = true;
+		if (put_set(out, &comma, medit_get(me, (size_t)w), err) == -1)
+			goto out;
+	}
+	for (i = 0; i < me->n; i++) {
+		key = medit_get(me, i)->key;
+		w = medit_find(me, key, medit_get(me, i)->keylen);
+		if (me->done[w])
+			continue;
+		me->done[w] = true;
+		if (put_set(out, &comma, medit_get(me, (size_t)w), err) == -1)
+			goto out;
+	}
+	if (ev_buf_putc(out, '}') == -1)
+		goto nomem;
+	rv = 0;
+	goto out;
+nomem:
+	ev_err_sys(err, "event");
+out:
+	ev_buf_free(&kb);
+	free(big);
+	return rv;
+}
+
+/* An id given as text: what event_scan asks of a producer's id. */
+static int
+edit_id_check(const char *id, size_t len, struct ev_err *err)
+{
+	size_t i;
+
+	if (len == 0 || len > EV_ID_MAX)
+		return ev_err_set(err, EV_ERR_DATA, "id: must be 1 to %d bytes",
+		    EV_ID_MAX);
+	for (i = 0; i < len; i++)
+		if ((unsigned char)id[i] < ' ' || id[i] == 0x7f)
+			return ev_err_set(err, EV_ERR_DATA,
+			    "id: contains a control character");
+	return 0;
+}
+
+/*
+ * Append the new id member (comma first unless first): ed->id as a JSON
+ * string, or the UUID in info->id.
+ */
+static int
+put_new_id(struct ev_buf *out, bool *comma, const struct ev_edit *ed,
+    const struct ev_evinfo *info, struct ev_err *err)
+{
+	if ((*comma && ev_buf_putc(out, ',') == -1) ||
+	    ev_buf_append(out, "\"id\":", 5) == -1)
+		return ev_err_sys(err, "event");
+	*comma = true;
+	if (ed->id != NULL) {
+		if (ev_json_put_string(out, ed->id, ed->idlen, err) == -1) {
+			if (err != NULL && err->kind == EV_ERR_DATA)
+				ev_err_set(err, EV_ERR_DATA,
+				    "id: not valid UTF-8");
+			return -1;
+		}
+		return 0;
+	}
+	if (ev_buf_putc(out, '"') == -1 ||
+	    ev_buf_append(out, info->id, EV_UUID_LEN) == -1 ||
+	    ev_buf_putc(out, '"') == -1)
+		return ev_err_sys(err, "event");
+	return 0;
+}
+
+int
+ev_event_edit(const char *buf, size_t len, const struct ev_prepare *prep,
+    const struct ev_edit *ed, struct ev_buf *out, struct ev_evinfo *info,
+    struct ev_err *err)
+{
+	const struct ev_jmember *m, *md = NULL;
+	struct medit me = { .set = ed->meta, .n = ed->nmeta };
+	size_t mark = ev_buf_unread(out), i;
+	bool newid = ed->id != NULL || ed->newid, comma = false;
+	bool has_error = false, has_id = false;
+	int rv = -1;
+
+	if (ed->id != NULL && edit_id_check(ed->id, ed->idlen, err) == -1)
+		return -1;
+	if (event_scan(buf, len, prep->maxdepth, false, &scan, info,
+	    err) == -1)
+		return -1;
+	if (ed->id == NULL && ed->newid && info->hadid) {
+		m = &scan.m[scan.id_member];
+		me.replay = (struct ev_metaset){ "replay_of", 9, m->val,
+		    m->vallen };
+		me.has_replay = true;
+		me.n++;
+	}
+	if (me.n > 0 && (me.done = calloc(me.n, sizeof(bool))) == NULL)
+		return ev_err_sys(err, "event");
+	if (ed->id != NULL) {
+		memcpy(info->id, ed->id, ed->idlen);
+		info->id[ed->idlen] = '\0';
+		info->hadid = true;
+	} else if (ed->newid) {
+		ev_uuid4(info->id);
+		info->hadid = false;
+	}
+
+	if (ev_buf_putc(out, '{') == -1)
+		goto nomem;
+	for (i = 0; i < scan.n; i++) {
+		m = &scan.m[i];
+		switch (scan.f[i]) {
+		case F_SEQ:
+		case F_ORIGIN:
+			continue;
+		case F_ID:
+			has_id = true;
+			if (!newid)
+				break;
+			if (put_new_id(out, &comma, ed, info, err) == -1)
+				goto fail;
+			continue;
+		case F_ERROR:
+			has_error = true;
+			if (!ed->error)
+				break;
+			if (put_raw_member(out, &comma, "error", 5, "true",
+			    4) == -1)
+				goto nomem;
+			continue;
+		case F_METADATA:
+			md = m;
+			if (me.n == 0)
+				break;
+			if ((comma && ev_buf_putc(out, ',') == -1) ||
+			    ev_buf_append(out, "\"metadata\":", 11) == -1)
+				goto nomem;
+			comma = true;
+			if (meta_emit(out, md, &me, err) == -1)
+				goto fail;
+			continue;
+		default:
+			break;
+		}
+		if (put_raw_member(out, &comma, m->key, m->keylen, m->val,
+		    m->vallen) == -1)
+			goto nomem;
+	}
+	if (ed->error && !has_error &&
+	    put_raw_member(out, &comma, "error", 5, "true", 4) == -1)
+		goto nomem;
+	if (me.n > 0 && md == NULL) {
+		if ((comma && ev_buf_putc(out, ',') == -1) ||
+		    ev_buf_append(out, "\"metadata\":", 11) == -1)
+			goto nomem;
+		comma = true;
+		if (meta_emit(out, NULL, &me, err) == -1)
+			goto fail;
+	}
+	if (newid && !has_id) {
+		if (put_new_id(out, &comma, ed, info, err) == -1)
+			goto fail;
+	} else if (prep->fill && !info->hadid && !has_id) {
+		ev_uuid4(info->id);
+		if (put_new_id(out, &comma, &(struct ev_edit){ 0 }, info,
+		    err) == -1)
+			goto fail;
+	}
+	if (prep->fill && !scan.has_time) {
+		info->time = prep->now_ms;
+		if ((comma && ev_buf_putc(out, ',') == -1) ||
+		    ev_buf_append(out, "\"time\":", 7) == -1 ||
+		    ev_buf_putu(out, (uint64_t)prep->now_ms) == -1)
+			goto nomem;
+	}
+	if (ev_buf_putc(out, '}') == -1)
+		goto nomem;
+	event_oneline(out, mark);
+	rv = 0;
+	goto out;
+nomem:
+	ev_err_sys(err, "event");
+fail:
+	ev_buf_truncate(out, mark);
+out:
+	free(me.done);
+	return rv;
 }

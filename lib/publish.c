@@ -62,7 +62,7 @@ ev_pub_close(struct ev_publisher *p)
 
 int
 ev_pub_queue(struct ev_publisher *p, const char *json, size_t len,
-    uint64_t tag, struct ev_err *err)
+    uint64_t tag, const char *id, struct ev_err *err)
 {
 	struct ev_pubent *ne;
 	size_t mark = ev_buf_unread(&p->q), ncap, i;
@@ -85,6 +85,7 @@ ev_pub_queue(struct ev_publisher *p, const char *json, size_t len,
 	ne = &p->ent[(p->enthead + p->nent) % p->entcap];
 	ne->tag = tag;
 	ne->len = ev_buf_unread(&p->q) - mark;
+	snprintf(ne->id, sizeof(ne->id), "%s", id != NULL ? id : "");
 	p->nent++;
 	return 0;
 }
@@ -102,6 +103,20 @@ ev_pub_pollfd(const struct ev_publisher *p, int *fd, short *events)
 	*events = POLLIN;
 	if (p->sent < ev_buf_unread(&p->q))
 		*events |= POLLOUT;
+}
+
+/* retry_ms for a message: in seconds when whole, else milliseconds. */
+static long long
+pub_span(const struct ev_publisher *p)
+{
+	return p->retry_ms % 1000 == 0 ? (long long)(p->retry_ms / 1000) :
+	    (long long)p->retry_ms;
+}
+
+static const char *
+pub_unit(const struct ev_publisher *p)
+{
+	return p->retry_ms % 1000 == 0 ? "s" : "ms";
 }
 
 /* The oldest queued event got its answer: forget its frame. */
@@ -158,8 +173,8 @@ pub_reconnect(struct ev_publisher *p, struct ev_err *err)
 		if (left <= 0)
 			return ev_err_set(err, EV_ERR_UNAVAILABLE,
 			    "lost the bus at %s and it did not come back "
-			    "within %lld s (%s)", p->c.path,
-			    (long long)(p->retry_ms / 1000), e.msg);
+			    "within %lld %s (%s)", p->c.path, pub_span(p),
+			    pub_unit(p), e.msg);
 		ev_sleep_ms(wait < left ? wait : left);
 		wait = wait * 2 > 1000 ? 1000 : wait * 2;
 	}
@@ -170,12 +185,17 @@ pub_reconnect(struct ev_publisher *p, struct ev_err *err)
 	return 0;
 }
 
-/* Act on the replies read so far: one ACK or ERR per queued event. */
+/*
+ * Act on the replies read so far: one ACK or ERR per queued event, in
+ * order.  "ACK <seq> dup": the bus had an event with that id already, and
+ * seq is that event's.
+ */
 static int
 pub_replies(struct ev_publisher *p, struct ev_err *err)
 {
 	struct ev_frame f;
 	uint64_t seq, tag;
+	bool dup;
 	int r;
 
 	while ((r = ev_decoder_next(&p->c.dec, &f, err)) == 1) {
@@ -191,9 +211,10 @@ pub_replies(struct ev_publisher *p, struct ev_err *err)
 		    (f.argc == 2 && strcmp(f.argv[1], "dup") == 0)) &&
 		    ev_parse_u64(f.argv[0], strlen(f.argv[0]), UINT64_MAX,
 		    &seq) == 0) {
+			dup = f.argc == 2;
 			tag = pub_pop(p);
 			if (p->on_ack != NULL)
-				p->on_ack(p->arg, tag, seq);
+				p->on_ack(p->arg, tag, seq, dup);
 		} else if (strcmp(f.verb, "ERR") == 0 && f.argc == 2) {
 			if (strcmp(f.argv[0], "proto") == 0)
 				return ev_err_set(err, EV_ERR_PROTO,
@@ -251,8 +272,8 @@ ev_pub_drain(struct ev_publisher *p, struct ev_err *err)
 		left = deadline - ev_mono_ms();
 		if (left <= 0)
 			return ev_err_set(err, EV_ERR_TIMEOUT, "the bus at %s "
-			    "did not acknowledge within %lld s", p->c.path,
-			    (long long)(p->retry_ms / 1000));
+			    "did not acknowledge within %lld %s", p->c.path,
+			    pub_span(p), pub_unit(p));
 		if ((r = poll(&pfd, 1, (int)left)) == -1) {
 			if (errno == EINTR)
 				continue;
@@ -267,4 +288,18 @@ ev_pub_drain(struct ev_publisher *p, struct ev_err *err)
 			deadline = ev_mono_ms() + p->retry_ms;
 	}
 	return 0;
+}
+
+bool
+ev_pub_unacked(const struct ev_publisher *p, size_t i, uint64_t *tag,
+    const char **id)
+{
+	const struct ev_pubent *e;
+
+	if (i >= p->nent)
+		return false;
+	e = &p->ent[(p->enthead + i) % p->entcap];
+	*tag = e->tag;
+	*id = e->id;
+	return true;
 }

@@ -11,6 +11,15 @@ load helper
 	[[ ${output,,} == *usage* ]] || fail "no usage line: $output"
 }
 
+@test "evfire --help is the SYNOPSIS of evfire(1), word for word" {
+	command -v mandoc >/dev/null || skip "no mandoc"
+	run_ok evfire --help
+	help=$(sed 's/^usage://' <<<"$output" | tr -s ' \t\n' ' ')
+	man=$(mandoc -Tascii "$BATS_TEST_DIRNAME/../man/man1/evfire.1" | col -b |
+	    sed -n '/^SYNOPSIS/,/^DESCRIPTION/p' | sed '1d;$d' | tr -s ' \t\n' ' ')
+	assert_equal "$help" "$man"
+}
+
 @test "evfire --version prints a version and exits 0" {
 	run_ok evfire --version
 	assert_output --regexp '[0-9]+\.[0-9]+\.[0-9]+'
@@ -334,15 +343,283 @@ load helper
 	assert_output "$(printf '%s\n' '["a",true,{"k":"v"}]' '["b",true,{"k":"v"}]')"
 }
 
+# --- -e and -m on the event's own bytes ---------------------------------
+
+# stamped FILE: the events in FILE without the bus's head ({"seq":..,"id":..,
+# "origin":{..},) and without their time, as "{REST}", byte for byte.
+stamped() {
+	sed -E 's/^\{"seq":[0-9]+,"id":"[^"]*","origin":\{[^}]*\},/{/; s/,"time":[0-9]+([,}])/\1/' "$1"
+}
+
+@test "evfire -e -m: values pass byte for byte (0.1 stays 0.1), metadata merged in order" {
+	start_bus
+	run_ok evfire -e -m k=v -m new='a "b"' < <(printf '%s\n' \
+	    '{"name":"bb.x","payload":0.1,"metadata":{"k":1.50,"z":[1, 2]},"error":false,"x":1E+2}' \
+	    '{"name":"bb.y","payload":{"big":12345678901234567890.5}}')
+	run_ok evfire -e -m k=v bb.arg 0.10
+	collect 3 "$T/ev" 'bb.#'
+	run stamped "$T/ev"
+	assert_output "$(printf '%s\n' \
+	    '{"name":"bb.x","payload":0.1,"metadata":{"k":"v","z":[1, 2],"new":"a \"b\""},"error":true,"x":1E+2}' \
+	    '{"name":"bb.y","payload":{"big":12345678901234567890.5},"error":true,"metadata":{"k":"v","new":"a \"b\""}}' \
+	    '{"name":"bb.arg","payload":0.10,"error":true,"metadata":{"k":"v"}}')"
+}
+
+@test "evfire -e and -m refuse what is refused without them (a field given twice)" {
+	start_bus
+	for opts in "" "-e" "-m k=v"; do
+		# shellcheck disable=SC2086 # the options are words
+		run_fails 65 evfire $opts < <(printf '%s\n' '{"name":"tw.x","name":"tw.y"}' \
+		    '{"name":"tw.z","error":true,"error":false}')
+		assert_equal "$stderr" "$(printf '%s\n' \
+		    'evfire: stdin:1: name: given twice' \
+		    'evfire: stdin:2: error: given twice')"
+	done
+	run_fails 1 evfire -m k=v < <(printf '%s\n' '{"name":"tw.m","metadata":[1]}' '{"name":"tw.ok"}')
+	assert_equal "$stderr" 'evfire: stdin:1: metadata: not an object'
+	collect 1 "$T/ev" 'tw.#'
+	run stamped "$T/ev"
+	assert_output '{"name":"tw.ok","metadata":{"k":"v"}}'
+}
+
+@test "evfire -m: a value that is not UTF-8 is a usage error (64)" {
+	start_bus
+	run_fails 64 evfire -m "k=$(printf '\377')" x
+	assert_equal "$stderr" "evfire: -m k=$(printf '\377'): value not valid UTF-8"
+}
+
+# --- duplicates, replays, --id --------------------------------------------
+
+@test "evfire: a replay of evsub's output into the same bus says the events were duplicates" {
+	start_bus
+	run_ok evfire < <(gen_events 5 rp.x)
+	run_ok evsub --from 0 -c 5 'rp.#'
+	printf '%s\n' "$output" >"$T/f"
+	run_ok evfire -w <"$T/f"
+	assert_output "$(jq .seq "$T/f")"
+	assert_equal "$stderr" "evfire: 5 of 5 events were already on the bus (same id) and were not published again; use --new-ids to publish copies"
+	# One new event among old ones.
+	run_ok evfire < <(echo '{"name":"rp.x","payload":6}'; head -n 1 "$T/f")
+	assert_equal "$stderr" "evfire: 1 of 2 events was already on the bus (same id) and was not published again; use --new-ids to publish copies"
+	run_ok evfire -q <"$T/f"
+	assert_equal "$stderr" ''
+	collect 6 "$T/ev" 'rp.#'
+	run jq .payload "$T/ev"
+	assert_output "$(seq 6)"
+}
+
+@test "evfire --strict: a duplicate is status 3, with the message" {
+	start_bus
+	run_ok evfire --strict < <(gen_events 3 st.x)
+	run_ok evsub --from 0 -c 3 'st.#'
+	printf '%s\n' "$output" >"$T/f"
+	run_fails 3 evfire --strict < <(gen_events 1 st.y; head -n 2 "$T/f")
+	assert_equal "$stderr" "evfire: 2 of 3 events were already on the bus (same id) and were not published again; use --new-ids to publish copies"
+	run_fails 3 evfire --strict -q <"$T/f"
+	assert_equal "$stderr" ''
+	# A rejected line says more than a duplicate: status 1.
+	run_fails 1 evfire --strict < <(head -n 1 "$T/f"; echo junk)
+	collect 4 "$T/ev" 'st.#'
+}
+
+@test "evfire --new-ids publishes copies, the old id in metadata.replay_of" {
+	start_bus
+	run_ok evfire < <(echo '{"name":"ni.a","payload":0.1,"metadata":{"k":1}}'
+	    echo '{"name":"ni.b","id":"mine\u0021"}')
+	run_ok evsub --from 0 -c 2 'ni.#'
+	printf '%s\n' "$output" >"$T/f"
+	run_ok evfire --new-ids -w <"$T/f"
+	assert_equal "$stderr" ''
+	assert_equal "${#lines[@]}" 2
+	old=$(jq -s 'map(.seq) | max' "$T/f")
+	[ "${lines[0]}" -gt "$old" ] && [ "${lines[1]}" -gt "${lines[0]}" ]
+	collect 4 "$T/ev" 'ni.#'
+	# The copies: new ids, the old ones kept, seq and origin the bus's.
+	run jq -c '[.name, .payload, .metadata]' <(tail -n 2 "$T/ev")
+	assert_output "$(jq -c '[.name, .payload, ((.metadata // {}) + {replay_of: .id})]' "$T/f")"
+	run jq -r .id "$T/ev"
+	assert_equal "$(sort -u <<<"$output" | wc -l)" 4
+	# Byte for byte: the escaped id and 0.1 as they were.
+	run stamped <(tail -n 2 "$T/ev")
+	assert_output "$(printf '%s\n' \
+	    '{"name":"ni.a","payload":0.1,"metadata":{"k":1,"replay_of":"'"$(jq -r .id <(head -n 1 "$T/f"))"'"}}' \
+	    '{"name":"ni.b","metadata":{"replay_of":"mine\u0021"}}')"
+}
+
+@test "evfire(1) examples: the three newest job events again, as copies and as they were" {
+	start_bus
+	evfire job.a; evfire job.b; evfire job.c
+	run_ok bash -c "evsub -c 3 --last 3 'job.#' | evfire"
+	assert_equal "$stderr" "evfire: 3 of 3 events were already on the bus (same id) and were not published again; use --new-ids to publish copies"
+	run_ok bash -c "evsub -c 3 --last 3 'job.#' | evfire --new-ids"
+	assert_equal "$stderr" ''
+	collect 6 "$T/ev" 'job.#'
+	run jq -r '[.name, .metadata.replay_of // "-"] | join(" ")' "$T/ev"
+	assert_output "$(jq -r '[.name, "-"] | join(" ")' <(head -n 3 "$T/ev")
+	    jq -r '[.name, .id] | join(" ")' <(head -n 3 "$T/ev"))"
+}
+
+@test "evfire --id: one event with the id given; again, the bus has it" {
+	start_bus
+	run_ok evfire -w --id job-42 id.x '{"n":0.1}'
+	s1=$output
+	assert_equal "$stderr" ''
+	run_ok evfire -w --id job-42 id.x '{"n":0.1}'
+	assert_output "$s1"
+	assert_equal "$stderr" "evfire: the event was already on the bus (same id) and was not published again; fire it without --id to publish a copy"
+	run_fails 3 evfire --strict --id job-42 id.x
+	collect 1 "$T/ev" 'id.#'
+	run jq -r .id "$T/ev"
+	assert_output job-42
+	run stamped "$T/ev"
+	assert_output '{"name":"id.x","payload":{"n":0.1}}'
+}
+
+@test "evfire --id and --new-ids: misuse is refused" {
+	start_bus
+	run_fails 64 evfire --id x </dev/null
+	assert_equal "${stderr_lines[0]}" 'evfire: --id is the id of one event: give the event'"'"'s name as an argument'
+	run_fails 64 evfire --id x -n n.x </dev/null
+	run_fails 64 evfire --new-ids n.x
+	assert_equal "${stderr_lines[0]}" 'evfire: --new-ids replaces the ids of events read as JSON lines; events made from a name get new ids anyway'
+	run_fails 64 evfire --new-ids -n n.x </dev/null
+	run_fails 65 evfire --id '' n.x
+	assert_equal "$stderr" 'evfire: id: must be 1 to 64 bytes'
+	run_fails 65 evfire --id "$(printf 'a\tb')" n.x
+	assert_equal "$stderr" 'evfire: id: contains a control character'
+	run_fails 65 evfire --id "$(printf 'i%.0s' {1..65})" n.x
+	run_ok evfire --id "$(printf 'i%.0s' {1..64})" n.x
+	collect 1 "$T/ev" 'n.#'
+}
+
+# --- events not acknowledged ---------------------------------------------
+
+# fake_bus READ ACKS: a stand-in for evbusd at $EVBUS_SOCKET.  On the first
+# connection it answers HELLO, reads READ events (their bodies go to
+# $T/fake.got, one a line), acknowledges the first ACKS of them and hangs
+# up; every later connection is told "ERR proto", as by a newer bus that
+# does not speak our protocol, so that the publisher gives up at once.
+# Feed evfire a regular file: it has then seen the end of its input when
+# it gives up, and says nothing about lines it did not read.
+fake_bus() {
+	cat >"$T/fake.sh" <<-EOF
+	export LC_ALL=C
+	read -r hello
+	if [ -e "$T/fake.conn" ]; then
+		printf 'ERR proto unsupported protocol version 2 (this bus speaks 3)\n'
+		exit 0
+	fi
+	: >"$T/fake.conn"
+	printf 'HELLO 2 0123456789abcdef 0 65536 features= max_depth=256\n'
+	i=0
+	while [ \$i -lt $1 ]; do
+		read -r verb len || exit 0
+		IFS= read -r -N \$((len + 1)) body || exit 0
+		printf '%s' "\$body" >>"$T/fake.got"
+		i=\$((i + 1))
+	done
+	i=0
+	while [ \$i -lt $2 ]; do
+		i=\$((i + 1))
+		printf 'ACK %d\n' \$i
+	done
+	EOF
+	socat "UNIX-LISTEN:$EVBUS_SOCKET,fork" "EXEC:bash $T/fake.sh" \
+	    </dev/null 3>&- &
+	EV_PIDS+=("$!")
+	wait_for "[ -S '$EVBUS_SOCKET' ]" 10
+}
+
+@test "evfire: the bus lost for good (69): the message names the events not acknowledged" {
+	fake_bus 3 1
+	printf '%s\n' '{"name":"u.1","id":"one"}' '{"name":"u.2","id":"t\"wo"}' \
+	    '{"name":"u.3"}' >"$T/in"
+	run_fails 69 evfire <"$T/in"
+	id3=$(sed -n 3p "$T/fake.got" | jq -r .id)
+	assert_equal "$stderr" "evfire: the bus refused us: unsupported protocol version 2 (this bus speaks 3)
+evfire: 2 events were not acknowledged and may or may not be on the bus: stdin:2 id \"t\\\"wo\", stdin:3 id \"$id3\" (chosen by evfire)
+evfire: to publish them again without doubles, give each its id: the ids chosen by evfire are not in the input"
+}
+
+@test "evfire: many events not acknowledged: the first few, a count and the last line" {
+	fake_bus 8 1
+	for i in 1 2 3 4 5 6 7; do
+		echo "{\"name\":\"u.$i\",\"id\":\"id$i\"}"
+	done >"$T/in"
+	printf '\n%s\n' '{"name":"u.9","id":"id9"}' >>"$T/in"
+	run_fails 69 evfire <"$T/in"
+	assert_equal "$stderr" 'evfire: the bus refused us: unsupported protocol version 2 (this bus speaks 3)
+evfire: 7 events were not acknowledged and may or may not be on the bus: stdin:2 id "id2", stdin:3 id "id3", stdin:4 id "id4", stdin:5 id "id5", and 3 more up to stdin:9
+evfire: to publish them again without doubles, send the same lines: the bus drops the ids it has'
+}
+
+@test "evfire NAME: the event not acknowledged is named with the id to retry with" {
+	fake_bus 1 0
+	run_fails 69 evfire u.arg 1
+	id=$(jq -r .id "$T/fake.got")
+	[[ $id =~ ^[0-9a-f-]{36}$ ]] || fail "id: $id"
+	assert_equal "$stderr" "evfire: the bus refused us: unsupported protocol version 2 (this bus speaks 3)
+evfire: the event was not acknowledged and may or may not be on the bus: id \"$id\"
+evfire: to publish it without a double, fire it again with --id $id"
+	rm "$T/fake.conn" "$T/fake.got"
+	run_fails 69 evfire --id "$id" u.arg 1
+	assert_equal "$(jq -r .id "$T/fake.got")" "$id"
+	assert_equal "${stderr_lines[2]}" 'evfire: to publish it without a double, fire it again with the same --id'
+}
+
+@test "evfire: giving up before the end of stdin says how far it was read" {
+	fake_bus 2 0
+	mkfifo "$T/in"
+	EV_STDIN=$T/in start_bg "$T/fire" evfire
+	fire=$BG_PID
+	exec 8>"$T/in"
+	printf '%s\n' '{"name":"r.1","id":"r1"}' '' '{"name":"r.3","id":"r3"}' >&8
+	finish "$fire" 69 40
+	exec 8>&-
+	run cat "$T/fire.err"
+	assert_output 'evfire: the bus refused us: unsupported protocol version 2 (this bus speaks 3)
+evfire: 2 events were not acknowledged and may or may not be on the bus: stdin:1 id "r1", stdin:3 id "r3"
+evfire: to publish them again without doubles, send the same lines: the bus drops the ids it has
+evfire: stdin was read up to line 3; the lines after it were not sent'
+}
+
+@test "evfire: a bus that stops answering (75): the message names the events" {
+	start_bus
+	mkfifo "$T/in"
+	# Give up after half a second where EVBUS_RECONNECT_TIMEOUT is known
+	# (the default is 10 s).
+	EVBUS_RECONNECT_TIMEOUT=500ms EV_STDIN=$T/in start_bg "$T/fire" evfire -w
+	fire=$BG_PID
+	exec 8>"$T/in"
+	echo '{"name":"to.1","id":"a1"}' >&8
+	wait_lines "$T/fire" 1
+	kill -STOP "$BUS_PID"
+	printf '%s\n' '{"name":"to.2","id":"a2"}' '{"name":"to.3"}' >&8
+	exec 8>&-
+	finish "$fire" 75 40
+	kill -CONT "$BUS_PID"
+	run cat "$T/fire.err"
+	[[ ${lines[0]} =~ ^"evfire: the bus at $EVBUS_SOCKET did not acknowledge within "(10\ s|500\ ms)$ ]] ||
+	    fail "line 1: ${lines[0]}"
+	[[ ${lines[1]} =~ ^'evfire: 2 events were not acknowledged and may or may not be on the bus: stdin:2 id "a2", stdin:3 id "'[0-9a-f-]{36}'" (chosen by evfire)'$ ]] ||
+	    fail "line 2: ${lines[1]}"
+	assert_line --index 2 'evfire: to publish them again without doubles, give each its id: the ids chosen by evfire are not in the input'
+	assert_equal "${#lines[@]}" 3
+}
+
 # --- duplicates, bus loss, autostart -------------------------------------
 
-@test "evfire: the same id twice is stored once (same seq)" {
+@test "evfire: the same id twice is stored once (same seq), and evfire says so" {
 	start_bus
 	ev='{"name":"dd.x","id":"2c0d5f7e-9b1a-4c3d-8e2f-3a4b5c6d7e8f"}'
 	run_ok evfire -w <<<"$ev"
 	s1=$output
+	assert_equal "$stderr" ''
 	run_ok evfire -w <<<"$ev"
 	assert_output "$s1"
+	assert_equal "$stderr" "evfire: the event was already on the bus (same id) and was not published again; use --new-ids to publish a copy"
+	run_ok evfire -q <<<"$ev"
+	assert_equal "$stderr" ''
 	collect 1 "$T/ev" 'dd.#'
 }
 

@@ -1,6 +1,7 @@
 /*
  * evfire: publish events on the bus, from arguments or from standard input.
  */
+#include <err.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -11,24 +12,36 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <jansson.h>
-
 #include "evbus.h"
 
-enum payload_mode { PAYLOAD_AUTO, PAYLOAD_JSON, PAYLOAD_STRING };
+#define EX_DUP		3	/* --strict: some events were duplicates */
+#define UNACKED_SHOW	5	/* unacknowledged events named one by one */
+
+/*
+ * A queued event's tag: its input line (0 for the argument) and whether
+ * evfire chose its id (it was absent, or --new-ids), so that a failure
+ * can say which ids are not in the input.
+ */
+#define TAG(line, filled)	((uint64_t)(line) << 1 | ((filled) ? 1 : 0))
+#define TAG_LINE(t)		((t) >> 1)
+#define TAG_FILLED(t)		(((t) & 1) != 0)
 
 struct fire {
 	struct ev_publisher pub;
 	const char	*name;		/* -n, or the name argument */
-	bool		 error;		/* -e */
-	json_t		*metadata;	/* -m pairs, or NULL */
-	struct ev_buf	 meta;		/* the same as JSON text */
-	enum payload_mode mode;
+	enum ev_payload_mode mode;	/* --json, --string */
+	struct ev_edit	 edit;		/* -e, -m, --id, --new-ids */
+	struct ev_metaset *meta;	/* -m pairs, values as JSON strings */
+	size_t		 nmeta;
 	bool		 wait;		/* -w: print seqs */
 	bool		 quiet;
+	bool		 strict;	/* a duplicate is an error */
 	const char	*source;	/* "stdin", or "argument" */
-	uint64_t	 accepted;
+	uint64_t	 accepted;	/* events the bus has, duplicates too */
+	uint64_t	 dups;		/* of those, the ones it had already */
 	uint64_t	 rejected;
+	uint64_t	 lineno;	/* the last line read */
+	bool		 eof;		/* standard input read to its end */
 	bool		 outerr;	/* stdout failed */
 	struct ev_buf	 ev;		/* the event being checked */
 	struct ev_buf	 build;		/* an event made from a payload */
@@ -38,11 +51,12 @@ static void __attribute__((noreturn))
 usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-	    "usage: evfire [-eqw] [-s socket] [-m key=value]... "
-	    "[--json | --string] name [payload]\n"
-	    "       evfire [-eqw] [-s socket] [-m key=value]... "
-	    "[--json | --string] -n name\n"
-	    "       evfire [-eqw] [-s socket] [-m key=value]...\n");
+	    "usage: evfire [-eqw] [-s socket] [-m key=value]... [--strict]\n"
+	    "              [--json | --string] [--id id] name [payload]\n"
+	    "       evfire [-eqw] [-s socket] [-m key=value]... [--strict]\n"
+	    "              [--json | --string] -n name\n"
+	    "       evfire [-eqw] [-s socket] [-m key=value]... [--strict] "
+	    "[--new-ids]\n");
 	exit(status);
 }
 
@@ -65,12 +79,14 @@ reject(struct fire *f, uint64_t line, const char *fmt, ...)
 }
 
 static void
-on_ack(void *arg, uint64_t tag, uint64_t seq)
+on_ack(void *arg, uint64_t tag, uint64_t seq, bool dup)
 {
 	struct fire *f = arg;
 
 	(void)tag;
 	f->accepted++;
+	if (dup)
+		f->dups++;
 	if (f->wait && printf("%" PRIu64 "\n", seq) < 0)
 		f->outerr = true;
 }
@@ -80,82 +96,39 @@ on_reject(void *arg, uint64_t tag, const char *code, const char *text)
 {
 	struct fire *f = arg;
 
-	reject(f, tag, "the bus refused it (%s): %s", code, text);
+	reject(f, TAG_LINE(tag), "the bus refused it (%s): %s", code, text);
 }
 
 /*
- * Append the payload from text: JSON when it is JSON (or must be, with
- * --json), else the text as a string.  -1 with err when it cannot be.
+ * Check an event's text, apply -e, -m, --id and --new-ids, complete it (id,
+ * time) and queue it; line is the input line (0 for the argument form).
+ * A bad event is reported here.  -1 only when it cannot be queued.
  */
 static int
-payload_put(const struct fire *f, const char *s, size_t len,
-    struct ev_buf *out, struct ev_err *err)
-{
-	struct ev_err jerr;
-
-	if (f->mode != PAYLOAD_STRING) {
-		if (ev_json_check(s, len, NULL, &jerr) == 0)
-			return ev_buf_append(out, s, len) == -1 ?
-			    ev_err_sys(err, "event") : 0;
-		if (f->mode == PAYLOAD_JSON)
-			return ev_err_set(err, EV_ERR_DATA, "payload: %s",
-			    jerr.msg);
-	}
-	if (ev_json_put_string(out, s, len, err) == -1) {
-		if (err->kind == EV_ERR_DATA)
-			ev_err_set(err, EV_ERR_DATA, "payload: not valid UTF-8 "
-			    "(or contains NUL); use --json with an escaped "
-			    "string");
-		return -1;
-	}
-	return 0;
-}
-
-/* Add -e and -m to an event object (borrowed). */
-static int
-decorate(const struct fire *f, json_t *ev, struct ev_err *err)
-{
-	json_t *md;
-
-	if (f->error && json_object_set_new(ev, "error", json_true()) == -1)
-		return ev_err_sys(err, "event");
-	if (f->metadata == NULL)
-		return 0;
-	md = json_object_get(ev, "metadata");
-	if (md == NULL)
-		return json_object_set(ev, "metadata", f->metadata) == -1 ?
-		    ev_err_sys(err, "event") : 0;
-	if (!json_is_object(md))
-		return ev_err_set(err, EV_ERR_DATA, "metadata: not an object");
-	if (json_object_update(md, f->metadata) == -1)
-		return ev_err_sys(err, "event");
-	return 0;
-}
-
-/*
- * Check an event's text, complete it (id, time) and queue it; tag is the
- * input line (0 for the argument form).  A bad event is reported here.
- */
-static int
-fire_event(struct fire *f, const char *text, size_t len, uint64_t tag)
+fire_event(struct fire *f, const char *text, size_t len, uint64_t line)
 {
 	struct ev_prepare prep = { .fill = true, .now_ms = ev_now_ms() };
 	struct ev_evinfo info;
 	struct ev_err err;
 
 	ev_buf_reset(&f->ev);
-	if (ev_event_prepare(text, len, &prep, &f->ev, &info, &err) == -1) {
-		reject(f, tag, "%s", err.msg);
+	if (ev_event_edit(text, len, &prep, &f->edit, &f->ev, &info,
+	    &err) == -1) {
+		if (err.kind == EV_ERR_SYS) {
+			fprintf(stderr, "evfire: %s\n", err.msg);
+			return -1;
+		}
+		reject(f, line, "%s", err.msg);
 		return 0;
 	}
 	if (f->pub.c.max_event > 0 &&
 	    ev_buf_unread(&f->ev) > f->pub.c.max_event) {
-		reject(f, tag, "event of %zu bytes exceeds the bus's limit of "
+		reject(f, line, "event of %zu bytes exceeds the bus's limit of "
 		    "%zu bytes", ev_buf_unread(&f->ev), f->pub.c.max_event);
 		return 0;
 	}
 	if (ev_pub_queue(&f->pub, ev_buf_head(&f->ev), ev_buf_unread(&f->ev),
-	    tag, &err) == -1) {
+	    TAG(line, !info.hadid), info.id, &err) == -1) {
 		fprintf(stderr, "evfire: %s\n", err.msg);
 		return -1;
 	}
@@ -163,74 +136,27 @@ fire_event(struct fire *f, const char *text, size_t len, uint64_t tag)
 }
 
 /*
- * Build {"name":..,"payload":..} plus -e and -m as text, then fire it.
- * The name was checked when the options were read.
+ * An event named f->name with s[0..len) as its payload (none: null), then
+ * fired.  The name was checked when the options were read.
  */
 static int
 fire_payload(struct fire *f, const char *s, size_t len, bool has_payload,
-    uint64_t tag)
+    uint64_t line)
 {
-	struct ev_buf *b = &f->build;
 	struct ev_err err;
 
-	ev_buf_reset(b);
-	if (ev_buf_append(b, "{\"name\":", 8) == -1 ||
-	    ev_json_put_string(b, f->name, strlen(f->name), &err) == -1 ||
-	    ev_buf_append(b, ",\"payload\":", 11) == -1)
-		goto nomem;
-	if (!has_payload) {
-		if (ev_buf_append(b, "null", 4) == -1)
-			goto nomem;
-	} else if (payload_put(f, s, len, b, &err) == -1) {
-		if (err.kind != EV_ERR_DATA)
-			goto nomem;
-		reject(f, tag, "%s", err.msg);
+	ev_buf_reset(&f->build);
+	if (ev_event_build(&f->build, f->name, strlen(f->name),
+	    has_payload ? s : NULL, len, f->mode, &err) == -1) {
+		if (err.kind == EV_ERR_SYS) {
+			fprintf(stderr, "evfire: %s\n", err.msg);
+			return -1;
+		}
+		reject(f, line, "%s", err.msg);
 		return 0;
 	}
-	if ((f->error && ev_buf_append(b, ",\"error\":true", 13) == -1) ||
-	    (f->meta.len > 0 && (ev_buf_append(b, ",\"metadata\":", 12) ==
-	    -1 || ev_buf_append(b, f->meta.data, f->meta.len) == -1)) ||
-	    ev_buf_putc(b, '}') == -1)
-		goto nomem;
-	return fire_event(f, ev_buf_head(b), ev_buf_unread(b), tag);
-nomem:
-	fprintf(stderr, "evfire: out of memory\n");
-	return -1;
-}
-
-/* An NDJSON line: an event of its own, with -e/-m added when given. */
-static int
-fire_line(struct fire *f, const char *s, size_t len, uint64_t tag)
-{
-	json_error_t je;
-	struct ev_err err;
-	json_t *ev;
-	char *text;
-	int r;
-
-	if (!f->error && f->metadata == NULL)
-		return fire_event(f, s, len, tag);
-	if ((ev = json_loadb(s, len, 0, &je)) == NULL ||
-	    !json_is_object(ev)) {
-		json_decref(ev);
-		reject(f, tag, ev ? "not a JSON object" :
-		    "invalid JSON at byte %d: %s", je.position, je.text);
-		return 0;
-	}
-	if (decorate(f, ev, &err) == -1) {
-		json_decref(ev);
-		reject(f, tag, "%s", err.msg);
-		return 0;
-	}
-	text = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(ev);
-	if (text == NULL) {
-		fprintf(stderr, "evfire: out of memory\n");
-		return -1;
-	}
-	r = fire_event(f, text, strlen(text), tag);
-	free(text);
-	return r;
+	return fire_event(f, ev_buf_head(&f->build), ev_buf_unread(&f->build),
+	    line);
 }
 
 static bool
@@ -253,6 +179,7 @@ fire_stdin(struct fire *f, struct ev_err *err)
 	struct ev_lines in;
 	struct pollfd pfd[2];
 	const char *line;
+	char why[sizeof(err->msg)];
 	size_t len, max;
 	ssize_t n;
 	int r, rv = 0;
@@ -267,7 +194,7 @@ fire_stdin(struct fire *f, struct ev_err *err)
 			else if (blank(line, len))
 				continue;
 			else if ((f->name != NULL ? fire_payload(f, line, len,
-			    true, in.lineno) : fire_line(f, line, len,
+			    true, in.lineno) : fire_event(f, line, len,
 			    in.lineno)) == -1) {
 				rv = -1;
 				goto out;
@@ -286,56 +213,163 @@ fire_stdin(struct fire *f, struct ev_err *err)
 			rv = ev_err_sys(err, "poll");
 			goto out;
 		}
-		if (pfd[0].revents != 0 &&
-		    ev_pub_io(&f->pub, pfd[0].revents, err) == -1) {
+		/*
+		 * Input first: when the bus fails in this turn, evfire has
+		 * then seen the end of its input if it was there, and says
+		 * so exactly.
+		 */
+		if (pfd[1].revents != 0 && (n = ev_lines_fill(&in, err)) == -1 &&
+		    errno != EAGAIN) {
+			snprintf(why, sizeof(why), "%s", err->msg);
+			snprintf(err->msg, sizeof(err->msg), "stdin: %.240s", why);
+			rv = -1;
+			goto out;
+		}
+		if (ev_pub_io(&f->pub, pfd[0].revents, err) == -1) {
 			rv = -1;
 			goto out;
 		}
 		if (f->wait && fflush(stdout) == EOF)
 			f->outerr = true;
-		if (pfd[1].revents != 0 && (n = ev_lines_fill(&in, err)) == -1 &&
-		    errno != EAGAIN) {
-			fprintf(stderr, "evfire: stdin: %s\n", err->msg);
-			rv = -1;
-			goto out;
-		}
-		if (ev_pub_io(&f->pub, 0, err) == -1) {
-			rv = -1;
-			goto out;
-		}
 	}
 	rv = ev_pub_drain(&f->pub, err);
 out:
+	f->lineno = in.lineno;
+	f->eof = in.eof && ev_buf_unread(&in.buf) == 0 && !in.skipping;
 	ev_lines_free(&in);
 	return rv;
 }
 
+/* -m key=value: the value becomes a JSON string; both must be UTF-8. */
 static void
 add_metadata(struct fire *f, const char *kv)
 {
 	const char *eq = strchr(kv, '=');
-	json_t *v;
+	struct ev_metaset *ms;
+	struct ev_buf key = { 0 }, val = { 0 };
+	struct ev_err e;
 
 	if (eq == NULL || eq == kv) {
 		fprintf(stderr, "evfire: -m %s: expected key=value\n", kv);
 		exit(EV_EX_USAGE);
 	}
-	if (f->metadata == NULL && (f->metadata = json_object()) == NULL)
-		exit(EV_EX_SOFTWARE);
-	if ((v = json_string(eq + 1)) == NULL) {
-		fprintf(stderr, "evfire: -m %s: value not valid UTF-8\n", kv);
+	if (ev_json_put_string(&key, kv, (size_t)(eq - kv), &e) == -1 ||
+	    ev_json_put_string(&val, eq + 1, strlen(eq + 1), &e) == -1) {
+		if (e.kind != EV_ERR_DATA)
+			err(EV_EX_SOFTWARE, "-m");
+		fprintf(stderr, "evfire: -m %s: %s not valid UTF-8\n", kv,
+		    key.len == 0 ? "key" : "value");
 		exit(EV_EX_USAGE);
 	}
-	if (json_object_setn_new(f->metadata, kv, (size_t)(eq - kv),
-	    v) == -1) {
-		fprintf(stderr, "evfire: -m %s: key not valid UTF-8\n", kv);
-		exit(EV_EX_USAGE);
+	ev_buf_free(&key);
+	if ((ms = reallocarray(f->meta, f->nmeta + 1, sizeof(*ms))) == NULL)
+		err(EV_EX_SOFTWARE, "-m");
+	f->meta = ms;
+	ms[f->nmeta++] = (struct ev_metaset){ kv, (size_t)(eq - kv),
+	    val.data, val.len };
+}
+
+/* Write id to stderr as a JSON string: quoted, nothing hidden. */
+static void
+put_id(const char *id)
+{
+	struct ev_buf b = { 0 };
+
+	if (ev_json_put_string(&b, id, strlen(id), NULL) == -1)
+		fprintf(stderr, "\"%s\"", id);
+	else
+		fputs(b.data, stderr);
+	ev_buf_free(&b);
+}
+
+/*
+ * The publisher gave up with events unanswered: each may or may not be
+ * on the bus.  Name them, the first few one by one and then a count, with
+ * their ids and lines, so that a retry can reuse the ids and the bus drop
+ * what it has.  An id evfire chose is not in the input: say so.
+ */
+static void
+report_unacked(const struct fire *f)
+{
+	size_t n = f->pub.nent, i, shown;
+	uint64_t tag, last = 0;
+	const char *id;
+	bool filled = false;
+
+	shown = n <= UNACKED_SHOW ? n : UNACKED_SHOW - 1;
+	if (f->source[0] == 'a') {
+		if (!ev_pub_unacked(&f->pub, 0, &tag, &id))
+			return;
+		fprintf(stderr, "evfire: the event was not acknowledged and "
+		    "may or may not be on the bus: id ");
+		put_id(id);
+		fprintf(stderr, "\n");
+		if (TAG_FILLED(tag))
+			fprintf(stderr, "evfire: to publish it without a "
+			    "double, fire it again with --id %s\n", id);
+		else
+			fprintf(stderr, "evfire: to publish it without a "
+			    "double, fire it again with the same --id\n");
+		return;
 	}
+	if (n > 0) {
+		fprintf(stderr, "evfire: %zu event%s not acknowledged and may "
+		    "or may not be on the bus:", n, n == 1 ? " was" :
+		    "s were");
+		for (i = 0; ev_pub_unacked(&f->pub, i, &tag, &id); i++) {
+			filled |= TAG_FILLED(tag);
+			last = TAG_LINE(tag);
+			if (i >= shown)
+				continue;
+			fprintf(stderr, "%s %s:%" PRIu64 " id ", i > 0 ? "," :
+			    "", f->source, TAG_LINE(tag));
+			put_id(id);
+			if (TAG_FILLED(tag))
+				fprintf(stderr, " (chosen by evfire)");
+		}
+		if (n > shown)
+			fprintf(stderr, ", and %zu more up to %s:%" PRIu64,
+			    n - shown, f->source, last);
+		fprintf(stderr, "\n");
+		if (filled)
+			fprintf(stderr, "evfire: to publish them again without "
+			    "doubles, give each its id: the ids chosen by "
+			    "evfire are not in the input\n");
+		else
+			fprintf(stderr, "evfire: to publish them again without "
+			    "doubles, send the same lines: the bus drops the "
+			    "ids it has\n");
+	}
+	if (!f->eof)
+		fprintf(stderr, "evfire: %s was read up to line %" PRIu64
+		    "; the lines after it were not sent\n", f->source,
+		    f->lineno);
+}
+
+/* Events the bus already had (same id): say how many, unless -q. */
+static void
+report_dups(const struct fire *f)
+{
+	if (f->dups == 0 || f->quiet)
+		return;
+	if (f->accepted == 1)
+		fprintf(stderr, "evfire: the event was already on the bus (same "
+		    "id) and was not published again; %s\n",
+		    f->source[0] == 'a' ? "fire it without --id to publish a "
+		    "copy" : "use --new-ids to publish a copy");
+	else
+		fprintf(stderr, "evfire: %" PRIu64 " of %" PRIu64 " events "
+		    "%s already on the bus (same id) and %s not published "
+		    "again; use --new-ids to publish copies\n", f->dups,
+		    f->accepted, f->dups == 1 ? "was" : "were",
+		    f->dups == 1 ? "was" : "were");
 }
 
 int
 main(int argc, char *argv[])
 {
+	enum { OPT_JSON = 256, OPT_STRING, OPT_VERSION, OPT_ID, OPT_NEWIDS,
+	    OPT_STRICT };
 	static const struct option longopts[] = {
 		{ "error",	no_argument,		NULL, 'e' },
 		{ "quiet",	no_argument,		NULL, 'q' },
@@ -343,10 +377,13 @@ main(int argc, char *argv[])
 		{ "socket",	required_argument,	NULL, 's' },
 		{ "metadata",	required_argument,	NULL, 'm' },
 		{ "name",	required_argument,	NULL, 'n' },
-		{ "json",	no_argument,		NULL, 'J' },
-		{ "string",	no_argument,		NULL, 'S' },
+		{ "json",	no_argument,		NULL, OPT_JSON },
+		{ "string",	no_argument,		NULL, OPT_STRING },
+		{ "id",		required_argument,	NULL, OPT_ID },
+		{ "new-ids",	no_argument,		NULL, OPT_NEWIDS },
+		{ "strict",	no_argument,		NULL, OPT_STRICT },
 		{ "help",	no_argument,		NULL, 'h' },
-		{ "version",	no_argument,		NULL, 'V' },
+		{ "version",	no_argument,		NULL, OPT_VERSION },
 		{ NULL,		0,			NULL, 0 }
 	};
 	static struct fire f;
@@ -354,6 +391,7 @@ main(int argc, char *argv[])
 	const char *sock = NULL;
 	int ch, status, closed;
 	bool from_stdin;
+	size_t i;
 
 	/* First: a closed stdin or stdout must not become the bus's socket. */
 	if ((closed = ev_stdfds_open()) == -1) {
@@ -364,7 +402,7 @@ main(int argc, char *argv[])
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'e':
-			f.error = true;
+			f.edit.error = true;
 			break;
 		case 'q':
 			f.quiet = true;
@@ -381,15 +419,25 @@ main(int argc, char *argv[])
 		case 'n':
 			f.name = optarg;
 			break;
-		case 'J':
-			f.mode = PAYLOAD_JSON;
+		case OPT_JSON:
+			f.mode = EV_PAYLOAD_JSON;
 			break;
-		case 'S':
-			f.mode = PAYLOAD_STRING;
+		case OPT_STRING:
+			f.mode = EV_PAYLOAD_STRING;
+			break;
+		case OPT_ID:
+			f.edit.id = optarg;
+			f.edit.idlen = strlen(optarg);
+			break;
+		case OPT_NEWIDS:
+			f.edit.newid = true;
+			break;
+		case OPT_STRICT:
+			f.strict = true;
 			break;
 		case 'h':
 			usage(0);
-		case 'V':
+		case OPT_VERSION:
 			printf("evfire %s\n", EV_VERSION);
 			return 0;
 		default:
@@ -399,6 +447,8 @@ main(int argc, char *argv[])
 	argc -= optind;
 	argv += optind;
 	from_stdin = argc == 0;
+	f.edit.meta = f.meta;
+	f.edit.nmeta = f.nmeta;
 	if (f.name != NULL && argc > 0) {
 		fprintf(stderr, "evfire: -n takes payloads from standard "
 		    "input; give no name argument with it\n");
@@ -417,20 +467,20 @@ main(int argc, char *argv[])
 		fprintf(stderr, "evfire: -n: %s\n", err.msg);
 		return EV_EX_USAGE;
 	}
-	if (f.metadata != NULL) {
-		char *text = json_dumps(f.metadata, JSON_COMPACT |
-		    JSON_PRESERVE_ORDER);
-
-		if (text == NULL || ev_buf_append(&f.meta, text,
-		    strlen(text)) == -1) {
-			fprintf(stderr, "evfire: out of memory\n");
-			return EV_EX_SOFTWARE;
-		}
-		free(text);
-	}
-	if (from_stdin && f.name == NULL && f.mode != PAYLOAD_AUTO) {
+	if (from_stdin && f.name == NULL && f.mode != EV_PAYLOAD_AUTO) {
 		fprintf(stderr, "evfire: --json and --string apply to "
 		    "payloads: use them with a name\n");
+		usage(EV_EX_USAGE);
+	}
+	if (f.edit.id != NULL && from_stdin) {
+		fprintf(stderr, "evfire: --id is the id of one event: give "
+		    "the event's name as an argument\n");
+		usage(EV_EX_USAGE);
+	}
+	if (f.edit.newid && (!from_stdin || f.name != NULL)) {
+		fprintf(stderr, "evfire: --new-ids replaces the ids of events "
+		    "read as JSON lines; events made from a name get new ids "
+		    "anyway\n");
 		usage(EV_EX_USAGE);
 	}
 	if (from_stdin && (closed & EV_STDIN_CLOSED)) {
@@ -471,11 +521,15 @@ main(int argc, char *argv[])
 			status = EV_EX_SOFTWARE;
 	} else if (status == -1)
 		status = EV_EX_SOFTWARE;
+	if (status != 0)
+		report_unacked(&f);
+	report_dups(&f);
 	ev_pub_close(&f.pub);
 	ev_buf_free(&f.ev);
 	ev_buf_free(&f.build);
-	ev_buf_free(&f.meta);
-	json_decref(f.metadata);
+	for (i = 0; i < f.nmeta; i++)
+		free((char *)(uintptr_t)f.meta[i].val);
+	free(f.meta);
 
 	if (fflush(stdout) == EOF || ferror(stdout) || f.outerr) {
 		if (!f.quiet)
@@ -487,5 +541,7 @@ main(int argc, char *argv[])
 		return status;
 	if (f.rejected > 0)
 		return f.accepted == 0 ? EV_EX_DATAERR : EV_EX_REJECTED;
+	if (f.strict && f.dups > 0)
+		return EX_DUP;
 	return EV_EX_OK;
 }

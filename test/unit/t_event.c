@@ -795,6 +795,8 @@ test_core(void)
 	ev_buf_free(&deep);
 }
 
+static void	test_edit(void);
+
 int
 main(void)
 {
@@ -805,5 +807,256 @@ main(void)
 	test_internal();
 	test_seq();
 	test_core();
+	test_edit();
 	return tap_done();
+}
+
+/* Edit text (nofill unless prep says); the output as a C string. */
+static int
+edit(const char *text, const struct ev_prepare *p, const struct ev_edit *ed,
+    struct ev_buf *out, struct ev_evinfo *info, struct ev_err *err)
+{
+	memset(err, 0, sizeof(*err));
+	ev_buf_reset(out);
+	return ev_event_edit(text, strlen(text), p, ed, out, info, err);
+}
+
+/* Did the edit give exactly want? */
+static bool
+edited(int r, const struct ev_buf *out, const char *want)
+{
+	if (r == 0 && out->len == strlen(want) &&
+	    memcmp(out->data, want, out->len) == 0)
+		return true;
+	printf("# r %d\n# want %s\n# got  %.*s\n", r, want, (int)out->len,
+	    out->data ? out->data : "");
+	return false;
+}
+
+/*
+ * ev_event_build and ev_event_edit: evfire's events, built and edited on
+ * their bytes.
+ */
+static void
+test_edit(void)
+{
+	static const struct ev_edit none = { 0 };
+	static const char *const same[] = {
+		"{\"name\":\"a\",\"payload\":0.1}",
+		"{ \"name\" : \"a\" , \"payload\" : [1, 2.50, \"\\u00e9\"] }",
+		"{\"name\":\"a\",\"seq\":4,\"origin\":{},\"x\":{\"y\":1e2}}",
+		"{\"name\":\"a\",\"id\":\"i\\u0041\",\"time\":5,\"z\":null}",
+		"{\"name\":\"a\",\"metadata\":{\"k\":1,\"k\":2}}",
+	};
+	struct ev_metaset ms[4];
+	struct ev_edit ed;
+	struct ev_evinfo info;
+	struct ev_buf out = { 0 }, ref = { 0 }, big = { 0 };
+	struct ev_err err;
+	char want[512];
+	size_t i;
+	int r;
+
+	/* The builder. */
+	r = ev_event_build(&out, "a.b", 3, "0.1", 3, EV_PAYLOAD_AUTO, &err);
+	ok(edited(r, &out, "{\"name\":\"a.b\",\"payload\":0.1}"),
+	    "build: a JSON payload byte for byte");
+	ev_buf_reset(&out);
+	r = ev_event_build(&out, "a", 1, NULL, 0, EV_PAYLOAD_JSON, &err);
+	ok(edited(r, &out, "{\"name\":\"a\",\"payload\":null}"),
+	    "build: no payload is null");
+	ev_buf_reset(&out);
+	r = ev_event_build(&out, "a", 1, "v1.2.3", 6, EV_PAYLOAD_AUTO, &err);
+	ok(edited(r, &out, "{\"name\":\"a\",\"payload\":\"v1.2.3\"}"),
+	    "build: text that is not JSON is a string");
+	ev_buf_reset(&out);
+	r = ev_event_build(&out, "a", 1, "4\"2\n", 4, EV_PAYLOAD_STRING, &err);
+	ok(edited(r, &out, "{\"name\":\"a\",\"payload\":\"4\\\"2\\n\"}"),
+	    "build: --string escapes");
+	ev_buf_reset(&out);
+	ev_buf_append(&out, "xyz", 3);
+	r = ev_event_build(&out, "a", 1, "no", 2, EV_PAYLOAD_JSON, &err);
+	ok(r == -1 && err.kind == EV_ERR_DATA &&
+	    strncmp(err.msg, "payload: invalid JSON at byte 1", 31) == 0 &&
+	    out.len == 3, "build: --json refuses text, out unchanged: %s",
+	    err.msg);
+	r = ev_event_build(&out, "a", 1, "\xff", 1, EV_PAYLOAD_AUTO, &err);
+	ok(r == -1 && err.kind == EV_ERR_DATA && out.len == 3,
+	    "build: bad UTF-8 is no string: %s", err.msg);
+	r = ev_event_build(&out, "\xff", 1, "1", 1, EV_PAYLOAD_AUTO, &err);
+	ok(r == -1 && err.kind == EV_ERR_DATA && out.len == 3,
+	    "build: a name that is not UTF-8 is refused");
+
+	/* No edit: exactly ev_event_prepare's bytes. */
+	for (i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+		ev_buf_reset(&ref);
+		r = ev_event_prepare(same[i], strlen(same[i]), &nofill, &ref,
+		    &info, &err);
+		ok(r == 0 && edited(edit(same[i], &nofill, &none, &out, &info,
+		    &err), &out, ref.data), "edit: no edit is prepare %zu", i);
+	}
+
+	/* -e */
+	memset(&ed, 0, sizeof(ed));
+	ed.error = true;
+	r = edit("{\"name\":\"a\",\"error\":false,\"payload\":0.1}", &nofill,
+	    &ed, &out, &info, &err);
+	ok(edited(r, &out, "{\"name\":\"a\",\"error\":true,\"payload\":0.1}"),
+	    "edit: -e replaces error where it stands");
+	r = edit("{\"name\":\"a\",\"payload\":0.1}", &nofill, &ed, &out,
+	    &info, &err);
+	ok(edited(r, &out, "{\"name\":\"a\",\"payload\":0.1,\"error\":true}"),
+	    "edit: -e adds error");
+
+	/* Refused as ev_event_prepare refuses. */
+	r = edit("{\"name\":\"a.x\",\"name\":\"a.y\"}", &nofill, &ed, &out,
+	    &info, &err);
+	ok(r == -1 && strcmp(err.msg, "name: given twice") == 0,
+	    "edit: a name given twice refused: %s", err.msg);
+	r = edit("{\"name\":\"a\",\"error\":true,\"error\":false}", &nofill,
+	    &ed, &out, &info, &err);
+	ok(r == -1 && strcmp(err.msg, "error: given twice") == 0,
+	    "edit: an error given twice refused though -e replaces it");
+	r = edit("{\"name\":\"evbus.x\"}", &nofill, &ed, &out, &info, &err);
+	ok(r == -1 && err.kind == EV_ERR_DENIED, "edit: evbus. refused");
+
+	/* -m */
+	ms[0] = (struct ev_metaset){ "a", 1, "\"z\"", 3 };
+	ms[1] = (struct ev_metaset){ "b", 1, "\"w\"", 3 };
+	memset(&ed, 0, sizeof(ed));
+	ed.meta = ms;
+	ed.nmeta = 2;
+	r = edit("{\"name\":\"a\"}", &nofill, &ed, &out, &info, &err);
+	ok(edited(r, &out, "{\"name\":\"a\",\"metadata\":{\"a\":\"z\","
+	    "\"b\":\"w\"}}"), "edit: -m adds metadata");
+	r = edit("{\"name\":\"a\",\"metadata\":{\"x\":1.50,\"a\":0,"
+	    "\"y\":[1, 2],\"a\":9},\"p\":1e2}", &nofill, &ed, &out, &info,
+	    &err);
+	ok(edited(r, &out, "{\"name\":\"a\",\"metadata\":{\"x\":1.50,"
+	    "\"a\":\"z\",\"y\":[1, 2],\"b\":\"w\"},\"p\":1e2}"),
+	    "edit: -m merges: other keys kept in order, a key replaced where "
+	    "it first stands");
+	r = edit("{\"name\":\"a\",\"metadata\":{\"\\u0061\":1}}", &nofill, &ed,
+	    &out, &info, &err);
+	ok(edited(r, &out, "{\"name\":\"a\",\"metadata\":{\"a\":\"z\","
+	    "\"b\":\"w\"}}"), "edit: an escaped key is the same key");
+	r = edit("{\"name\":\"a\",\"metadata\":{}}", &nofill, &ed, &out,
+	    &info, &err);
+	ok(edited(r, &out, "{\"name\":\"a\",\"metadata\":{\"a\":\"z\","
+	    "\"b\":\"w\"}}"), "edit: into empty metadata");
+	r = edit("{\"name\":\"a\",\"metadata\":[1]}", &nofill, &ed, &out,
+	    &info, &err);
+	ok(r == -1 && strcmp(err.msg, "metadata: not an object") == 0,
+	    "edit: metadata not an object refused");
+	ms[2] = (struct ev_metaset){ "a", 1, "3", 1 };
+	ed.nmeta = 3;
+	r = edit("{\"name\":\"a\"}", &nofill, &ed, &out, &info, &err);
+	ok(edited(r, &out, "{\"name\":\"a\",\"metadata\":{\"a\":3,"
+	    "\"b\":\"w\"}}"), "edit: a key set twice takes the later value "
+	    "at the first place");
+	ms[3] = (struct ev_metaset){ "\xff", 1, "1", 1 };
+	ed.nmeta = 4;
+	ev_buf_reset(&out);
+	ev_buf_append(&out, "xyz", 3);
+	memset(&err, 0, sizeof(err));
+	r = ev_event_edit("{\"name\":\"a\"}", 12, &nofill, &ed, &out, &info,
+	    &err);
+	ok(r == -1 && err.kind == EV_ERR_DATA && out.len == 3 &&
+	    memcmp(out.data, "xyz", 3) == 0,
+	    "edit: a key not UTF-8 refused, out unchanged: %s", err.msg);
+
+	/* Over 256 metadata members. */
+	ev_buf_append(&big, "{\"name\":\"a\",\"metadata\":{", 24);
+	for (i = 0; i < 300; i++)
+		ev_buf_printf(&big, "%s\"k%zu\":%zu", i ? "," : "", i, i);
+	ev_buf_append(&big, "}}", 2);
+	ms[0] = (struct ev_metaset){ "k299", 4, "\"last\"", 6 };
+	ed.nmeta = 1;
+	memset(&err, 0, sizeof(err));
+	ev_buf_reset(&out);
+	r = ev_event_edit(big.data, big.len, &nofill, &ed, &out, &info, &err);
+	ok(r == 0 && out.len == big.len + 3 &&
+	    memcmp(out.data, big.data, big.len - 5) == 0 &&
+	    strcmp(out.data + big.len - 5, "\"last\"}}") == 0,
+	    "edit: metadata of 300 members merged");
+
+	/* --id */
+	memset(&ed, 0, sizeof(ed));
+	ed.id = "job-42";
+	ed.idlen = 6;
+	r = edit("{\"name\":\"a\"}", &nofill, &ed, &out, &info, &err);
+	ok(edited(r, &out, "{\"name\":\"a\",\"id\":\"job-42\"}") &&
+	    info.hadid && strcmp(info.id, "job-42") == 0,
+	    "edit: --id sets the id");
+	r = edit("{\"id\":\"old\",\"name\":\"a\"}", &fill, &ed, &out, &info,
+	    &err);
+	snprintf(want, sizeof(want), "{\"id\":\"job-42\",\"name\":\"a\","
+	    "\"time\":%lld}", NOW);
+	ok(edited(r, &out, want), "edit: --id replaces the id in place");
+	ed.id = "a\"b";
+	ed.idlen = 3;
+	r = edit("{\"name\":\"a\"}", &nofill, &ed, &out, &info, &err);
+	ok(edited(r, &out, "{\"name\":\"a\",\"id\":\"a\\\"b\"}"),
+	    "edit: an id is written as a JSON string");
+	ed.idlen = 0;
+	r = edit("{\"name\":\"a\"}", &nofill, &ed, &out, &info, &err);
+	ok(r == -1 && err.kind == EV_ERR_DATA, "edit: empty id refused");
+	ed.id = "a\tb";
+	ed.idlen = 3;
+	r = edit("{\"name\":\"a\"}", &nofill, &ed, &out, &info, &err);
+	ok(r == -1 && strstr(err.msg, "control") != NULL,
+	    "edit: an id with a tab refused");
+	memset(want, 'i', EV_ID_MAX + 1);
+	ed.id = want;
+	ed.idlen = EV_ID_MAX;
+	r = edit("{\"name\":\"a\"}", &nofill, &ed, &out, &info, &err);
+	is_int(r, 0, "edit: an id of %d bytes", EV_ID_MAX);
+	ed.idlen = EV_ID_MAX + 1;
+	r = edit("{\"name\":\"a\"}", &nofill, &ed, &out, &info, &err);
+	ok(r == -1 && err.kind == EV_ERR_DATA, "edit: an id of %d bytes "
+	    "refused", EV_ID_MAX + 1);
+
+	/* --new-ids */
+	memset(&ed, 0, sizeof(ed));
+	ed.newid = true;
+	r = edit("{\"name\":\"a\",\"id\":\"old\\u0021\",\"seq\":3}", &nofill,
+	    &ed, &out, &info, &err);
+	snprintf(want, sizeof(want), "{\"name\":\"a\",\"id\":\"%s\","
+	    "\"metadata\":{\"replay_of\":\"old\\u0021\"}}", info.id);
+	ok(edited(r, &out, want) && strlen(info.id) == EV_UUID_LEN &&
+	    !info.hadid, "edit: --new-ids: a new id, the old one in "
+	    "metadata.replay_of byte for byte");
+	r = edit("{\"name\":\"a\",\"metadata\":{\"k\":1},\"id\":\"o\"}",
+	    &nofill, &ed, &out, &info, &err);
+	snprintf(want, sizeof(want), "{\"name\":\"a\",\"metadata\":{\"k\":1,"
+	    "\"replay_of\":\"o\"},\"id\":\"%s\"}", info.id);
+	ok(edited(r, &out, want), "edit: --new-ids merges replay_of");
+	r = edit("{\"name\":\"a\"}", &nofill, &ed, &out, &info, &err);
+	snprintf(want, sizeof(want), "{\"name\":\"a\",\"id\":\"%s\"}",
+	    info.id);
+	ok(edited(r, &out, want), "edit: --new-ids without an id: no "
+	    "replay_of");
+	ms[0] = (struct ev_metaset){ "replay_of", 9, "\"mine\"", 6 };
+	ed.meta = ms;
+	ed.nmeta = 1;
+	r = edit("{\"name\":\"a\",\"id\":\"o\"}", &nofill, &ed, &out, &info,
+	    &err);
+	snprintf(want, sizeof(want), "{\"name\":\"a\",\"id\":\"%s\","
+	    "\"metadata\":{\"replay_of\":\"mine\"}}", info.id);
+	ok(edited(r, &out, want), "edit: -m replay_of wins over --new-ids");
+
+	/* Everything with fill; a raw newline becomes a space. */
+	ms[0] = (struct ev_metaset){ "h", 1, "\"w1\"", 4 };
+	ed.newid = false;
+	ed.error = true;
+	r = edit("{\"name\":\"a\",\n\"payload\":[1,\r\n2]}", &fill, &ed, &out,
+	    &info, &err);
+	snprintf(want, sizeof(want), "{\"name\":\"a\",\"payload\":[1,  2],"
+	    "\"error\":true,\"metadata\":{\"h\":\"w1\"},\"id\":\"%s\","
+	    "\"time\":%lld}", info.id, NOW);
+	ok(edited(r, &out, want) && !info.hadid && info.time == NOW,
+	    "edit: -e and -m with id and time filled, on one line");
+	ev_buf_free(&out);
+	ev_buf_free(&ref);
+	ev_buf_free(&big);
 }
