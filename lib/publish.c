@@ -173,7 +173,7 @@ pub_reconnect(struct ev_publisher *p, struct ev_err *err)
 		if (left <= 0)
 			return ev_err_set(err, EV_ERR_UNAVAILABLE,
 			    "lost the bus at %s and it did not come back "
-			    "within %lld %s (%s)", p->c.path, pub_span(p),
+			    "within %lld %s: %s", p->c.path, pub_span(p),
 			    pub_unit(p), e.msg);
 		ev_sleep_ms(wait < left ? wait : left);
 		wait = wait * 2 > 1000 ? 1000 : wait * 2;
