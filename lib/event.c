@@ -377,6 +377,45 @@ event_scan(const char *buf, size_t len, size_t maxnest, bool internal,
 }
 
 /*
+ * The end of a filled event: a null payload when it had none, the time
+ * when it had none (Beer Garden's timestamp, else now_ms), and the closing
+ * brace.  comma: something was written before.
+ */
+static int
+emit_fill(struct ev_buf *out, bool comma, const struct scan *s,
+    int64_t now_ms, struct ev_evinfo *info)
+{
+	if (!s->has_payload) {
+		if ((comma && ev_buf_putc(out, ',') == -1) ||
+		    ev_buf_append(out, "\"payload\":null", 14) == -1)
+			return -1;
+		comma = true;
+	}
+	if (!s->has_time) {
+		info->time = s->timestamp >= 0 ? s->timestamp : now_ms;
+		if ((comma && ev_buf_putc(out, ',') == -1) ||
+		    ev_buf_append(out, "\"time\":", 7) == -1 ||
+		    ev_buf_putu(out, (uint64_t)info->time) == -1)
+			return -1;
+	}
+	return ev_buf_putc(out, '}');
+}
+
+/* A filter's expressions must compile: the producer hears it at once. */
+static int
+check_target(const struct ev_evinfo *info, struct ev_err *err)
+{
+	struct ev_target *t;
+
+	if (!ev_event_targeted(info))
+		return 0;
+	if (ev_target_compile(info, &t, err) == -1)
+		return -1;
+	ev_target_free(t);
+	return 0;
+}
+
+/*
  * Append the event's fields but seq and origin, each preceded by a comma
  * when comma is set (the first one too), then id and time when they are
  * absent and fill is set, and the closing brace.
@@ -410,20 +449,8 @@ event_emit(struct ev_buf *out, const struct scan *s, bool comma, bool fill,
 			return -1;
 		comma = true;
 	}
-	if (fill && !s->has_payload) {
-		if ((comma && ev_buf_putc(out, ',') == -1) ||
-		    ev_buf_append(out, "\"payload\":null", 14) == -1)
-			return -1;
-		comma = true;
-	}
-	if (fill && !s->has_time) {
-		info->time = s->timestamp >= 0 ? s->timestamp : now_ms;
-		if ((comma && ev_buf_putc(out, ',') == -1) ||
-		    ev_buf_append(out, "\"time\":", 7) == -1 ||
-		    ev_buf_putu(out, (uint64_t)info->time) == -1)
-			return -1;
-	}
-	return ev_buf_putc(out, '}');
+	return fill ? emit_fill(out, comma, s, now_ms, info) :
+	    ev_buf_putc(out, '}');
 }
 
 /*
@@ -454,17 +481,12 @@ ev_event_prepare(const char *buf, size_t len, const struct ev_prepare *prep,
     struct ev_buf *out, struct ev_evinfo *info, struct ev_err *err)
 {
 	size_t mark = ev_buf_unread(out);
-	struct ev_target *t;
 
 	if (event_scan(buf, len, prep->maxdepth, false, &scan, info,
 	    err) == -1)
 		return -1;
-	/* A bad filter expression is the producer's to hear about. */
-	if (ev_event_targeted(info)) {
-		if (ev_target_compile(info, &t, err) == -1)
-			return -1;
-		ev_target_free(t);
-	}
+	if (check_target(info, err) == -1)
+		return -1;
 	if (ev_buf_putc(out, '{') == -1 || event_emit(out, &scan, false,
 	    prep->fill, prep->now_ms, info) == -1) {
 		ev_buf_truncate(out, mark);
@@ -857,7 +879,7 @@ ev_event_edit(const char *buf, size_t len, const struct ev_prepare *prep,
 	if (ed->id != NULL && edit_id_check(ed->id, ed->idlen, err) == -1)
 		return -1;
 	if (event_scan(buf, len, prep->maxdepth, false, &scan, info,
-	    err) == -1)
+	    err) == -1 || check_target(info, err) == -1)
 		return -1;
 	if (ed->id == NULL && ed->newid && info->hadid) {
 		m = &scan.m[scan.id_member];
@@ -938,14 +960,8 @@ ev_event_edit(const char *buf, size_t len, const struct ev_prepare *prep,
 		    err) == -1)
 			goto fail;
 	}
-	if (prep->fill && !scan.has_time) {
-		info->time = prep->now_ms;
-		if ((comma && ev_buf_putc(out, ',') == -1) ||
-		    ev_buf_append(out, "\"time\":", 7) == -1 ||
-		    ev_buf_putu(out, (uint64_t)prep->now_ms) == -1)
-			goto nomem;
-	}
-	if (ev_buf_putc(out, '}') == -1)
+	if ((prep->fill ? emit_fill(out, comma, &scan, prep->now_ms, info) :
+	    ev_buf_putc(out, '}')) == -1)
 		goto nomem;
 	event_oneline(out, mark);
 	rv = 0;

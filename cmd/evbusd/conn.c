@@ -143,6 +143,8 @@ conn_close(struct evbusd *b, struct conn *c, const char *why)
 		return;
 	if (c->sub && !b->stopping)
 		conn_announce(b, c, "evbus.listener.disconnected", why);
+	sub_stop(b, c);
+	c->sub = false;
 	log_info("client %" PRIu64 " (%s): closed: %s", c->serial,
 	    c->hello ? c->name : "no HELLO", why);
 	epoll_ctl(b->epfd, EPOLL_CTL_DEL, c->fd, NULL);
@@ -483,7 +485,7 @@ conn_pending(const struct evbusd *b, const struct conn *c)
 	if (c->dead || c->blocked)
 		return false;
 	return c->partial != NULL || conn_releasable(c) > 0 ||
-	    (c->sub && c->cursor < ev_ring_next(&b->ring));
+	    (c->sub && c->pending && c->cursor < ev_ring_next(&b->ring));
 }
 
 /* An event's frame as two pieces from byte off on: its header, its line. */
@@ -537,8 +539,8 @@ conn_flush(struct evbusd *b, struct conn *c)
 	int n;
 
 	while (conn_pending(b, c)) {
-		if (c->sub && c->cursor < ev_ring_first(&b->ring) &&
-		    sub_gap(b, c) == -1) {
+		if (c->sub && c->pending && c->cursor <
+		    ev_ring_first(&b->ring) && sub_gap(b, c) == -1) {
 			conn_close(b, c, "out of memory for a gap notice");
 			return -1;
 		}
@@ -566,6 +568,8 @@ conn_flush(struct evbusd *b, struct conn *c)
 		}
 		if (n == 0) {
 			c->cursor = scan;
+			if (scan == ev_ring_next(&b->ring))
+				c->pending = false;
 			break;
 		}
 		memset(&mh, 0, sizeof(mh));
@@ -632,6 +636,8 @@ conn_flush(struct evbusd *b, struct conn *c)
 			return 0;
 		}
 		c->cursor = scan;
+		if (scan == ev_ring_next(&b->ring))
+			c->pending = false;
 	}
 	return 0;
 }

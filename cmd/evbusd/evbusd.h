@@ -65,6 +65,9 @@ struct conn {
 	struct ev_patset  pats;
 	struct ev_identity ident;	/* for targeted events */
 	uint64_t	  cursor;	/* next seq to consider sending */
+	bool		  pending;	/* events from cursor on may be for it;
+					   false: caught up, and it is told
+					   (by the index) when one comes */
 	struct ev_msg	 *partial;	/* written in part; ref held */
 	size_t		  partial_off;	/* bytes of its frame written */
 	TAILQ_ENTRY(conn) entry;
@@ -77,6 +80,7 @@ struct evbusd {
 	int		  lockfd;
 	char		  path[108];
 	struct ev_ring	  ring;
+	struct ev_sublist *subs;	/* subscribers by pattern */
 	size_t		  ringmax;	/* -b */
 	size_t		  ringmaxbytes;	/* -B */
 	uint64_t	  committed;	/* newest seq that is committed */
@@ -140,6 +144,8 @@ void	 bus_commit(struct evbusd *);
 int	 sub_start(struct evbusd *, struct conn *, const char *, size_t,
 	    struct ev_err *);
 bool	 sub_wants(const struct conn *, const struct ev_msg *);
+void	 sub_notify(struct evbusd *, const struct ev_msg *);
+void	 sub_stop(struct evbusd *, struct conn *);
 int	 sub_gap(struct evbusd *, struct conn *);
 
 /* log.c */

@@ -241,6 +241,8 @@ bus_start(struct evbusd *b, const struct config *cfg)
 	b->self.pid = getpid();
 	ev_epoch_new(b->epoch);
 	ev_ring_init(&b->ring, b->ringmax, b->ringmaxbytes, 1);
+	if ((b->subs = ev_sublist_new()) == NULL)
+		fatal("subscription index");
 	if ((b->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		fatal("epoll_create1");
 	ev.data.ptr = NULL;
@@ -265,6 +267,7 @@ bus_stop(struct evbusd *b)
 	conn_reap(b);
 	listener_close(b);
 	ev_ring_free(&b->ring);
+	ev_sublist_free(b->subs);
 	ev_buf_free(&b->scratch);
 	ev_buf_free(&b->rbuf);
 	close(b->epfd);

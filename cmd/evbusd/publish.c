@@ -63,6 +63,7 @@ bus_publish(struct evbusd *b, const char *body, size_t len,
 		ev_msg_unref(m);
 		return ev_err_sys(err, "event %llu", (unsigned long long)st.seq);
 	}
+	sub_notify(b, m);
 	b->budget = b->budget > 0 ? b->budget - 1 : 0;
 	b->budget_bytes = b->budget_bytes > m->len ? b->budget_bytes - m->len :
 	    0;

@@ -92,6 +92,73 @@ sub_identity(json_t *j, struct ev_identity *id, struct ev_err *err)
 }
 
 /*
+ * Put c's include patterns into the index ("#" for exclusions only);
+ * -1 with errno ENOMEM, c then in the index under none of them.
+ */
+static int
+sub_index(struct evbusd *b, struct conn *c)
+{
+	size_t i;
+
+	if (c->pats.ninc == 0)
+		return ev_sublist_insert(b->subs, "#", 1, c);
+	for (i = 0; i < c->pats.ninc; i++)
+		if (ev_sublist_insert(b->subs, c->pats.inc[i],
+		    c->pats.inclen[i], c) == -1) {
+			while (i-- > 0)
+				ev_sublist_remove(b->subs, c->pats.inc[i],
+				    c->pats.inclen[i], c);
+			return -1;
+		}
+	return 0;
+}
+
+/* Take subscriber c out of the index (it is going away). */
+void
+sub_stop(struct evbusd *b, struct conn *c)
+{
+	size_t i;
+
+	if (!c->sub)
+		return;
+	if (c->pats.ninc == 0)
+		ev_sublist_remove(b->subs, "#", 1, c);
+	for (i = 0; i < c->pats.ninc; i++)
+		ev_sublist_remove(b->subs, c->pats.inc[i], c->pats.inclen[i],
+		    c);
+}
+
+/*
+ * Event m just entered the ring: tell the subscribers it may be for.  One
+ * that was caught up skips the events published since, none of which was
+ * for it (else it would have been told), so that a subscriber pays
+ * nothing for the events it does not want.  When the index cannot answer
+ * (out of memory), every subscriber is told, and scans.
+ * Cost: a cache lookup by name, then O(candidates).
+ */
+void
+sub_notify(struct evbusd *b, const struct ev_msg *m)
+{
+	void *const *cand;
+	struct conn *c;
+	size_t n, i;
+
+	if (ev_sublist_match(b->subs, m->name, m->namelen, &cand, &n) == -1) {
+		TAILQ_FOREACH(c, &b->conns, entry)
+			if (c->sub)
+				c->pending = true;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		c = cand[i];
+		if (!c->pending) {
+			c->cursor = m->seq;
+			c->pending = true;
+		}
+	}
+}
+
+/*
  * Where a "since" replay starts: the oldest event c wants whose time is at
  * or after since (ms since the epoch).  Times are the producers' and need
  * not grow with seq, so every held event is looked at: O(ring).
@@ -190,7 +257,12 @@ sub_start(struct evbusd *b, struct conn *c, const char *body, size_t len,
 		ev_err_sys(err, "reply");
 		goto out;
 	}
+	if (sub_index(b, c) == -1) {
+		ev_err_sys(err, "subscription index");
+		goto out;
+	}
 	c->sub = true;
+	c->pending = c->cursor < ev_ring_next(&b->ring);
 	conn_announce(b, c, "evbus.listener.connected", NULL);
 	r = 0;
 out:

@@ -991,7 +991,7 @@ test_edit(void)
 	r = edit("{\"id\":\"old\",\"name\":\"a\"}", &fill, &ed, &out, &info,
 	    &err);
 	snprintf(want, sizeof(want), "{\"id\":\"job-42\",\"name\":\"a\","
-	    "\"time\":%lld}", NOW);
+	    "\"payload\":null,\"time\":%lld}", NOW);
 	ok(edited(r, &out, want), "edit: --id replaces the id in place");
 	ed.id = "a\"b";
 	ed.idlen = 3;
