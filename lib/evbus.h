@@ -720,6 +720,9 @@ struct ev_publisher {
 	int64_t		 retry_ms;	/* how long to try to reconnect */
 	struct ev_buf	 q;		/* frames not yet acknowledged */
 	size_t		 sent;		/* bytes of q written on this link */
+	bool		 reached;	/* events were written to a bus that
+					   had accepted us: an unanswered one
+					   may have been published */
 	struct ev_pubent {
 		uint64_t tag;
 		size_t	 len;

@@ -202,6 +202,9 @@ pub_replies(struct ev_publisher *p, struct ev_err *err)
 		if (p->c.hello_pending) {
 			if (ev_client_hello(&p->c, &f, err) == -1)
 				return -1;
+			/* What was sent with HELLO is now the bus's to act on. */
+			if (p->sent > 0)
+				p->reached = true;
 			continue;
 		}
 		if (p->nent == 0)
@@ -248,6 +251,8 @@ ev_pub_io(struct ev_publisher *p, short revents, struct ev_err *err)
 		    MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n > 0) {
 			p->sent += (size_t)n;
+			if (!p->c.hello_pending)
+				p->reached = true;
 			continue;
 		}
 		if (n == -1 && errno == EINTR)

@@ -521,7 +521,8 @@ main(int argc, char *argv[])
 			status = EV_EX_SOFTWARE;
 	} else if (status == -1)
 		status = EV_EX_SOFTWARE;
-	if (status != 0)
+	/* A bus that refused us at once published nothing of ours. */
+	if (status != 0 && f.pub.reached)
 		report_unacked(&f);
 	report_dups(&f);
 	ev_pub_close(&f.pub);
