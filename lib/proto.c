@@ -9,7 +9,7 @@
 
 #include "evbus.h"
 
-static const char *const body_verbs[] = { "PUB", "SUB", "EVENT" };
+static const char *const body_verbs[] = { "PUB", "SUB", "EVENT", "INFO" };
 
 bool
 ev_proto_has_body(const char *verb)

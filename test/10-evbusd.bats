@@ -283,7 +283,7 @@ load helper
 	wire_send 'HELLO 2 bats\n'
 	wait_lines "$T/wire.out" 1
 	run wire_reply 1
-	assert_output --regexp '^HELLO 2 [0-9a-f]{16} [0-9]+ 65536 features=pub,sub,ping,ack-dup,sub-end,sub-since,max-depth,target max_depth=256$'
+	assert_output --regexp '^HELLO 2 [0-9a-f]{16} [0-9]+ 65536 features=pub,sub,ping,ack-dup,sub-end,sub-since,max-depth,target,stats max_depth=256$'
 	wire_send 'PING\r\n'
 	wait_lines "$T/wire.out" 2
 	run wire_reply 2
@@ -768,4 +768,29 @@ evfire: stdin:7: filter.tag: given twice"
 	assert_output ""
 	run wire_reply 2
 	assert_output "ERR data tags: not an array of at most 64 strings"
+}
+
+@test "wire: STATS answers INFO with the bus's figures and its subscribers" {
+	start_bus -b 100
+	start_sub "$T/sub" 'st.#' '!st.no'
+	wait_for "evsub --from 0 -c 1 evbus.listener.connected >/dev/null"
+	run_ok evfire -w st.a
+	wait_lines "$T/sub" 1
+	run_ok evfire -w <<<'{"name":"st.b","id":"same"}'
+	run_ok evfire -w <<<'{"name":"st.b","id":"same"}'
+	wait_lines "$T/sub" 2
+	wire_open
+	wire_send 'HELLO 2 bats\nSTATS\nQUIT\n'
+	wire_close
+	run wire_reply 2
+	assert_output --regexp '^INFO [0-9]+$'
+	len=${output#INFO }
+	body=$(wire_reply 3)
+	assert_equal "${#body}" "$len"
+	run jq -c '[.ring.max_events, .clients >= 1, .events_in, .events_out >= 1,
+	    .duplicates, [.subscribers[] | select(.patterns == ["st.#","!st.no"])
+	    | [.client, .delivered, .lag]]]' <<<"$body"
+	# In: started, the subscriber's listener.connected, the wait's
+	# connected and disconnected, st.a, st.b; its copy a duplicate.
+	assert_output '[100,true,6,true,1,[["evsub",2,0]]]'
 }

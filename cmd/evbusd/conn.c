@@ -97,30 +97,17 @@ void
 conn_announce(struct evbusd *b, const struct conn *c, const char *name,
     const char *why)
 {
-	struct ev_buf p = { 0 }, ex = { 0 };
-	size_t i;
+	struct ev_buf p = { 0 };
 	int r;
 
 	r = ev_buf_printf(&p, "{\"client\":\"%s\",\"conn\":%" PRIu64
-	    ",\"uid\":%lu,\"gid\":%lu,\"pid\":%ld,\"patterns\":[", c->name,
+	    ",\"uid\":%lu,\"gid\":%lu,\"pid\":%ld,\"patterns\":", c->name,
 	    c->serial, (unsigned long)c->cred.uid, (unsigned long)c->cred.gid,
 	    (long)c->cred.pid);
-	for (i = 0; r == 0 && i < c->pats.ninc + c->pats.nexc; i++) {
-		if (i > 0)
-			r = ev_buf_putc(&p, ',');
-		if (r == 0 && i >= c->pats.ninc) {
-			ev_buf_reset(&ex);
-			r = ev_buf_putc(&ex, '!') == -1 || ev_buf_append(&ex,
-			    c->pats.exc[i - c->pats.ninc],
-			    c->pats.exclen[i - c->pats.ninc]) == -1 ||
-			    ev_json_put_string(&p, ex.data, ex.len, NULL) == -1 ?
-			    -1 : 0;
-		} else if (r == 0)
-			r = ev_json_put_string(&p, c->pats.inc[i],
-			    c->pats.inclen[i], NULL);
-	}
 	if (r == 0)
-		r = ev_buf_printf(&p, "]%s%s%s}", why ? ",\"reason\":\"" : "",
+		r = sub_patterns_json(c, &p);
+	if (r == 0)
+		r = ev_buf_printf(&p, "%s%s%s}", why ? ",\"reason\":\"" : "",
 		    why ? why : "", why ? "\"" : "");
 	if (r == 0)
 		bus_announce(b, name, ev_buf_head(&p));
@@ -128,7 +115,6 @@ conn_announce(struct evbusd *b, const struct conn *c, const char *name,
 		log_warnx("client %" PRIu64 ": %s: out of memory", c->serial,
 		    name);
 	ev_buf_free(&p);
-	ev_buf_free(&ex);
 }
 
 /*
@@ -466,6 +452,13 @@ conn_command(struct evbusd *b, struct conn *c, const struct ev_frame *f)
 			    "data", "%s", err.msg);
 	} else if (strcmp(f->verb, "PING") == 0)
 		r = conn_reply(c, "PONG");
+	else if (strcmp(f->verb, "STATS") == 0) {
+		ev_buf_reset(&b->scratch);
+		r = bus_stats(b, &b->scratch);
+		if (r == 0)
+			r = conn_reply(c, "INFO %zu\n%s",
+			    ev_buf_unread(&b->scratch), ev_buf_head(&b->scratch));
+	}
 	else if (strcmp(f->verb, "QUIT") == 0)
 		c->state = CONN_CLOSING;
 	else if (strcmp(f->verb, "HELLO") == 0)
@@ -615,9 +608,13 @@ conn_flush(struct evbusd *b, struct conn *c)
 			if (w >= flen) {
 				w -= flen;
 				c->cursor = m->seq + 1;
+				c->delivered++;
+				b->events_out++;
 				continue;
 			}
 			if (w > 0) {
+				c->delivered++;
+				b->events_out++;
 				ev_msg_ref(m);
 				c->partial = m;
 				c->partial_off = w;

@@ -21,7 +21,7 @@
 #include "evbus.h"
 
 /* The features this daemon announces in its HELLO, for clients to test. */
-#define EVBUSD_FEATURES	"pub,sub,ping,ack-dup,sub-end,sub-since,max-depth,target"
+#define EVBUSD_FEATURES	"pub,sub,ping,ack-dup,sub-end,sub-since,max-depth,target,stats"
 
 enum conn_state {
 	CONN_HELLO,		/* waiting for HELLO */
@@ -65,6 +65,7 @@ struct conn {
 	struct ev_patset  pats;
 	struct ev_identity ident;	/* for targeted events */
 	uint64_t	  cursor;	/* next seq to consider sending */
+	uint64_t	  delivered;	/* events written to it */
 	bool		  pending;	/* events from cursor on may be for it;
 					   false: caught up, and it is told
 					   (by the index) when one comes */
@@ -96,6 +97,10 @@ struct evbusd {
 	uint64_t	  serial;
 	bool		  accepting;
 	bool		  stopping;
+	int64_t		  started_ms;	/* CLOCK_MONOTONIC at start */
+	uint64_t	  events_in;	/* published, duplicates not counted */
+	uint64_t	  events_out;	/* written to subscribers */
+	uint64_t	  dups;		/* dropped as duplicates */
 	struct ev_buf	  scratch;	/* an event being stamped */
 	struct ev_buf	  rbuf;		/* the read buffer lent to clients */
 	size_t		  budget;	/* events that may still enter the ring
@@ -147,6 +152,8 @@ bool	 sub_wants(const struct conn *, const struct ev_msg *);
 void	 sub_notify(struct evbusd *, const struct ev_msg *);
 void	 sub_stop(struct evbusd *, struct conn *);
 int	 sub_gap(struct evbusd *, struct conn *);
+int	 bus_stats(struct evbusd *, struct ev_buf *);
+int	 sub_patterns_json(const struct conn *, struct ev_buf *);
 
 /* log.c */
 void	 log_init(int, int);

@@ -239,6 +239,7 @@ bus_start(struct evbusd *b, const struct config *cfg)
 	b->self.uid = getuid();
 	b->self.gid = getgid();
 	b->self.pid = getpid();
+	b->started_ms = ev_mono_ms();
 	ev_epoch_new(b->epoch);
 	ev_ring_init(&b->ring, b->ringmax, b->ringmaxbytes, 1);
 	if ((b->subs = ev_sublist_new()) == NULL)

@@ -47,6 +47,7 @@ bus_publish(struct evbusd *b, const char *body, size_t len,
 	    strlen(info.id))) != NULL) {
 		*seq = m->seq;
 		*dup = true;
+		b->dups++;
 		return 0;
 	}
 	if (ev_event_targeted(&info) && ev_target_compile(&info, &t, err) == -1)
@@ -64,6 +65,7 @@ bus_publish(struct evbusd *b, const char *body, size_t len,
 		return ev_err_sys(err, "event %llu", (unsigned long long)st.seq);
 	}
 	sub_notify(b, m);
+	b->events_in++;
 	b->budget = b->budget > 0 ? b->budget - 1 : 0;
 	b->budget_bytes = b->budget_bytes > m->len ? b->budget_bytes - m->len :
 	    0;
@@ -158,4 +160,53 @@ bus_commit(struct evbusd *b)
 		b->committed = next - 1;
 		b->batch++;
 	}
+}
+
+/*
+ * The bus's figures as one JSON object (the reply to STATS): who it is,
+ * the ring, the counters since it started, and each subscriber with how
+ * far behind the newest event it is.  -1 when out of memory.
+ * Cost: one walk over the connections.
+ */
+int
+bus_stats(struct evbusd *b, struct ev_buf *out)
+{
+	const struct ev_ring *r = &b->ring;
+	uint64_t newest = ev_ring_next(r) - 1;
+	struct conn *c;
+	bool first = true;
+	int rv;
+
+	rv = ev_buf_printf(out, "{\"epoch\":\"%s\",\"pid\":%ld,\"version\":"
+	    "\"%s\",\"uptime_ms\":%lld,\"seq\":%llu,\"ring\":{\"events\":%zu,"
+	    "\"bytes\":%zu,\"max_events\":%zu,\"max_bytes\":%zu,\"first\":%llu},"
+	    "\"clients\":%zu,\"events_in\":%llu,\"events_out\":%llu,"
+	    "\"duplicates\":%llu,\"subscribers\":[", b->epoch,
+	    (long)b->self.pid, EV_VERSION,
+	    (long long)(ev_mono_ms() - b->started_ms),
+	    (unsigned long long)newest, ev_ring_count(r), ev_ring_bytes(r),
+	    b->ringmax, b->ringmaxbytes,
+	    (unsigned long long)ev_ring_first(r), b->nconns,
+	    (unsigned long long)b->events_in,
+	    (unsigned long long)b->events_out, (unsigned long long)b->dups);
+	TAILQ_FOREACH(c, &b->conns, entry) {
+		if (!c->sub || c->dead || rv == -1)
+			continue;
+		rv = ev_buf_printf(out, "%s{\"conn\":%llu,\"client\":\"%s\","
+		    "\"uid\":%lu,\"pid\":%ld,\"delivered\":%llu,\"lag\":%llu,"
+		    "\"patterns\":", first ? "" : ",",
+		    (unsigned long long)c->serial, c->name,
+		    (unsigned long)c->cred.uid, (long)c->cred.pid,
+		    (unsigned long long)c->delivered,
+		    (unsigned long long)(c->pending && c->cursor <= newest ?
+		    newest - c->cursor + 1 : 0));
+		first = false;
+		if (rv == 0)
+			rv = sub_patterns_json(c, out);
+		if (rv == 0)
+			rv = ev_buf_putc(out, '}');
+	}
+	if (rv == 0)
+		rv = ev_buf_append(out, "]}", 2);
+	return rv;
 }

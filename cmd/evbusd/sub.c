@@ -275,6 +275,36 @@ out:
 }
 
 /*
+ * c's patterns as a JSON array of strings, exclusions with their '!'.
+ * -1 when out of memory.
+ */
+int
+sub_patterns_json(const struct conn *c, struct ev_buf *out)
+{
+	struct ev_buf ex = { 0 };
+	size_t i, n = c->pats.ninc + c->pats.nexc;
+	int r = ev_buf_putc(out, '[');
+
+	for (i = 0; r == 0 && i < n; i++) {
+		if (i > 0 && ev_buf_putc(out, ',') == -1)
+			r = -1;
+		else if (i < c->pats.ninc)
+			r = ev_json_put_string(out, c->pats.inc[i],
+			    c->pats.inclen[i], NULL);
+		else {
+			ev_buf_reset(&ex);
+			r = ev_buf_putc(&ex, '!') == -1 || ev_buf_append(&ex,
+			    c->pats.exc[i - c->pats.ninc],
+			    c->pats.exclen[i - c->pats.ninc]) == -1 ||
+			    ev_json_put_string(out, ex.data, ex.len, NULL) ==
+			    -1 ? -1 : 0;
+		}
+	}
+	ev_buf_free(&ex);
+	return r == 0 ? ev_buf_putc(out, ']') : -1;
+}
+
+/*
  * The one delivery decision: does subscriber c get event m?  Its
  * patterns, then its identity against a targeted event's filter; each
  * later rule (ACL, filters) is one more clause here.
