@@ -232,6 +232,58 @@ ev_client_hello(struct ev_client *c, const struct ev_frame *f,
 	return 0;
 }
 
+int
+ev_token_check(const char *tok, struct ev_err *err)
+{
+	size_t i, len = strlen(tok);
+
+	if (len == 0 || len > EV_TOKEN_MAX)
+		return ev_err_set(err, EV_ERR_DATA, "token: 1 to %d bytes",
+		    EV_TOKEN_MAX);
+	for (i = 0; i < len; i++)
+		if ((unsigned char)tok[i] <= ' ' || (unsigned char)tok[i] >= 0x7f)
+			return ev_err_set(err, EV_ERR_DATA, "token: printable "
+			    "ASCII without spaces only");
+	return 0;
+}
+
+int
+ev_token_file(const char *path, char *out, size_t outlen, struct ev_err *err)
+{
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return ev_err_sys(err, "token file %s", path);
+	if (fstat(fd, &st) == -1) {
+		ev_err_sys(err, "token file %s", path);
+		close(fd);
+		return -1;
+	}
+	if ((st.st_mode & 077) != 0) {
+		close(fd);
+		return ev_err_set(err, EV_ERR_DENIED, "token file %s has mode "
+		    "%04o: others can read it; run 'chmod 600' on it", path,
+		    (unsigned)(st.st_mode & 07777));
+	}
+	while ((n = read(fd, out, outlen - 1)) == -1 && errno == EINTR)
+		;
+	close(fd);
+	if (n == -1)
+		return ev_err_sys(err, "token file %s", path);
+	out[n] = '\0';
+	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'))
+		out[--n] = '\0';
+	if (ev_token_check(out, err) == -1) {
+		explicit_bzero(out, outlen);
+		return ev_err_set(err, EV_ERR_DATA, "token file %s: one line "
+		    "of 1 to %d printable characters without spaces", path,
+		    EV_TOKEN_MAX);
+	}
+	return 0;
+}
+
 /*
  * Send HELLO; unless NOWAIT, read the bus's HELLO: epoch, newest seq.
  * A bus that refuses a client (too many clients, another user) answers
@@ -244,8 +296,13 @@ client_hello(struct ev_client *c, int timeout_ms, struct ev_err *err)
 	struct ev_frame f;
 	int r;
 
-	if (ev_proto_line(&c->out, "HELLO %d %s", EV_PROTO_VERSION,
-	    c->name) == -1)
+	const char *tok = getenv("EVBUS_TOKEN");
+
+	if (tok != NULL && *tok != '\0' && ev_token_check(tok, err) == -1)
+		return -1;
+	if (ev_proto_line(&c->out, "HELLO %d %s%s%s", EV_PROTO_VERSION,
+	    c->name, tok != NULL && *tok != '\0' ? " token=" : "",
+	    tok != NULL ? tok : "") == -1)
 		return ev_err_sys(err, "hello");
 	if (ev_client_flush(c, timeout_ms, err) == -1) {
 		/*

@@ -462,6 +462,17 @@ int	ev_client_open(struct ev_client *, const char *path, const char *name,
  */
 int	ev_client_hello(struct ev_client *, const struct ev_frame *,
 	    struct ev_err *);
+/*
+ * Tokens (an ACL's words for who a client is): printable ASCII without
+ * spaces, at most EV_TOKEN_MAX bytes.  A client sends $EVBUS_TOKEN in its
+ * HELLO; a program's --token-file reads one from a file only its owner
+ * can read (ev_token_file: 0, or -1 with err, the token never echoed) and
+ * sets $EVBUS_TOKEN.  Never on a command line, where ps(1) shows it.
+ */
+#define EV_TOKEN_MAX	127
+int	ev_token_check(const char *, struct ev_err *);
+int	ev_token_file(const char *path, char *out, size_t outlen,
+	    struct ev_err *);
 /* Close the connection and forget the buffers; open may be called again. */
 void	ev_client_close(struct ev_client *);
 /* Write all of out; poll while the socket is full.  -1 with err. */

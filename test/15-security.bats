@@ -319,3 +319,13 @@ closing() {
 	[ "$status" -eq 77 ] || { ev_show_run evfire; fail "evfire: status $status"; }
 	assert_equal "$stderr" "evfire: the bus refused us: this bus belongs to another user"
 }
+
+@test "EVBUS_TOKEN travels in HELLO, is checked first, and never shows in the daemon's log" {
+	start_bus -vv
+	EVBUS_TOKEN='s3cr3t-t0ken' run_ok evfire -w tok.ok
+	EVBUS_TOKEN='has space' run_fails 64 evfire -w tok.bad
+	assert_equal "$stderr" "evfire: token: printable ASCII without spaces only"
+	wait_grep "$BUS_ERR" '(evfire): closed'
+	run grep -c 's3cr3t' "$BUS_ERR"
+	assert_output 0
+}
