@@ -660,5 +660,132 @@ uint64_t	 ev_ring_next(const struct ev_ring *);
 size_t		 ev_ring_count(const struct ev_ring *);
 size_t		 ev_ring_bytes(const struct ev_ring *);
 
+/*
+ * loop.c: a small event loop on poll(2), in the spirit of early Redis's
+ * ae.c: descriptors with a read and a write callback, one-shot timers on
+ * CLOCK_MONOTONIC (milliseconds), and child processes whose exit is a
+ * callback (through a pidfd in the same poll set: no signal handler, no
+ * SIGCHLD).  The loop blocks in poll(2) and nowhere else; it never sleeps.
+ *
+ * One turn: poll until a descriptor is ready or the nearest timer is due;
+ * call the callbacks of the ready descriptors in the order they were
+ * registered (for one descriptor, read before write), then those of the
+ * due timers, earliest first, timers due at the same time in the order
+ * they were added.  Callbacks may add and remove anything, themselves
+ * included, with these guarantees: a descriptor removed, or a timer or
+ * child deleted, is not called afterwards, even for readiness already
+ * seen in this turn; a descriptor, timer or child added during a turn is
+ * first considered in the next turn (a timer of 0 ms added by a timer
+ * does not run in the same turn, so a timer cannot starve the
+ * descriptors).  A read callback is also called on hang-up and error
+ * (its read(2) then says what happened).  A descriptor must be removed
+ * before it is closed: one closed while registered makes ev_loop_run fail
+ * with EBADF.
+ *
+ * Meant for a handful of descriptors and timers: each call and each turn
+ * costs time linear in their number (no allocation per turn once the
+ * arrays have grown).  Single-threaded; nothing here may be called from a
+ * signal handler.  The caller owns the struct (ev_loop_init, then
+ * ev_loop_free) and every descriptor it registers; the loop owns the
+ * pidfds it opens for children.
+ */
+#define EV_LOOP_READ	0x01
+#define EV_LOOP_WRITE	0x02
+
+struct ev_loop;
+typedef void	ev_loop_fd_fn(struct ev_loop *, int fd, void *arg);
+typedef void	ev_loop_timer_fn(struct ev_loop *, uint64_t id, void *arg);
+/* status as from waitpid(2); -1 when the child was reaped elsewhere. */
+typedef void	ev_loop_child_fn(struct ev_loop *, pid_t, int status,
+		    void *arg);
+
+struct ev_loopfd {
+	int		  fd;		/* -1: removed during this turn */
+	int		  mask;		/* EV_LOOP_READ | EV_LOOP_WRITE */
+	ev_loop_fd_fn	 *rfn;
+	ev_loop_fd_fn	 *wfn;
+	ev_loop_child_fn *cfn;		/* a child's pidfd: its callback */
+	pid_t		  pid;		/* and the child; else 0 */
+	void		 *arg;
+};
+
+struct ev_looptimer {
+	int64_t		  when;		/* ev_mono_ms() time */
+	uint64_t	  id;
+	ev_loop_timer_fn *fn;
+	void		 *arg;
+};
+
+struct pollfd;
+
+struct ev_loop {
+	struct ev_loopfd    *fds;	/* in registration order */
+	size_t		     nfds, fdcap;
+	struct pollfd	    *pfd;	/* this turn's poll set */
+	size_t		     pfdcap;
+	struct ev_looptimer *timers;	/* a min-heap on (when, id) */
+	size_t		     ntimers, timercap;
+	uint64_t	     nextid;	/* of the next timer; ids start at 1 */
+	int		     depth;	/* > 0 while callbacks run */
+	bool		     holes;	/* fds has removed entries to drop */
+	bool		     stop;
+};
+
+void	ev_loop_init(struct ev_loop *);
+/* Free the loop's memory and close its pidfds; the caller's fds stay open. */
+void	ev_loop_free(struct ev_loop *);
+/*
+ * Watch fd: call rfn when it is readable (mask EV_LOOP_READ), wfn when it
+ * is writable (EV_LOOP_WRITE); a callback for a bit not in mask may be
+ * NULL.  Replaces an earlier registration of fd.  0, or -1 with err:
+ * EV_ERR_DATA (fd < 0, unknown bits), EV_ERR_SYS (out of memory).
+ */
+int	ev_loop_fd_add(struct ev_loop *, int fd, int mask, ev_loop_fd_fn *rfn,
+	    ev_loop_fd_fn *wfn, void *arg, struct ev_err *);
+/*
+ * Change which of fd's callbacks are wanted (0: neither, but stay
+ * registered).  -1 with errno ENOENT when fd is not registered.
+ */
+int	ev_loop_fd_mask(struct ev_loop *, int fd, int mask);
+/* Stop watching fd (nothing when it is not registered).  Does not close. */
+void	ev_loop_fd_del(struct ev_loop *, int fd);
+/*
+ * Call fn once, ms milliseconds from now (negative: as 0).  Returns the
+ * timer's id, never 0; 0 with errno ENOMEM when it cannot be added.
+ */
+uint64_t ev_loop_timer_add(struct ev_loop *, int64_t ms, ev_loop_timer_fn *,
+	    void *arg);
+/* Cancel a timer: true if it was pending (false for 0, or one that ran). */
+bool	ev_loop_timer_del(struct ev_loop *, uint64_t id);
+/*
+ * Call fn once when the child pid exits, after reaping it.  pid must be a
+ * child of ours not yet waited for; a program whose SIGCHLD is ignored
+ * has no children to wait for (fn then gets status -1).  0, or -1 with err
+ * (EV_ERR_SYS: no such process, or pidfd_open(2) not supported by the
+ * kernel, Linux before 5.3).
+ */
+int	ev_loop_child_add(struct ev_loop *, pid_t, ev_loop_child_fn *,
+	    void *arg, struct ev_err *);
+/* Stop watching pid; it is then the caller's to reap. */
+void	ev_loop_child_del(struct ev_loop *, pid_t);
+/*
+ * One turn, waiting at most max_ms (-1: until something happens; with
+ * nothing registered that is forever).  Returns the number of callbacks
+ * called, or -1 with err: EV_ERR_SYS when poll(2) fails (EINTR is not a
+ * failure: the turn just ends early), or EBADF for a descriptor closed
+ * while registered (it is then removed).
+ */
+int	ev_loop_once(struct ev_loop *, int64_t max_ms, struct ev_err *);
+/*
+ * Turn until ev_loop_stop is called or nothing is registered (no
+ * descriptor, timer or child): then 0.  -1 with err as ev_loop_once.
+ */
+int	ev_loop_run(struct ev_loop *, struct ev_err *);
+/*
+ * Make ev_loop_run return once the callback that calls this returns: the
+ * rest of the turn is left for the next run (readiness stays pending, due
+ * timers stay due).  Also ends an ev_loop_once early.
+ */
+void	ev_loop_stop(struct ev_loop *);
 
 #endif /* EVBUS_H */
