@@ -81,8 +81,12 @@ test_timer_many(void)
 	reset();
 	for (i = 0; i < 40; i++) {
 		names[i] = (char)('A' + i);
-		/* 40 timers at 0..9 ms, in an order unlike their times. */
-		if (ev_loop_timer_add(&l, (i * 7) % 10, on_timer,
+		/*
+		 * 40 timers at 0..180 ms, in an order unlike their times,
+		 * 20 ms apart so that the time taken to add them (under
+		 * valgrind too) does not reorder them.
+		 */
+		if (ev_loop_timer_add(&l, (i * 7) % 10 * 20, on_timer,
 		    &names[i]) == 0)
 			bad++;
 	}
@@ -427,10 +431,19 @@ test_child(void)
 
 	ev_loop_init(&l);
 	reset();
+	fflush(stdout);
 	if ((pid = fork()) == 0)
 		_exit(7);
-	is_int(ev_loop_child_add(&l, pid, on_child, NULL, &err), 0,
-	    "watch a child");
+	if (ev_loop_child_add(&l, pid, on_child, NULL, &err) == -1 &&
+	    err.sys == ENOSYS) {
+		/* valgrind 3.19 does not know pidfd_open. */
+		printf("ok %d - watch a child # skip pidfd_open: %s\n",
+		    ++tap_n, err.msg);
+		waitpid(pid, NULL, 0);
+		ev_loop_free(&l);
+		return;
+	}
+	ok(l.nfds == 1, "watch a child");
 	guard = ev_loop_timer_add(&l, 10000, on_timer, "T");
 	t0 = ev_mono_ms();
 	while (child_pid == 0 && ev_mono_ms() - t0 < 10000)
@@ -444,6 +457,7 @@ test_child(void)
 
 	/* Deleted: not reported, the caller reaps it. */
 	reset();
+	fflush(stdout);
 	if ((other = fork()) == 0)
 		_exit(0);
 	ev_loop_child_add(&l, other, on_child, NULL, &err);
