@@ -800,8 +800,9 @@ void	ev_loop_stop(struct ev_loop *);
  * daemon's history and numbering are gone.  The subscriber then hands on
  * a line of its own (an evbus.gap notice, no seq, starting {"id":"...",
  * with payload {"reason":"restart","epoch":NEW,"previous_epoch":OLD,
- * "after":SEQ}, SEQ the last seq of the old daemon handed on) and asks the
- * new daemon for everything from its oldest event.
+ * "after":SEQ}, SEQ the last seq received from the old daemon, handed on
+ * or dropped as a copy; none received: the seq it started after) and asks
+ * the new daemon for everything from its oldest event.
  *
  * De-duplication: the subscriber keeps a 64-bit hash of the id of each of
  * the last dedup events it handed on (a circular array, 8 bytes each).
