@@ -28,7 +28,8 @@ struct evsub {
 	uint64_t	 count;		/* -c; 0 for no limit */
 	uint64_t	 printed;	/* events printed (notices apart) */
 	uint64_t	 seen;		/* printed as of the last batch */
-	int64_t		 first_ms, idle_ms, deadline_ms;	/* -1: none */
+	/* The stop conditions' durations; -1: none. */
+	int64_t		 first_ms, idle_ms, deadline_ms;
 	int64_t		 t_last;	/* when the last event came */
 	bool		 quiet;
 	bool		 lost;		/* said so; say when back */

@@ -33,21 +33,21 @@ struct fake {
 	char		  dir[64];
 	char		  path[108];
 	int		  lfd;		/* listening */
-	int		  fd;		/* the subscriber's connection */
+	int		  fd;		/* the subscriber's */
 	struct ev_decoder dec;
 	char		  body[1024];	/* of the last SUB */
 };
 
 /* What the callbacks saw. */
 struct seen {
-	struct ev_buf	  lines;	/* each handed-on line, '\n' after */
+	struct ev_buf	  lines;	/* each line handed on, and '\n' */
 	int		  kinds[64];
 	int		  nev;
 	int		  states[64];
 	int		  nstates;
-	struct ev_err	  err;		/* of the last state with one */
+	struct ev_err	  err;		/* of the last state */
 	int		  batches;
-	int		  stop_after;	/* on_event returns 1 at this count */
+	int		  stop_after;	/* on_event stops at this count */
 };
 
 static struct fake fk;
