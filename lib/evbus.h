@@ -839,4 +839,287 @@ void	ev_target_free(struct ev_target *);
 bool	ev_event_targeted(const struct ev_evinfo *);
 void	ev_identity_free(struct ev_identity *);
 
+/*
+ * loop.c: a small event loop on poll(2), in the spirit of early Redis's
+ * ae.c: descriptors with a read and a write callback, one-shot timers on
+ * CLOCK_MONOTONIC (milliseconds), and child processes whose exit is a
+ * callback (through a pidfd in the same poll set: no signal handler, no
+ * SIGCHLD).  The loop blocks in poll(2) and nowhere else; it never sleeps.
+ *
+ * One turn: poll until a descriptor is ready or the nearest timer is due;
+ * call the callbacks of the ready descriptors in the order they were
+ * registered (for one descriptor, read before write), then those of the
+ * due timers, earliest first, timers due at the same time in the order
+ * they were added.  Callbacks may add and remove anything, themselves
+ * included, with these guarantees: a descriptor removed, or a timer or
+ * child deleted, is not called afterwards, even for readiness already
+ * seen in this turn; a descriptor, timer or child added during a turn is
+ * first considered in the next turn (a timer of 0 ms added by a timer
+ * does not run in the same turn, so a timer cannot starve the
+ * descriptors).  A read callback is also called on hang-up and error
+ * (its read(2) then says what happened).  A descriptor must be removed
+ * before it is closed: one closed while registered makes ev_loop_run fail
+ * with EBADF.
+ *
+ * Meant for a handful of descriptors and timers: each call and each turn
+ * costs time linear in their number (no allocation per turn once the
+ * arrays have grown).  Single-threaded; nothing here may be called from a
+ * signal handler.  The caller owns the struct (ev_loop_init, then
+ * ev_loop_free) and every descriptor it registers; the loop owns the
+ * pidfds it opens for children.
+ */
+#define EV_LOOP_READ	0x01
+#define EV_LOOP_WRITE	0x02
+
+struct ev_loop;
+typedef void	ev_loop_fd_fn(struct ev_loop *, int fd, void *arg);
+typedef void	ev_loop_timer_fn(struct ev_loop *, uint64_t id, void *arg);
+/* status as from waitpid(2); -1 when the child was reaped elsewhere. */
+typedef void	ev_loop_child_fn(struct ev_loop *, pid_t, int status,
+		    void *arg);
+
+struct ev_loopfd {
+	int		  fd;		/* -1: removed during this turn */
+	int		  mask;		/* EV_LOOP_READ | EV_LOOP_WRITE */
+	ev_loop_fd_fn	 *rfn;
+	ev_loop_fd_fn	 *wfn;
+	ev_loop_child_fn *cfn;		/* a child's pidfd: its callback */
+	pid_t		  pid;		/* and the child; else 0 */
+	void		 *arg;
+};
+
+struct ev_looptimer {
+	int64_t		  when;		/* ev_mono_ms() time */
+	uint64_t	  id;
+	ev_loop_timer_fn *fn;
+	void		 *arg;
+};
+
+struct pollfd;
+
+struct ev_loop {
+	struct ev_loopfd    *fds;	/* in registration order */
+	size_t		     nfds, fdcap;
+	struct pollfd	    *pfd;	/* this turn's poll set */
+	size_t		     pfdcap;
+	struct ev_looptimer *timers;	/* a min-heap on (when, id) */
+	size_t		     ntimers, timercap;
+	uint64_t	     nextid;	/* of the next timer; ids start at 1 */
+	int		     depth;	/* > 0 while callbacks run */
+	bool		     holes;	/* fds has removed entries to drop */
+	bool		     stop;
+};
+
+void	ev_loop_init(struct ev_loop *);
+/* Free the loop's memory and close its pidfds; the caller's fds stay open. */
+void	ev_loop_free(struct ev_loop *);
+/*
+ * Watch fd: call rfn when it is readable (mask EV_LOOP_READ), wfn when it
+ * is writable (EV_LOOP_WRITE); a callback for a bit not in mask may be
+ * NULL.  Replaces an earlier registration of fd.  0, or -1 with err:
+ * EV_ERR_DATA (fd < 0, unknown bits), EV_ERR_SYS (out of memory).
+ */
+int	ev_loop_fd_add(struct ev_loop *, int fd, int mask, ev_loop_fd_fn *rfn,
+	    ev_loop_fd_fn *wfn, void *arg, struct ev_err *);
+/*
+ * Change which of fd's callbacks are wanted (0: neither, but stay
+ * registered).  -1 with errno ENOENT when fd is not registered.
+ */
+int	ev_loop_fd_mask(struct ev_loop *, int fd, int mask);
+/* Stop watching fd (nothing when it is not registered).  Does not close. */
+void	ev_loop_fd_del(struct ev_loop *, int fd);
+/*
+ * Call fn once, ms milliseconds from now (negative: as 0).  Returns the
+ * timer's id, never 0; 0 with errno ENOMEM when it cannot be added.
+ */
+uint64_t ev_loop_timer_add(struct ev_loop *, int64_t ms, ev_loop_timer_fn *,
+	    void *arg);
+/* Cancel a timer: true if it was pending (false for 0, or one that ran). */
+bool	ev_loop_timer_del(struct ev_loop *, uint64_t id);
+/*
+ * Call fn once when the child pid exits, after reaping it.  pid must be a
+ * child of ours not yet waited for; a program whose SIGCHLD is ignored
+ * has no children to wait for (fn then gets status -1).  0, or -1 with err
+ * (EV_ERR_SYS: no such process, or pidfd_open(2) not supported by the
+ * kernel, Linux before 5.3).
+ */
+int	ev_loop_child_add(struct ev_loop *, pid_t, ev_loop_child_fn *,
+	    void *arg, struct ev_err *);
+/* Stop watching pid; it is then the caller's to reap. */
+void	ev_loop_child_del(struct ev_loop *, pid_t);
+/*
+ * One turn, waiting at most max_ms (-1: until something happens; with
+ * nothing registered that is forever).  Returns the number of callbacks
+ * called, or -1 with err: EV_ERR_SYS when poll(2) fails (EINTR is not a
+ * failure: the turn just ends early), or EBADF for a descriptor closed
+ * while registered (it is then removed).
+ */
+int	ev_loop_once(struct ev_loop *, int64_t max_ms, struct ev_err *);
+/*
+ * Turn until ev_loop_stop is called or nothing is registered (no
+ * descriptor, timer or child): then 0.  -1 with err as ev_loop_once.
+ */
+int	ev_loop_run(struct ev_loop *, struct ev_err *);
+/*
+ * Make ev_loop_run return once the callback that calls this returns: the
+ * rest of the turn is left for the next run (readiness stays pending, due
+ * timers stay due).  Also ends an ev_loop_once early.
+ */
+void	ev_loop_stop(struct ev_loop *);
+
+/*
+ * subscribe.c: being a subscriber, driven by an ev_loop.  The subscriber
+ * connects (HELLO), asks for its events (SUB with the patterns and where
+ * to start), reads the bus's OK <end> or ERR, and hands on each event the
+ * bus sends, as the bus's bytes.  When the connection is lost it connects
+ * again, first at once and then 50 ms to 1 s apart (loop timers; nothing
+ * sleeps), and asks for the events after the last one it handed on.
+ *
+ * A restart: when the bus it reconnects to has another epoch, the old
+ * daemon's history and numbering are gone.  The subscriber then hands on
+ * a line of its own (an evbus.gap notice, no seq, starting {"id":"...",
+ * with payload {"reason":"restart","epoch":NEW,"previous_epoch":OLD,
+ * "after":SEQ}, SEQ the last seq received from the old daemon, handed on
+ * or dropped as a copy; none received: the seq it started after) and asks
+ * the new daemon for everything from its oldest event.
+ *
+ * De-duplication: the subscriber keeps a 64-bit hash of the id of each of
+ * the last dedup events it handed on (a circular array, 8 bytes each).
+ * After a restart it makes a set of them and, for the next dedup events,
+ * drops an event whose id is in it.  That is how an event is not handed
+ * on twice when a publisher sent it to the old daemon, lost the
+ * acknowledgement in the crash and sent it again to the new one (evfire
+ * keeps up to 65,536 events unacknowledged, hence the default).  Events
+ * are compared by their raw id bytes as the bus sent them; two different
+ * ids collide with a chance of about dedup^2 / 2^65 per restart.  Within
+ * one daemon, the bus itself drops repeated ids.
+ *
+ * What is not promised: events that the old daemon had acknowledged but
+ * not yet written to this subscriber when it died are lost with it; they
+ * lie between the last event handed on before the restart line and the
+ * first after it.
+ *
+ * Blocking: the HELLO and SUB exchanges and all reads are non-blocking,
+ * from the loop, each handshake under a deadline (open_ms).  Only the
+ * connect(2) itself, inside ev_client_open, is a plain call: on a Unix
+ * socket it returns at once unless the bus's listen backlog is full; and
+ * the first connection may autostart a bus (EV_CLIENT_AUTOSTART), which
+ * waits for its readiness up to open_ms.
+ *
+ * Cost per event: the head of the event (ev_event_head), a hash of its id
+ * and one store; no allocation.  A restart costs a set of up to dedup
+ * hashes (16 bytes per event of the window, freed when it expires).
+ */
+#define EV_SUB_DEDUP_DEFAULT	65536
+#define EV_SUB_DEDUP_MAX	(16 * 1024 * 1024)
+
+enum ev_sub_start {
+	EV_SUB_LIVE,		/* events published from now on */
+	EV_SUB_FROM,		/* from seq at (0: the oldest the bus has) */
+	EV_SUB_LAST,		/* the last at matching events, then live */
+};
+
+/* What the subscriber hands on. */
+enum ev_subev_kind {
+	EV_SUBEV_EVENT,		/* an event (seq > 0) */
+	EV_SUBEV_NOTICE,	/* the bus's notice for us (evbus.gap) */
+	EV_SUBEV_RESTART,	/* the subscriber's own restart line */
+};
+
+struct ev_subev {
+	enum ev_subev_kind kind;
+	const char	*json;		/* one line of JSON, without '\n' */
+	size_t		 len;
+	uint64_t	 seq;		/* 0 for the notices */
+};
+
+/* Changes of the connection, reported through on_state. */
+enum ev_sub_state {
+	EV_SUB_SUBSCRIBED,	/* OK received; again after a loss */
+	EV_SUB_LOST,		/* lost; reconnecting (once per outage) */
+	EV_SUB_CLOSED,		/* lost and reconnect is off: stopped */
+	EV_SUB_FAILED,		/* cannot go on (err says why): stopped */
+};
+
+enum ev_sub_phase {
+	EV_SUB_IDLE,		/* not started, or stopped */
+	EV_SUB_HELLO,		/* connected, HELLO sent */
+	EV_SUB_ASKED,		/* SUB sent, OK awaited */
+	EV_SUB_STREAMING,
+	EV_SUB_WAITING,		/* disconnected, a retry timer is set */
+};
+
+struct ev_subscriber {
+	/* Set by the caller after ev_sub_init, before ev_sub_start. */
+	const char	 *path;		/* NULL: the default socket */
+	const char	 *name;		/* for HELLO */
+	int		  flags;	/* EV_CLIENT_AUTOSTART: first connect */
+	char *const	 *pats;		/* none: "#" */
+	size_t		  npats;
+	enum ev_sub_start start;
+	uint64_t	  at;		/* seq for FROM, count for LAST */
+	bool		  reconnect;	/* else a lost bus stops it */
+	size_t		  dedup;	/* window; 0: no de-duplication */
+	int		  open_ms;	/* deadline of each handshake */
+	/*
+	 * Called for each event and notice, in order.  Return 0 to go on;
+	 * anything else stops the subscriber (as ev_sub_close) once
+	 * on_batch has been called for what was handed on.
+	 */
+	int		(*on_event)(void *, const struct ev_subev *);
+	/* Called after the events of one read were handed on (may be NULL). */
+	void		(*on_batch)(void *);
+	/* Called on each change (may be NULL); err is NULL for SUBSCRIBED. */
+	void		(*on_state)(void *, enum ev_sub_state,
+			    const struct ev_err *);
+	void		 *arg;
+
+	/* Read-only for the caller. */
+	enum ev_sub_phase phase;
+	uint64_t	  end;		/* OK <end>: the newest seq the replay
+					   covers; valid from SUBSCRIBED */
+	uint64_t	  delivered;	/* events handed on (notices apart) */
+	uint64_t	  dropped;	/* duplicates dropped */
+	uint64_t	  restarts;	/* restart lines handed on */
+	char		  epoch[EV_EPOCH_LEN + 1]; /* the bus we follow; "" */
+	struct ev_client  c;
+
+	/* Internal. */
+	struct ev_loop	 *loop;
+	enum ev_sub_start ask;		/* the request while pos is 0 */
+	uint64_t	  askat;
+	uint64_t	  pos;		/* next seq wanted on epoch; 0: ask */
+	bool		  restart;	/* this connection is to a new epoch */
+	bool		  outage;	/* LOST reported, not yet SUBSCRIBED */
+	bool		  halt;		/* on_event said stop */
+	int64_t		  backoff;	/* ms before the next retry */
+	uint64_t	  htimer;	/* handshake deadline */
+	uint64_t	  rtimer;	/* next retry */
+	uint64_t	 *win;		/* hashes of the last ids handed on */
+	size_t		  winpos, winn;
+	uint64_t	 *set;		/* after a restart: win as a set */
+	size_t		  setcap, setleft;
+	struct ev_buf	  line;		/* the restart line being handed on */
+};
+
+/* Defaults: live, reconnect, dedup EV_SUB_DEDUP_DEFAULT, open_ms 5000. */
+void	ev_sub_init(struct ev_subscriber *);
+/*
+ * Connect for the first time and start, on loop (which must outlive the
+ * subscriber's use of it).  The connection's failures from here on come
+ * through on_state.  -1 with err when the bus cannot be reached now
+ * (EV_ERR_UNAVAILABLE, EV_ERR_DENIED, ...; as ev_client_open), or for a
+ * bad setting (EV_ERR_DATA); nothing is left registered then.
+ */
+int	ev_sub_start(struct ev_subscriber *, struct ev_loop *,
+	    struct ev_err *);
+/*
+ * Stop: close the connection, cancel the timers, no more callbacks.
+ * May be called from the subscriber's own callbacks.  The counters,
+ * epoch and end stay readable; ev_sub_start may be called again.
+ */
+void	ev_sub_close(struct ev_subscriber *);
+/* ev_sub_close, and free the window and buffers. */
+void	ev_sub_free(struct ev_subscriber *);
+
 #endif /* EVBUS_H */

@@ -18,6 +18,15 @@ publish() {
 	[[ ${output,,} == *usage* ]] || fail "no usage line: $output"
 }
 
+@test "evsub --help and the SYNOPSIS of evsub(1) say the same" {
+	run_ok evsub --help
+	help=$(sed 's/^usage: //' <<<"$output" | tr -s ' \n' ' ')
+	syn=$(mandoc -Tascii -O width=300 "$BATS_TEST_DIRNAME/../man/man1/evsub.1" |
+	    col -b | sed -n '/^SYNOPSIS/,/^DESCRIPTION/p' | sed '1d;$d' |
+	    tr -s ' \n' ' ')
+	assert_equal "${help% }" "$(sed 's/^ //; s/ $//' <<<"$syn")"
+}
+
 @test "evsub --version prints a version and exits 0" {
 	run_ok evsub --version
 	assert_output --regexp '[0-9]+\.[0-9]+\.[0-9]+'
@@ -36,6 +45,10 @@ publish() {
 	run_fails 64 evsub --deadline 5parsecs
 	run_fails 64 evsub -c many
 	run_fails 64 evsub --reconnect=sometimes
+	run_fails 64 evsub --dedup-window lots
+	run_fails 64 evsub --dedup-window -1
+	run_fails 64 evsub --dedup-window 16777217
+	assert_equal "$stderr" "evsub: --dedup-window '16777217': at most 16777216"
 }
 
 @test "evsub: --from and --last together is a usage error (64)" {
@@ -231,4 +244,76 @@ publish() {
 	run_ok evfire ra.y
 	wait_grep "$T/sub" '"ra.y"'
 	kill -0 "$SUB_PID"
+}
+
+@test "evsub: a restart line after the bus restarts; an event it printed is not printed again" {
+	start_bus
+	start_sub "$T/sub" --from 0 'dd.#'
+	sub=$SUB_PID
+	start_sub "$T/raw" --from 0 --dedup-window 0 'dd.#'
+	raw=$SUB_PID
+	ev='{"name":"dd.x","id":"dd-1","payload":1}'
+	run_ok evfire <<<"$ev"
+	wait_lines "$T/sub" 1
+	wait_lines "$T/raw" 1
+	e1=$(evsub --from 0 -c 1 'evbus.started' | jq -r .payload.epoch)
+	stop_bus
+	start_bus
+	# The same event again, as a publisher whose acknowledgement was lost
+	# in the crash would send it: the new daemon cannot know it.
+	run_ok evfire <<<"$ev"
+	run_ok evfire dd.after 2
+	wait_grep "$T/sub" '"dd.after"'
+	wait_grep "$T/raw" '"dd.after"'
+	kill -0 "$sub"
+	kill -0 "$raw"
+	run jq -c '[.name, .payload]' "$T/sub"
+	assert_line --index 0 '["dd.x",1]'
+	assert_line --index 1 --regexp '^\["evbus.gap",\{"reason":"restart","epoch":"[0-9a-f]{16}","previous_epoch":"[0-9a-f]{16}","after":[0-9]+\}\]$'
+	assert_line --index 2 '["dd.after",2]'
+	assert_equal "${#lines[@]}" 3
+	# The restart line: no seq, an id first, the epochs, after the last seq.
+	run jq -sc --arg e1 "$e1" '.[1] | [has("seq"), (keys_unsorted[0]),
+	    .payload.previous_epoch == $e1, .payload.epoch != $e1]' "$T/sub"
+	assert_output '[false,"id",true,true]'
+	run jq -s '.[1].payload.after == .[0].seq' "$T/sub"
+	assert_output true
+	# Without the window the copy comes through.
+	run jq -c '[.name, (.payload | .reason? // .)]' "$T/raw"
+	assert_output "$(printf '%s\n' '["dd.x",1]' '["evbus.gap","restart"]' \
+	    '["dd.x",1]' '["dd.after",2]')"
+}
+
+# --- the wire protocol, as evsub speaks it ---------------------------------
+
+@test "wire: SUB with an unknown key is refused; OK carries the seq where the replay ends" {
+	start_bus
+	run_ok evfire -w wk.a 1
+	a=$output
+	wire_open
+	wire_send 'HELLO 2 wiretest\n'
+	body='{"patterns":["a.#"],"where":"x"}'
+	wire_send 'SUB %d\n%s\n' "${#body}" "$body"
+	wait_lines "$T/wire.out" 2 20
+	[[ $(wire_reply 1) == "HELLO 2 "* ]] || fail "HELLO: $(wire_reply 1)"
+	assert_equal "$(wire_reply 2)" \
+	    "ERR data subscription: unknown key 'where' (this bus knows patterns, from, last)"
+	# The connection goes on: a good SUB gets OK <end>.
+	body='{"patterns":["#","evbus.#"],"from":0}'
+	wire_send 'SUB %d\n%s\n' "${#body}" "$body"
+	wait_lines "$T/wire.out" 3 20
+	[[ $(wire_reply 3) =~ ^OK\ ([0-9]+)$ ]] || fail "reply: $(wire_reply 3)"
+	end=${BASH_REMATCH[1]}
+	[ "$end" -ge "$a" ] || fail "end $end before wk.a's seq $a"
+	# Replayed: every seq of the ring up to end; then live ones after it.
+	run_ok evfire -w wk.b 2
+	b=$output
+	wait_grep "$T/wire.out" '"wk.b"'
+	grep '^{' "$T/wire.out" >"$T/events"
+	run jq -sc --argjson e "$end" --argjson b "$b" '
+	    (map(.seq) | map(select(. <= $e))) == [range(1; $e + 1)]
+	    and (.[] | select(.name == "wk.b") | .seq) == $b and $b > $e
+	    and (map(select(.name == "wk.a")) | length) == 1' "$T/events"
+	assert_output true
+	wire_close
 }

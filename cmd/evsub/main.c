@@ -1,18 +1,19 @@
 /*
  * evsub: subscribe to the bus and print matching events as NDJSON.
+ *
+ * A thin user of the library: options, then an ev_subscriber (connection,
+ * resume, restarts, de-duplication) on an ev_loop that also holds the
+ * stop conditions as timers.  Events are the bus's bytes, one line each,
+ * gathered per read and written with one write.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-
-#include <jansson.h>
 
 #include "evbus.h"
 
@@ -21,23 +22,19 @@
 #define EX_DEADLINE	4	/* --deadline reached */
 #define EX_CLOSED	5	/* the bus went away, --reconnect=never */
 
-#define OPEN_MS		5000
-
-struct sub {
-	const char	 *sock;
-	char		**pats;
-	int		  npats;
-	uint64_t	  count;	/* -c; 0 for no limit */
-	uint64_t	  printed;	/* events printed (gap lines apart) */
-	bool		  has_from, has_last;
-	uint64_t	  from, last;
-	int64_t		  first_ms, idle_ms, deadline_ms;	/* -1: none */
-	int64_t		  t_start, t_last;
-	bool		  reconnect;
-	bool		  quiet;
-	struct ev_client  c;
-	uint64_t	  resume;	/* next seq wanted; 0: ask as at first */
-	struct ev_buf	  out;
+struct evsub {
+	struct ev_subscriber s;
+	struct ev_loop	 loop;
+	uint64_t	 count;		/* -c; 0 for no limit */
+	uint64_t	 printed;	/* events printed (notices apart) */
+	uint64_t	 seen;		/* printed as of the last batch */
+	/* The stop conditions' durations; -1: none. */
+	int64_t		 first_ms, idle_ms, deadline_ms;
+	int64_t		 t_last;	/* when the last event came */
+	bool		 quiet;
+	bool		 lost;		/* said so; say when back */
+	int		 status;	/* the exit status once stopped */
+	struct ev_buf	 out;
 };
 
 static void __attribute__((noreturn))
@@ -48,20 +45,27 @@ usage(int status)
 	    "[--first duration]\n"
 	    "             [--idle duration] [--deadline duration] "
 	    "[--reconnect=always|never]\n"
-	    "             [pattern ...]\n");
+	    "             [--dedup-window n] [pattern ...]\n");
 	exit(status);
+}
+
+static void __attribute__((noreturn))
+nomem(void)
+{
+	fprintf(stderr, "evsub: out of memory\n");
+	exit(EV_EX_SOFTWARE);
 }
 
 /* Write all of out to standard output; exit 74 when that fails. */
 static void
-sub_output(struct sub *s)
+output(struct evsub *e)
 {
 	ssize_t n;
 
-	while (ev_buf_unread(&s->out) > 0) {
-		n = write(1, ev_buf_head(&s->out), ev_buf_unread(&s->out));
+	while (ev_buf_unread(&e->out) > 0) {
+		n = write(1, ev_buf_head(&e->out), ev_buf_unread(&e->out));
 		if (n > 0) {
-			ev_buf_consume(&s->out, (size_t)n);
+			ev_buf_consume(&e->out, (size_t)n);
 			continue;
 		}
 		if (n == -1 && errno == EINTR)
@@ -73,207 +77,114 @@ sub_output(struct sub *s)
 	}
 }
 
-static void __attribute__((noreturn))
-sub_exit(struct sub *s, int status)
+/* Stop with status once the current callback returns. */
+static void
+finish(struct evsub *e, int status)
 {
-	sub_output(s);
-	ev_client_close(&s->c);
-	exit(status);
+	e->status = status;
+	ev_loop_stop(&e->loop);
 }
 
-/*
- * Exit if a stop condition has passed; otherwise the milliseconds until
- * the nearest one (-1 when there is none).
- */
+/* Each event or notice: its line into the batch; -c may end it here. */
 static int
-sub_timers(struct sub *s)
+on_event(void *arg, const struct ev_subev *ev)
 {
-	int64_t now = ev_mono_ms(), next = -1, t;
+	struct evsub *e = arg;
 
-	if (s->deadline_ms >= 0) {
-		t = s->t_start + s->deadline_ms;
-		if (now >= t)
-			sub_exit(s, EX_DEADLINE);
-		next = t;
-	}
-	if (s->first_ms >= 0 && s->printed == 0) {
-		t = s->t_start + s->first_ms;
-		if (now >= t) {
-			if (!s->quiet)
-				fprintf(stderr, "evsub: no event within "
-				    "--first\n");
-			sub_exit(s, EV_EX_TEMPFAIL);
-		}
-		if (next == -1 || t < next)
-			next = t;
-	}
-	if (s->idle_ms >= 0) {
-		t = s->t_last + s->idle_ms;
-		if (now >= t)
-			sub_exit(s, EX_IDLE);
-		if (next == -1 || t < next)
-			next = t;
-	}
-	return next == -1 ? -1 : (int)(next - now);
-}
-
-/*
- * Ask for the events: from the seq after the last one printed, or, before
- * anything was printed, as the options say (live means "after the newest
- * the bus had when we said HELLO", so nothing slips between).
- * Exits 64 when the bus refuses the subscription.  -1 on a lost bus.
- */
-static int
-sub_subscribe(struct sub *s, bool newepoch)
-{
-	struct ev_frame f;
-	struct ev_err err;
-	json_t *req, *pats;
-	char *body;
-	int i, r;
-
-	pats = json_array();
-	for (i = 0; i < s->npats; i++)
-		json_array_append_new(pats, json_string(s->pats[i]));
-	req = json_pack("{s:o}", "patterns", pats);
-	if (newepoch)
-		json_object_set_new(req, "from", json_integer(0));
-	else if (s->resume > 0)
-		json_object_set_new(req, "from", json_integer(
-		    (json_int_t)s->resume));
-	else if (s->has_from)
-		json_object_set_new(req, "from", json_integer(
-		    (json_int_t)s->from));
-	else if (s->has_last)
-		json_object_set_new(req, "last", json_integer(
-		    (json_int_t)s->last));
-	else {
-		s->resume = s->c.last_seq + 1;
-		json_object_set_new(req, "from", json_integer(
-		    (json_int_t)s->resume));
-	}
-	body = json_dumps(req, JSON_COMPACT);
-	json_decref(req);
-	if (body == NULL) {
-		fprintf(stderr, "evsub: out of memory\n");
-		exit(EV_EX_SOFTWARE);
-	}
-	r = ev_proto_body(&s->c.out, "SUB", body, strlen(body));
-	free(body);
-	if (r == -1 || ev_client_flush(&s->c, OPEN_MS, &err) == -1)
-		return -1;
-	if ((r = ev_client_next(&s->c, &f, OPEN_MS, &err)) <= 0)
-		return -1;
-	if (strcmp(f.verb, "OK") == 0)
+	if (ev_buf_reserve(&e->out, ev->len + 1) == -1)
+		nomem();
+	memcpy(e->out.data + e->out.len, ev->json, ev->len);
+	e->out.len += ev->len;
+	e->out.data[e->out.len++] = '\n';
+	e->out.data[e->out.len] = '\0';
+	if (ev->kind != EV_SUBEV_EVENT)
 		return 0;
-	if (strcmp(f.verb, "ERR") == 0 && f.argc == 2) {
-		fprintf(stderr, "evsub: the bus refused the subscription: "
-		    "%s\n", f.argv[1]);
-		sub_exit(s, EV_EX_USAGE);
+	if (++e->printed == e->count) {
+		finish(e, EV_EX_OK);
+		return 1;
 	}
-	fprintf(stderr, "evsub: unexpected reply '%s' from the bus\n",
-	    f.verb);
-	sub_exit(s, EV_EX_UNAVAILABLE);
+	return 0;
 }
 
-/* The bus restarted without its history: say so in the stream. */
+/* The end of a read: one write for the batch; --idle counts from here. */
 static void
-sub_restart_gap(struct sub *s, const char *old)
+on_batch(void *arg)
 {
-	struct ev_origin self = { getuid(), getgid(), getpid() };
-	char payload[200];
+	struct evsub *e = arg;
 
-	snprintf(payload, sizeof(payload), "{\"reason\":\"restart\","
-	    "\"epoch\":\"%s\",\"previous_epoch\":\"%s\",\"after\":%" PRIu64
-	    "}", s->c.epoch, old, s->resume > 0 ? s->resume - 1 : 0);
-	if (ev_event_internal(&s->out, 0, &self, "evbus.gap", ev_now_ms(),
-	    payload) == -1 || ev_buf_putc(&s->out, '\n') == -1) {
-		fprintf(stderr, "evsub: out of memory\n");
-		exit(EV_EX_SOFTWARE);
+	if (e->printed != e->seen) {
+		e->seen = e->printed;
+		e->t_last = ev_mono_ms();
 	}
-	sub_output(s);
+	output(e);
 }
 
-/*
- * The bus went away: with --reconnect=never exit 5; else try again, from
- * 50 ms to 1 s apart, for as long as the stop conditions allow.
- */
 static void
-sub_reconnect(struct sub *s)
+on_state(void *arg, enum ev_sub_state st, const struct ev_err *err)
 {
-	char old[EV_EPOCH_LEN + 1];
-	struct ev_err err;
-	int64_t wait = 50;
-	int left;
-	bool newepoch;
+	struct evsub *e = arg;
 
-	memcpy(old, s->c.epoch, sizeof(old));
-	ev_client_close(&s->c);
-	if (!s->reconnect) {
-		if (!s->quiet)
+	switch (st) {
+	case EV_SUB_SUBSCRIBED:
+		if (e->lost && !e->quiet)
+			fprintf(stderr, "evsub: reconnected\n");
+		e->lost = false;
+		break;
+	case EV_SUB_LOST:
+		if (!e->quiet)
+			fprintf(stderr, "evsub: lost the bus; reconnecting\n");
+		e->lost = true;
+		break;
+	case EV_SUB_CLOSED:
+		if (!e->quiet)
 			fprintf(stderr, "evsub: the bus closed the "
 			    "connection\n");
-		sub_exit(s, EX_CLOSED);
-	}
-	if (!s->quiet)
-		fprintf(stderr, "evsub: lost the bus; reconnecting\n");
-	for (;;) {
-		left = sub_timers(s);
-		if (ev_client_open(&s->c, s->sock, "evsub", 0,
-		    left < 0 || left > OPEN_MS ? OPEN_MS : left + 1,
-		    &err) == 0) {
-			newepoch = strcmp(old, s->c.epoch) != 0;
-			if (sub_subscribe(s, newepoch) == 0) {
-				if (newepoch)
-					sub_restart_gap(s, old);
-				if (!s->quiet)
-					fprintf(stderr, "evsub: reconnected\n");
-				return;
-			}
-			ev_client_close(&s->c);
-		} else if (err.kind == EV_ERR_DENIED) {
-			fprintf(stderr, "evsub: %s\n", err.msg);
-			sub_exit(s, EV_EX_NOPERM);
-		}
-		left = sub_timers(s);
-		ev_sleep_ms(left >= 0 && left < wait ? left : wait);
-		wait = wait * 2 > 1000 ? 1000 : wait * 2;
+		finish(e, EX_CLOSED);
+		break;
+	case EV_SUB_FAILED:
+		fprintf(stderr, "evsub: %s\n", err->msg);
+		finish(e, err->kind == EV_ERR_DATA ? EV_EX_USAGE :
+		    err->kind == EV_ERR_DENIED ? EV_EX_NOPERM :
+		    err->kind == EV_ERR_SYS ? EV_EX_SOFTWARE :
+		    EV_EX_UNAVAILABLE);
+		break;
 	}
 }
 
-/* Print the events read so far; exit once -c is reached. */
 static void
-sub_events(struct sub *s)
+on_deadline(struct ev_loop *l, uint64_t id, void *arg)
 {
-	struct ev_frame f;
-	struct ev_err err;
-	uint64_t seq;
-	int r;
+	(void)l;
+	(void)id;
+	finish(arg, EX_DEADLINE);
+}
 
-	while ((r = ev_decoder_next(&s->c.dec, &f, &err)) == 1) {
-		if (strcmp(f.verb, "EVENT") != 0 || f.body == NULL) {
-			fprintf(stderr, "evsub: unexpected '%s%s%s' from the "
-			    "bus\n", f.verb, f.argc ? " " : "",
-			    f.argc ? f.argv[0] : "");
-			sub_exit(s, EV_EX_UNAVAILABLE);
-		}
-		if (ev_buf_append(&s->out, f.body, f.bodylen) == -1 ||
-		    ev_buf_putc(&s->out, '\n') == -1) {
-			fprintf(stderr, "evsub: out of memory\n");
-			sub_exit(s, EV_EX_SOFTWARE);
-		}
-		if ((seq = ev_event_seq(f.body, f.bodylen)) == 0)
-			continue;		/* a gap notice */
-		s->resume = seq + 1;
-		s->printed++;
-		s->t_last = ev_mono_ms();
-		if (s->count > 0 && s->printed == s->count)
-			sub_exit(s, EV_EX_OK);
-	}
-	if (r == -1) {
-		fprintf(stderr, "evsub: %s\n", err.msg);
-		sub_exit(s, EV_EX_UNAVAILABLE);
-	}
+static void
+on_first(struct ev_loop *l, uint64_t id, void *arg)
+{
+	struct evsub *e = arg;
+
+	(void)l;
+	(void)id;
+	if (e->printed > 0)
+		return;
+	if (!e->quiet)
+		fprintf(stderr, "evsub: no event within --first\n");
+	finish(e, EV_EX_TEMPFAIL);
+}
+
+/* Due idle_ms after the last event; if one came since, wait again. */
+static void
+on_idle(struct ev_loop *l, uint64_t id, void *arg)
+{
+	struct evsub *e = arg;
+	int64_t left = e->t_last + e->idle_ms - ev_mono_ms();
+
+	(void)id;
+	if (left <= 0)
+		finish(e, EX_IDLE);
+	else if (ev_loop_timer_add(l, left, on_idle, e) == 0)
+		nomem();
 }
 
 static void
@@ -288,13 +199,30 @@ duration_arg(const char *opt, const char *v, int64_t *out)
 }
 
 static void
-count_arg(const char *opt, const char *v, uint64_t *out)
+count_arg(const char *opt, const char *v, uint64_t max, uint64_t *out)
 {
-	if (ev_parse_u64(v, strlen(v), INT64_MAX, out) == -1) {
-		fprintf(stderr, "evsub: %s '%s': expected a whole number\n",
-		    opt, v);
+	if (ev_parse_u64(v, strlen(v), max, out) == -1) {
+		if (errno == ERANGE)
+			fprintf(stderr, "evsub: %s '%s': at most %" PRIu64
+			    "\n", opt, v, max);
+		else
+			fprintf(stderr, "evsub: %s '%s': expected a whole "
+			    "number\n", opt, v);
 		exit(EV_EX_USAGE);
 	}
+}
+
+/* The stop conditions, as timers from now. */
+static void
+timers(struct evsub *e)
+{
+	if ((e->deadline_ms >= 0 && ev_loop_timer_add(&e->loop,
+	    e->deadline_ms, on_deadline, e) == 0) ||
+	    (e->first_ms >= 0 && ev_loop_timer_add(&e->loop, e->first_ms,
+	    on_first, e) == 0) ||
+	    (e->idle_ms >= 0 && ev_loop_timer_add(&e->loop, e->idle_ms,
+	    on_idle, e) == 0))
+		nomem();
 }
 
 int
@@ -310,17 +238,18 @@ main(int argc, char *argv[])
 		{ "idle",	required_argument,	NULL, 'I' },
 		{ "deadline",	required_argument,	NULL, 'D' },
 		{ "reconnect",	required_argument,	NULL, 'R' },
+		{ "dedup-window", required_argument,	NULL, 'W' },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ "version",	no_argument,		NULL, 'V' },
 		{ NULL,		0,			NULL, 0 }
 	};
-	static char *all[] = { "#" };
-	static struct sub s;
+	static struct evsub e;
+	struct ev_subscriber *s = &e.s;
 	struct ev_patset check = { 0 };
-	struct pollfd pfd;
 	struct ev_err err;
-	ssize_t n;
-	int ch, i, r, timeout, closed;
+	uint64_t v;
+	bool has_from = false, has_last = false;
+	int ch, i, r, closed;
 
 	/* First: a closed stdout must not become the bus's socket. */
 	if ((closed = ev_stdfds_open()) == -1) {
@@ -332,51 +261,60 @@ main(int argc, char *argv[])
 		    "the events\n");
 		return EV_EX_IOERR;
 	}
-	s.first_ms = s.idle_ms = s.deadline_ms = -1;
-	s.reconnect = true;
+	ev_sub_init(s);
+	s->name = "evsub";
+	s->flags = EV_CLIENT_AUTOSTART;
+	e.first_ms = e.idle_ms = e.deadline_ms = -1;
 	while ((ch = getopt_long(argc, argv, "qs:c:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'q':
-			s.quiet = true;
+			e.quiet = true;
 			break;
 		case 's':
-			s.sock = optarg;
+			s->path = optarg;
 			break;
 		case 'c':
-			count_arg("-c", optarg, &s.count);
-			if (s.count == 0) {
+			count_arg("-c", optarg, INT64_MAX, &e.count);
+			if (e.count == 0) {
 				fprintf(stderr, "evsub: -c: must be at least "
 				    "1\n");
 				return EV_EX_USAGE;
 			}
 			break;
 		case 'F':
-			count_arg("--from", optarg, &s.from);
-			s.has_from = true;
+			count_arg("--from", optarg, INT64_MAX, &s->at);
+			s->start = EV_SUB_FROM;
+			has_from = true;
 			break;
 		case 'L':
-			count_arg("--last", optarg, &s.last);
-			s.has_last = true;
+			count_arg("--last", optarg, INT64_MAX, &s->at);
+			s->start = EV_SUB_LAST;
+			has_last = true;
 			break;
 		case '1':
-			duration_arg("--first", optarg, &s.first_ms);
+			duration_arg("--first", optarg, &e.first_ms);
 			break;
 		case 'I':
-			duration_arg("--idle", optarg, &s.idle_ms);
+			duration_arg("--idle", optarg, &e.idle_ms);
 			break;
 		case 'D':
-			duration_arg("--deadline", optarg, &s.deadline_ms);
+			duration_arg("--deadline", optarg, &e.deadline_ms);
 			break;
 		case 'R':
 			if (strcmp(optarg, "always") == 0)
-				s.reconnect = true;
+				s->reconnect = true;
 			else if (strcmp(optarg, "never") == 0)
-				s.reconnect = false;
+				s->reconnect = false;
 			else {
 				fprintf(stderr, "evsub: --reconnect: 'always' "
 				    "or 'never'\n");
 				return EV_EX_USAGE;
 			}
+			break;
+		case 'W':
+			count_arg("--dedup-window", optarg, EV_SUB_DEDUP_MAX,
+			    &v);
+			s->dedup = (size_t)v;
 			break;
 		case 'h':
 			usage(0);
@@ -387,15 +325,15 @@ main(int argc, char *argv[])
 			usage(EV_EX_USAGE);
 		}
 	}
-	if (s.has_from && s.has_last) {
+	if (has_from && has_last) {
 		fprintf(stderr, "evsub: --from and --last exclude each "
 		    "other\n");
 		return EV_EX_USAGE;
 	}
-	s.pats = argc > optind ? argv + optind : all;
-	s.npats = argc > optind ? argc - optind : 1;
-	for (i = 0; i < s.npats; i++)
-		if (ev_patset_add(&check, s.pats[i], strlen(s.pats[i]),
+	s->pats = argv + optind;
+	s->npats = (size_t)(argc - optind);
+	for (i = optind; i < argc; i++)
+		if (ev_patset_add(&check, argv[i], strlen(argv[i]),
 		    &err) == -1) {
 			fprintf(stderr, "evsub: %s\n", err.msg);
 			return EV_EX_USAGE;
@@ -403,29 +341,25 @@ main(int argc, char *argv[])
 	ev_patset_free(&check);
 	signal(SIGPIPE, SIG_IGN);
 
-	s.t_start = s.t_last = ev_mono_ms();
-	if (ev_client_open(&s.c, s.sock, "evsub", EV_CLIENT_AUTOSTART,
-	    OPEN_MS, &err) == -1) {
+	s->on_event = on_event;
+	s->on_batch = on_batch;
+	s->on_state = on_state;
+	s->arg = &e;
+	ev_loop_init(&e.loop);
+	e.t_last = ev_mono_ms();
+	if (ev_sub_start(s, &e.loop, &err) == -1) {
 		fprintf(stderr, "evsub: %s\n", err.msg);
 		r = ev_err_exit(&err);
 		return r == EV_EX_DATAERR ? EV_EX_USAGE : r;
 	}
-	if (sub_subscribe(&s, false) == -1)
-		sub_reconnect(&s);
-	for (;;) {
-		sub_events(&s);
-		sub_output(&s);
-		timeout = sub_timers(&s);
-		pfd.fd = s.c.fd;
-		pfd.events = POLLIN;
-		if ((r = poll(&pfd, 1, timeout)) == -1 && errno != EINTR) {
-			fprintf(stderr, "evsub: poll: %s\n", strerror(errno));
-			sub_exit(&s, EV_EX_SOFTWARE);
-		}
-		if (r <= 0)
-			continue;
-		n = ev_client_fill(&s.c, &err);
-		if (n == 0 || (n == -1 && errno != EAGAIN))
-			sub_reconnect(&s);
+	timers(&e);
+	if (ev_loop_run(&e.loop, &err) == -1) {
+		fprintf(stderr, "evsub: %s\n", err.msg);
+		e.status = EV_EX_SOFTWARE;
 	}
+	output(&e);
+	ev_sub_free(s);
+	ev_loop_free(&e.loop);
+	ev_buf_free(&e.out);
+	return e.status;
 }
