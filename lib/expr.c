@@ -2717,6 +2717,8 @@ tmpl_sub(struct lex *lx, struct tpart *tp, size_t open, size_t *pp)
 	lx->pos = open + 1;
 	if (lex_next(lx) == -1)
 		return -1;
+	if (lx->t == T_END)
+		return lex_fail(lx, open, "unterminated '{'");
 	if (lx->t != T_DOT && lx->t != T_FIELD)
 		return unexpected(lx, "a path (such as .name) after '{'");
 	if (parse_head(lx, &tp->path) == -1)
