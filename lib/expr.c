@@ -109,8 +109,10 @@ struct node {
 	int		 op;		/* N_CMP */
 	int		 col;
 	bool		 rooted;	/* N_PATH: its input is the document */
-	struct node	*a;
+	struct node	*a;		/* operands; N_PATH: a is the base */
 	struct node	*b;
+	struct node	**kid;		/* N_AND, N_OR: a chain, in order */
+	size_t		 nkid;
 	struct path	 path;		/* N_PATH */
 	struct val	 lit;		/* N_LIT, and the argument of a function */
 	char		*str;		/* owns the bytes of lit */
@@ -195,6 +197,8 @@ struct lex {
 	size_t		 slen;
 	int		 depth;
 	bool		 tmpl;		/* a template's path: '}' ends it */
+	size_t		 coff;		/* lex_col's last answer: src[coff] */
+	int		 ccol;		/* is in column ccol */
 	struct ev_err	*err;
 };
 
@@ -245,7 +249,7 @@ struct omem {
 	size_t		pos;
 };
 
-static int	column(const char *, size_t);
+static int	lex_col(struct lex *, size_t);
 static int	lex_fail(struct lex *, size_t, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 static void	tok_quote(const struct lex *, char *, size_t);
@@ -271,6 +275,8 @@ static int	parse_head(struct lex *, struct path *);
 static struct node *parse_pipe(struct lex *, bool, const char *);
 static struct node *parse_or(struct lex *, bool, const char *);
 static struct node *parse_and(struct lex *, bool, const char *);
+static struct node *parse_chain(struct lex *, bool, const char *,
+		    enum nk);
 static struct node *parse_cmp(struct lex *, bool, const char *);
 static struct node *parse_postfix(struct lex *, bool, const char *);
 static struct node *parse_primary(struct lex *, bool, const char *);
@@ -325,17 +331,25 @@ static int	tmpl_escape(const char *, size_t, size_t *, struct ev_buf *,
 static int	tmpl_sub(struct lex *, struct tpart *, size_t, size_t *);
 static void	tpart_free(struct tpart *);
 
-/* The column of src[off], counting characters (not bytes) from 1. */
+/*
+ * The column of src[off], counting characters (not bytes) from 1.  It
+ * counts on from its last answer, so that the parser, which asks with
+ * offsets that mostly grow, pays for each byte about once.
+ */
 static int
-column(const char *src, size_t off)
+lex_col(struct lex *lx, size_t off)
 {
 	size_t i;
-	int col = 1;
 
-	for (i = 0; i < off; i++)
-		if (((unsigned char)src[i] & 0xc0) != 0x80)
-			col++;
-	return col;
+	if (off < lx->coff || lx->ccol == 0) {
+		lx->coff = 0;
+		lx->ccol = 1;
+	}
+	for (i = lx->coff; i < off; i++)
+		if (((unsigned char)lx->src[i] & 0xc0) != 0x80)
+			lx->ccol++;
+	lx->coff = off;
+	return lx->ccol;
 }
 
 /* Set err to "column N: why" for src[off] and return -1. */
@@ -349,7 +363,7 @@ lex_fail(struct lex *lx, size_t off, const char *fmt, ...)
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	return ev_err_set(lx->err, EV_ERR_DATA, "column %d: %s",
-	    column(lx->src, off), why);
+	    lex_col(lx, off), why);
 }
 
 /*
@@ -825,17 +839,22 @@ node_new(struct lex *lx, enum nk kind, size_t off)
 		return NULL;
 	}
 	n->kind = kind;
-	n->col = column(lx->src, off);
+	n->col = lex_col(lx, off);
 	return n;
 }
 
 static void
 node_free(struct node *n)
 {
+	size_t i;
+
 	if (n == NULL)
 		return;
 	node_free(n->a);
 	node_free(n->b);
+	for (i = 0; i < n->nkid; i++)
+		node_free(n->kid[i]);
+	free(n->kid);
 	path_free(&n->path);
 	free(n->str);
 	if (n->re != NULL)
@@ -871,7 +890,7 @@ path_add_key(struct lex *lx, struct path *pa, char *key, size_t keylen,
 	st[pa->n].key = key;
 	st[pa->n].keylen = keylen;
 	st[pa->n].idx = 0;
-	st[pa->n].col = column(lx->src, off);
+	st[pa->n].col = lex_col(lx, off);
 	pa->n++;
 	return 0;
 }
@@ -887,7 +906,7 @@ path_add_index(struct lex *lx, struct path *pa, double idx, size_t off)
 	st[pa->n].key = NULL;
 	st[pa->n].keylen = 0;
 	st[pa->n].idx = idx;
-	st[pa->n].col = column(lx->src, off);
+	st[pa->n].col = lex_col(lx, off);
 	pa->n++;
 	return 0;
 }
@@ -906,6 +925,7 @@ path_finish(struct path *pa)
 	uint64_t h = 0xcbf29ce484222325ULL;
 	uint32_t n32;
 	size_t i, j;
+	char num[32];
 	bool ident;
 
 	if (pa->n == 0 && ev_buf_putc(&t, '.') == -1)
@@ -913,8 +933,14 @@ path_finish(struct path *pa)
 	for (i = 0; i < pa->n; i++) {
 		st = &pa->step[i];
 		if (st->key == NULL) {
-			if (ev_buf_printf(&t, "%s[%.17g]", i == 0 ? "." : "",
-			    st->idx) == -1 || ev_buf_putc(&k, 'i') == -1 ||
+			/* %.17g reads back as the same double. */
+			if (isinf(st->idx))
+				snprintf(num, sizeof(num), "%s1e1000",
+				    st->idx < 0 ? "-" : "");
+			else
+				snprintf(num, sizeof(num), "%.17g", st->idx);
+			if (ev_buf_printf(&t, "%s[%s]", i == 0 ? "." : "",
+			    num) == -1 || ev_buf_putc(&k, 'i') == -1 ||
 			    ev_buf_append(&k, &st->idx, sizeof(st->idx)) == -1)
 				goto fail;
 			continue;
@@ -1120,55 +1146,65 @@ out:
 	return a;
 }
 
-/* EXPR or EXPR or ..., left to right. */
+/*
+ * EXPR or EXPR or ... (word "or", operands parse_and), or the same with
+ * "and" (operands parse_cmp): one node holding the chain, so that a long
+ * chain costs a loop, not a recursion, to evaluate.
+ */
+static struct node *
+parse_chain(struct lex *lx, bool rooted, const char *after, enum nk kind)
+{
+	struct node *a, *n = NULL, **k;
+	size_t off = lx->off;
+	const char *w = kind == N_OR ? "or" : "and";
+
+	a = kind == N_OR ? parse_and(lx, rooted, after) :
+	    parse_cmp(lx, rooted, after);
+	if (a == NULL)
+		return NULL;
+	while (lx->t == T_IDENT && lx->end - lx->off == strlen(w) &&
+	    memcmp(lx->src + lx->off, w, strlen(w)) == 0) {
+		if (n == NULL) {
+			if ((n = node_new(lx, kind, off)) == NULL)
+				goto fail;
+			if ((n->kid = malloc(sizeof(*n->kid))) == NULL) {
+				ev_err_sys(lx->err, "filter");
+				goto fail;
+			}
+			n->kid[n->nkid++] = a;
+			a = NULL;
+		}
+		if ((k = reallocarray(n->kid, n->nkid + 1, sizeof(*k))) ==
+		    NULL) {
+			ev_err_sys(lx->err, "filter");
+			goto fail;
+		}
+		n->kid = k;
+		if (lex_next(lx) == -1)
+			goto fail;
+		k[n->nkid] = kind == N_OR ? parse_and(lx, rooted, "'or'") :
+		    parse_cmp(lx, rooted, "'and'");
+		if (k[n->nkid] == NULL)
+			goto fail;
+		n->nkid++;
+	}
+	return n != NULL ? n : a;
+fail:
+	node_free(a);
+	node_free(n);
+	return NULL;
+}
+
 static struct node *
 parse_or(struct lex *lx, bool rooted, const char *after)
 {
-	struct node *a, *n;
-	size_t off = lx->off;
-
-	if ((a = parse_and(lx, rooted, after)) == NULL)
-		return NULL;
-	while (IS_WORD(lx, "or")) {
-		if ((n = node_new(lx, N_OR, off)) == NULL ||
-		    lex_next(lx) == -1) {
-			node_free(n);
-			node_free(a);
-			return NULL;
-		}
-		n->a = a;
-		a = n;
-		if ((n->b = parse_and(lx, rooted, "'or'")) == NULL) {
-			node_free(a);
-			return NULL;
-		}
-	}
-	return a;
+	return parse_chain(lx, rooted, after, N_OR);
 }
 
 static struct node *
 parse_and(struct lex *lx, bool rooted, const char *after)
 {
-	struct node *a, *n;
-	size_t off = lx->off;
-
-	if ((a = parse_cmp(lx, rooted, after)) == NULL)
-		return NULL;
-	while (IS_WORD(lx, "and")) {
-		if ((n = node_new(lx, N_AND, off)) == NULL ||
-		    lex_next(lx) == -1) {
-			node_free(n);
-			node_free(a);
-			return NULL;
-		}
-		n->a = a;
-		a = n;
-		if ((n->b = parse_cmp(lx, rooted, "'and'")) == NULL) {
-			node_free(a);
-			return NULL;
-		}
-	}
-	return a;
+	return parse_chain(lx, rooted, after, N_AND);
 }
 
 /* A comparison; jq's are non-associative: a == b == c is an error. */
@@ -1284,7 +1320,7 @@ parse_primary(struct lex *lx, bool rooted, const char *after)
 		n->lit.numok = true;
 		break;
 	case T_LPAREN:
-		col = column(lx->src, off);
+		col = lex_col(lx, off);
 		if (lex_next(lx) == -1 ||
 		    (n = parse_pipe(lx, rooted, "'('")) == NULL)
 			return NULL;
@@ -1527,6 +1563,9 @@ collect_paths(struct ev_expr *e, const struct node *n)
 			e->npath++;
 		}
 	}
+	for (i = 0; i < n->nkid; i++)
+		if (collect_paths(e, n->kid[i]) == -1)
+			return -1;
 	if (collect_paths(e, n->a) == -1)
 		return -1;
 	return collect_paths(e, n->b);
@@ -2183,7 +2222,7 @@ quote_key(char *dst, size_t size, const char *key, size_t len)
 	size_t i, o = 0;
 	unsigned char ch;
 
-	for (i = 0; i < len && o + 8 < size; i++) {
+	for (i = 0; i < len && o + 10 < size; i++) {
 		ch = (unsigned char)key[i];
 		if (ch < 0x20 || ch == 0x7f)
 			o += (size_t)snprintf(dst + o, size - o, "\\u%04x", ch);
@@ -2337,7 +2376,7 @@ eval(struct ctx *c, const struct node *n, const struct val *in,
 {
 	struct val x, y, base;
 	char where[32];
-	size_t bad;
+	size_t bad, i;
 	int r;
 
 	switch (n->kind) {
@@ -2360,15 +2399,14 @@ eval(struct ctx *c, const struct node *n, const struct val *in,
 		return 0;
 	case N_AND:
 	case N_OR:
-		if (eval(c, n->a, in, &x) == -1)
-			return -1;
-		if (truthy(&x) == (n->kind == N_OR)) {
-			set_bool(out, n->kind == N_OR);
-			return 0;
+		/* jq's (a or b) or c: stop at the first that decides. */
+		for (i = 0; i < n->nkid; i++) {
+			if (eval(c, n->kid[i], in, &x) == -1)
+				return -1;
+			if (truthy(&x) == (n->kind == N_OR))
+				break;
 		}
-		if (eval(c, n->b, in, &y) == -1)
-			return -1;
-		set_bool(out, truthy(&y));
+		set_bool(out, (i < n->nkid) == (n->kind == N_OR));
 		return 0;
 	case N_PIPE:
 		if (eval(c, n->a, in, &x) == -1)
