@@ -283,7 +283,7 @@ static struct node *parse_primary(struct lex *, bool, const char *);
 static struct node *parse_func(struct lex *, const char *, size_t);
 static int	func_string_arg(struct lex *, struct node *, const char *);
 static int	compile_regex(struct lex *, struct node *, const char *,
-		    size_t, size_t);
+		    size_t, size_t, size_t);
 static int	collect_paths(struct ev_expr *, const struct node *);
 static const char *js_ws(const char *, const char *);
 static const char *js_str_end(const char *, const char *, bool *);
@@ -303,7 +303,7 @@ static bool	obj_get(const struct ev_expr_doc *, const struct val *,
 		    const char *, size_t, struct val *);
 static bool	arr_get(const struct val *, double, struct val *);
 static int	omem_cmp(const void *, const void *);
-static int	obj_collect(const struct val *, struct omem *, size_t,
+static void	obj_collect(const struct val *, struct omem *, size_t,
 		    size_t *);
 static int	obj_cmp(struct ctx *, const struct val *, const struct val *,
 		    int, int *);
@@ -1448,7 +1448,7 @@ fail:
 static int
 func_string_arg(struct lex *lx, struct node *n, const char *fname)
 {
-	size_t reoff = lx->off, floff;
+	size_t reoff = lx->off, floff, flen = 0;
 	const char *flags = "";
 	char what[64];
 
@@ -1467,15 +1467,16 @@ func_string_arg(struct lex *lx, struct node *n, const char *fname)
 	if (n->kind != N_TEST)
 		return 0;
 	if (lx->t != T_SEMI)
-		return compile_regex(lx, n, "", reoff, reoff);
+		return compile_regex(lx, n, "", 0, reoff, reoff);
 	if (lex_next(lx) == -1)
 		return -1;
 	floff = lx->off;
-	if (lx->t == T_STR)
+	if (lx->t == T_STR) {
 		flags = lx->s;
-	else if (!IS_WORD(lx, "null"))
+		flen = lx->slen;
+	} else if (!IS_WORD(lx, "null"))
 		return unexpected(lx, "a string of flags or null");
-	if (compile_regex(lx, n, flags, reoff, floff) == -1)
+	if (compile_regex(lx, n, flags, flen, reoff, floff) == -1)
 		return -1;
 	return lex_next(lx);
 }
@@ -1488,16 +1489,16 @@ func_string_arg(struct lex *lx, struct node *n, const char *fname)
  */
 static int
 compile_regex(struct lex *lx, struct node *n, const char *flags,
-    size_t reoff, size_t floff)
+    size_t flen, size_t reoff, size_t floff)
 {
 	OnigOptionType opt = ONIG_OPTION_CAPTURE_GROUP;
 	OnigErrorInfo einfo;
 	UChar msg[ONIG_MAX_ERROR_MESSAGE_LEN];
-	const char *f;
+	size_t i;
 	int r;
 
-	for (f = flags; *f != '\0'; f++)
-		switch (*f) {
+	for (i = 0; i < flen; i++)
+		switch (flags[i]) {
 		case 'g':
 			break;
 		case 'i':
@@ -1522,8 +1523,8 @@ compile_regex(struct lex *lx, struct node *n, const char *flags,
 			opt |= ONIG_OPTION_FIND_NOT_EMPTY;
 			break;
 		default:
-			return lex_fail(lx, floff, "'%s' is not a valid string "
-			    "of test() flags (g i x n s p l m)", flags);
+			return lex_fail(lx, floff, "not a valid string of "
+			    "test() flags (g i x n s p l m)");
 		}
 	r = onig_new(&n->re, (const UChar *)n->lit.p,
 	    (const UChar *)n->lit.p + n->lit.len, opt, ONIG_ENCODING_UTF8,
@@ -2063,7 +2064,7 @@ omem_cmp(const void *x, const void *y)
  * the last (jq keeps the last); *n is how many remain.  With m NULL,
  * count them only.
  */
-static int
+static void
 obj_collect(const struct val *o, struct omem *m, size_t max, size_t *n)
 {
 	struct it it;
@@ -2082,7 +2083,7 @@ obj_collect(const struct val *o, struct omem *m, size_t max, size_t *n)
 	}
 	if (m == NULL) {
 		*n = i;
-		return 0;
+		return;
 	}
 	if (i > max)
 		i = max;
@@ -2093,7 +2094,6 @@ obj_collect(const struct val *o, struct omem *m, size_t max, size_t *n)
 		m[o2++] = m[j];
 	}
 	*n = o2;
-	return 0;
 }
 
 /*
