@@ -273,6 +273,12 @@ gen_path(struct ev_buf *b, int root)
 	}
 }
 
+/* Numbers as only jq's lexer writes them, and negated literals. */
+static const char *const jqnums[] = {
+	".5", "1.", "01", "1.e0", "1e+2", "- 1", "-0.5", "-.5", "1e1000",
+	"-1e1000", "00", "2.10",
+};
+
 static void
 gen_literal(struct ev_buf *b)
 {
@@ -282,6 +288,12 @@ gen_literal(struct ev_buf *b)
 		    "true" : "false");
 		break;
 	case 1:
+		if (pick(3) == 0) {
+			ev_buf_printf(b, "%s",
+			    jqnums[pick(sizeof(jqnums) / sizeof(jqnums[0]))]);
+			break;
+		}
+		/* FALLTHROUGH */
 	case 2:
 		gen_number(b);
 		break;
