@@ -698,9 +698,9 @@ void		 ev_expr_free(struct ev_expr *);
  * not valid JSON as the bus reads it (ev_json_check); EV_ERR_SYS when out
  * of memory.  Cost: one validating scan of the text (ev_json_scan_object)
  * and then, per path, a walk over the members of the objects on its way;
- * about 20 KB of stack.  It allocates only to compare two objects with
- * more than 16 members or to decode a long escaped string for test(),
- * startswith() or endswith().
+ * about 20 KB of stack.  It allocates only to compare objects of more than
+ * 16 members (or nested more than 32 deep), and for an escaped string over
+ * 512 bytes that test(), startswith() or endswith() must decode.
  */
 int		 ev_expr_eval(const struct ev_expr *, const char *json,
 		    size_t len, struct ev_err *err);
@@ -720,10 +720,10 @@ const char	*ev_expr_path(const struct ev_expr *, size_t i);
  * and template then evaluated on the doc shares that scan and a cache of
  * the paths already located in it, so that a hundred subscribers with
  * .payload.cell_id in their filters locate it once.  A doc is made once
- * and reused for event after event: setting it allocates nothing (it
- * allocates only when a long escaped string must be decoded, and keeps
- * that buffer).  It refers to json, which must stay unchanged until the
- * next ev_expr_doc_set.  ev_expr_doc_new returns NULL with errno ENOMEM;
+ * and reused for event after event: setting it allocates nothing (the
+ * doc keeps one buffer, grown when an escaped string over 512 bytes must
+ * be decoded, and reused).  It refers to json, which must stay unchanged
+ * until the next ev_expr_doc_set.  ev_expr_doc_new returns NULL with errno ENOMEM;
  * ev_expr_doc_set returns 0 or -1 with err (EV_ERR_DATA for invalid
  * JSON, after which evaluating on the doc fails until it is set again).
  * Cost of a set: that of ev_json_scan_object, about 100 ns for a typical

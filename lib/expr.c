@@ -2556,8 +2556,8 @@ ev_expr_doc_set(struct ev_expr_doc *d, const char *json, size_t len,
 {
 	struct ev_err e;
 	const char *p, *q, *end = json + len;
-	char buf[64], *t;
 	enum ev_jtype type;
+	char *t;
 	size_t n;
 
 	d->ok = false;
@@ -2595,16 +2595,18 @@ ev_expr_doc_set(struct ev_expr_doc *d, const char *json, size_t len,
 	if (d->root.t == VT_NUM) {
 		/* Nothing follows it to stop strtod: convert a copy. */
 		n = d->root.len;
-		if (n < sizeof(buf))
-			t = buf;
-		else if ((t = malloc(n + 1)) == NULL)
-			return ev_err_sys(err, "filter");
+		if (n < sizeof(d->small))
+			t = d->small;
+		else {
+			ev_buf_reset(&d->big);
+			if (ev_buf_append(&d->big, d->root.p, n) == -1)
+				return ev_err_sys(err, "filter");
+			t = d->big.data;
+		}
 		memcpy(t, d->root.p, n);
 		t[n] = '\0';
 		d->root.num = strtod_c(t);
 		d->root.numok = true;
-		if (t != buf)
-			free(t);
 	}
 	d->ok = true;
 	return 0;
