@@ -40,17 +40,23 @@ SANFLAGS = -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
 endif
 
 # Lazily expanded so that "make check" may install pkg-config first.
-PKGS	 = jansson libbsd-overlay
+PKGS	 = jansson libbsd-overlay oniguruma
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 # jansson, libbsd and libmd are linked statically when their archives are
 # there (STATIC_DEPS=0 to link them shared): a short-lived evfire then maps
 # one library less per dependency, which is most of its start-up time.
+# Oniguruma (test() in lib/expr.c) has no archive in Debian: it is linked
+# shared, and --as-needed keeps it out of the programs that never match a
+# regex.
 STATIC_DEPS ?= 1
 ifeq ($(STATIC_DEPS),1)
-PKG_LIBS = -Wl,-Bstatic $(shell $(PKG_CONFIG) --static --libs $(PKGS) \
-	   2>/dev/null) -Wl,-Bdynamic
+PKG_LIBS = -Wl,-Bstatic $(shell $(PKG_CONFIG) --static --libs \
+	   jansson libbsd-overlay 2>/dev/null) -Wl,-Bdynamic \
+	   -Wl,--as-needed $(shell $(PKG_CONFIG) --libs oniguruma \
+	   2>/dev/null) -Wl,--no-as-needed
 else
-PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+PKG_LIBS = -Wl,--as-needed $(shell $(PKG_CONFIG) --libs $(PKGS) \
+	   2>/dev/null) -Wl,--no-as-needed
 endif
 
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(SANFLAGS) -Ilib \
@@ -68,6 +74,8 @@ evsub_SRC  = $(sort $(wildcard cmd/evsub/*.c))
 
 UNIT_SRC = $(sort $(wildcard test/unit/t_*.c))
 UNIT_BIN = $(UNIT_SRC:test/unit/%.c=$(O)/test/%)
+# Test drivers built like the unit tests but not run as such.
+TOOL_BIN = $(O)/test/exprcheck
 FUZZ_SRC = $(sort $(wildcard test/fuzz/fuzz_*.c))
 # Each fuzz target linked with test/fuzz/replay.c instead of libFuzzer: it
 # runs the target on its checked-in corpus, test/fuzz/corpus/NAME.
@@ -80,7 +88,7 @@ BIN	= $(PROGS:%=$(O)/bin/%)
 .PHONY: all check test unit replay bats lint demo bench fuzz deps install \
 	uninstall clean
 
-all: $(BIN) $(UNIT_BIN) $(FUZZ_BIN)
+all: $(BIN) $(UNIT_BIN) $(FUZZ_BIN) $(TOOL_BIN)
 
 $(O)/%.o: %.c
 	@mkdir -p $(@D)

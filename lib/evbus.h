@@ -1122,4 +1122,111 @@ void	ev_sub_close(struct ev_subscriber *);
 /* ev_sub_close, and free the window and buffers. */
 void	ev_sub_free(struct ev_subscriber *);
 
+/*
+ * expr.c: paths, filters and templates -- the small subset of jq that
+ * evbus speaks, spelled as jq spells it and meaning what jq 1.6 means by
+ * it (evbus(7), FILTERS AND TEMPLATES).  Everything is compiled once;
+ * evaluating reads the event's bytes in place and allocates nothing on
+ * the common paths.
+ *
+ * A filter: paths (".", .a, .a.b, .a[0], .a[-1], .a["k"], ."k"), literals
+ * (JSON strings, numbers, true, false, null), == != < <= > >= (jq's order
+ * across types: null < false < true < numbers < strings < arrays <
+ * objects), and, or, not, "|", parentheses, has(KEY), test(RE),
+ * test(RE; FLAGS), startswith(S), endswith(S).  Its answer for an input
+ * is what jq -c 'select(EXPR)' does with it: print it (1), not (0), or
+ * raise an error (-1: e.g. indexing a string with .x), which a caller
+ * counts as not passing and reports.
+ */
+struct ev_expr;			/* a compiled filter */
+struct ev_tmpl;			/* a compiled template */
+struct ev_expr_doc;		/* one JSON text, located for evaluation */
+
+/*
+ * Compile a filter.  NULL with err EV_ERR_DATA "column N: why" for
+ * anything outside the subset (N counts characters from 1; one past the
+ * last when the text ends too soon: "column 14: expected a value after
+ * '=='"), including a regex Oniguruma refuses (jq would fail on every
+ * event instead); EV_ERR_SYS when out of memory.  The result belongs to
+ * the caller (ev_expr_free).  Cost: linear in the text, plus compiling
+ * each regex.
+ */
+struct ev_expr	*ev_expr_compile(const char *src, struct ev_err *err);
+void		 ev_expr_free(struct ev_expr *);
+/*
+ * Evaluate a filter on one JSON text (any value; an event is an object).
+ * 1 passes, 0 does not, -1 with err: EV_ERR_DATA "column N: cannot index
+ * string with string \"x\"" where jq raises an error, or when json is
+ * not valid JSON as the bus reads it (ev_json_check); EV_ERR_SYS when out
+ * of memory.  Cost: one validating scan of the text (ev_json_scan_object)
+ * and then, per path, a walk over the members of the objects on its way;
+ * about 20 KB of stack.  It allocates only to compare objects of more than
+ * 16 members (or nested more than 32 deep), and for an escaped string over
+ * 512 bytes that test(), startswith() or endswith() must decode.
+ */
+int		 ev_expr_eval(const struct ev_expr *, const char *json,
+		    size_t len, struct ev_err *err);
+/*
+ * The paths a filter reads from the top of its input, each once, as
+ * canonical text (".payload.cell_id", ".metadata[\"a b\"]", ".list[0]"),
+ * for i < ev_expr_npaths(); the strings belong to the filter.  A path
+ * inside the right side of a "|" reads the left side's value, not the
+ * event, and is not listed.
+ */
+size_t		 ev_expr_npaths(const struct ev_expr *);
+const char	*ev_expr_path(const struct ev_expr *, size_t i);
+
+/*
+ * Many filters, one event: ev_expr_doc_set scans the text once (the
+ * validation and the table of its top-level members), and every filter
+ * and template then evaluated on the doc shares that scan and a cache of
+ * the paths already located in it, so that a hundred subscribers with
+ * .payload.cell_id in their filters locate it once.  A doc is made once
+ * and reused for event after event: setting it allocates nothing (the
+ * doc keeps one buffer, grown when an escaped string over 512 bytes must
+ * be decoded, and reused).  It refers to json, which must stay unchanged
+ * until the next ev_expr_doc_set.  ev_expr_doc_new returns NULL with errno ENOMEM;
+ * ev_expr_doc_set returns 0 or -1 with err (EV_ERR_DATA for invalid
+ * JSON, after which evaluating on the doc fails until it is set again).
+ * Cost of a set: that of ev_json_scan_object, about 100 ns for a typical
+ * event; of a path already located in the doc: a hash and a comparison.
+ */
+struct ev_expr_doc *ev_expr_doc_new(void);
+void		 ev_expr_doc_free(struct ev_expr_doc *);
+int		 ev_expr_doc_set(struct ev_expr_doc *, const char *json,
+		    size_t len, struct ev_err *err);
+/* ev_expr_eval on a doc: the same answers. */
+int		 ev_expr_eval_doc(const struct ev_expr *, struct ev_expr_doc *,
+		    struct ev_err *err);
+
+/*
+ * A template: text with {PATH} and {PATH|fn|...} substitutions, the
+ * escapes \t \n \r \\ \{ \}, and the paths of filters.  A string is
+ * substituted without quotes and unescaped; a number, true, false or
+ * null as its JSON text as the event wrote it; an object or array as
+ * compact JSON (the event's bytes without the whitespace between
+ * tokens).  Functions, applied in order: json (first only: the value as
+ * compact JSON, a string with its quotes), lower and upper (ASCII
+ * letters, as jq's ascii_downcase), mangle ('.' becomes '-'), and
+ * default:TEXT (last: TEXT, up to the '}', when the path leads to null,
+ * to nothing, or through a value that cannot be indexed).
+ * ev_tmpl_compile: NULL with err EV_ERR_DATA "column N: why", or
+ * EV_ERR_SYS.
+ */
+struct ev_tmpl	*ev_tmpl_compile(const char *src, struct ev_err *err);
+void		 ev_tmpl_free(struct ev_tmpl *);
+/*
+ * Append the template's text for one JSON text to out.  0, or -1 with
+ * err and out as it was: EV_ERR_DATA "missing .payload.x" when a path
+ * without default: leads to nothing, ".name.x: cannot index string with
+ * string \"x\"" when it cannot be followed, or the JSON is invalid;
+ * EV_ERR_SYS when out cannot grow.  Cost: ev_expr_eval's, plus the
+ * output.
+ */
+int		 ev_tmpl_render(const struct ev_tmpl *, const char *json,
+		    size_t len, struct ev_buf *out, struct ev_err *err);
+int		 ev_tmpl_render_doc(const struct ev_tmpl *,
+		    struct ev_expr_doc *, struct ev_buf *out,
+		    struct ev_err *err);
+
 #endif /* EVBUS_H */

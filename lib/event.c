@@ -590,11 +590,19 @@ ev_event_head(const char *p, size_t len, uint64_t *seq, const char **id,
 	if (len - i < 7 || memcmp(p + i, "\"id\":\"", 6) != 0)
 		return -1;
 	start = i += 6;
-	for (; i < len && p[i] != '"'; i++)
-		if (p[i] == '\\')
-			i++;
-	if (i >= len)
-		return -1;
+	for (;;) {
+		const char *q = memchr(p + i, '"', len - i);
+		size_t k;
+
+		if (q == NULL)
+			return -1;
+		i = (size_t)(q - p);
+		for (k = i; k > start && p[k - 1] == '\\'; k--)
+			;
+		if ((i - k) % 2 == 0)
+			break;
+		i++;
+	}
 	*seq = v;
 	*id = p + start;
 	*idlen = i - start;

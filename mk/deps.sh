@@ -14,7 +14,8 @@ pkgs=
 for group in "$@"; do
 	case $group in
 	build)
-		pkgs="$pkgs gcc make pkg-config libjansson-dev libbsd-dev" ;;
+		pkgs="$pkgs gcc make pkg-config libjansson-dev libbsd-dev"
+		pkgs="$pkgs libonig-dev" ;;
 	test)
 		pkgs="$pkgs bats bats-support bats-assert mandoc jq socat hyperfine"
 		if [ "${EV_VALGRIND:-0}" = 1 ]; then
