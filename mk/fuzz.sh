@@ -59,7 +59,7 @@ if ! command -v "$CLANG" >/dev/null 2>&1 || ! fuzzer_links; then
 		exit 69
 	fi
 fi
-if ! pkgflags=$($PKG_CONFIG --cflags --libs jansson libbsd-overlay); then
+if ! pkgflags=$($PKG_CONFIG --cflags --libs jansson libbsd-overlay libmd); then
 	echo "fuzz: pkg-config cannot find jansson and libbsd-overlay; run" \
 	    "'make deps' first" >&2
 	exit 69
