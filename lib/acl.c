@@ -733,7 +733,8 @@ ev_acl_free(struct ev_acl *acl)
 {
 	if (acl == NULL)
 		return;
-	explicit_bzero(acl->ent, acl->nent * sizeof(*acl->ent));
+	if (acl->ent != NULL)
+		explicit_bzero(acl->ent, acl->nent * sizeof(*acl->ent));
 	free(acl->ent);
 	free(acl->strings);
 	free(acl->file);
@@ -1009,16 +1010,18 @@ bool
 ev_acl_check(const struct ev_acl *acl, const struct ev_acl_id *id,
     unsigned perm, const char *name, size_t namelen)
 {
-	const struct ev_acl_ent *e, *end;
+	const struct ev_acl_ent *e;
 	struct nameinfo ni;
+	size_t i;
 
 	if (always(acl, id))
 		return true;
 	if (namelen == 0 || namelen > EV_NAME_MAX)
 		return false;
 	name_info(&ni, name, namelen);
-	for (e = acl->ent, end = e + acl->nent; e < end; e++)
-		if ((e->perms & perm) != 0 && ent_may_match(e, &ni) &&
+	for (i = 0; i < acl->nent; i++)
+		if ((e = &acl->ent[i])->perms & perm &&
+		    ent_may_match(e, &ni) &&
 		    who_match(e, id) &&
 		    ev_pattern_match(e->pat, e->patlen, name, namelen))
 			return e->allow;
@@ -1143,8 +1146,9 @@ name_hash(const char *s, size_t len)
 bool
 ev_acl_view_check(struct ev_acl_view *v, const char *name, size_t namelen)
 {
-	const struct ev_acl_ent *const *e, *const *end;
+	const struct ev_acl_ent *e;
 	struct ev_acl_memo *m = NULL;
+	size_t i;
 	struct nameinfo ni;
 	uint32_t h = 0;
 	bool allow = false;
@@ -1163,12 +1167,14 @@ ev_acl_view_check(struct ev_acl_view *v, const char *name, size_t namelen)
 			return m->allow;
 	}
 	name_info(&ni, name, namelen);
-	for (e = v->ent, end = e + v->nent; e < end; e++)
-		if (ent_may_match(*e, &ni) &&
-		    ev_pattern_match((*e)->pat, (*e)->patlen, name, namelen)) {
-			allow = (*e)->allow;
+	for (i = 0; i < v->nent; i++) {
+		e = v->ent[i];
+		if (ent_may_match(e, &ni) &&
+		    ev_pattern_match(e->pat, e->patlen, name, namelen)) {
+			allow = e->allow;
 			break;
 		}
+	}
 	if (m != NULL) {
 		m->hash = h;
 		m->len = (uint8_t)namelen;
