@@ -10,6 +10,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sha2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -803,6 +805,101 @@ test_load(void)
 	is_str(err.msg, want, "its message");
 }
 
+/* ----- the example in share/examples ----- */
+
+/*
+ * share/examples/acl.conf parses (read from the top of the tree, where
+ * the tests run) and says what its comments say.  Its names are Debian's
+ * base accounts: group adm, group users, user www-data.
+ */
+static void
+test_example(void)
+{
+	const char *path = "share/examples/acl.conf";
+	struct ev_acl_id op, user, web, webu, robot, anyone;
+	struct ev_acl *acl = NULL;
+	struct ev_err err;
+	struct stat st;
+	struct group *gr;
+	struct passwd *pw;
+	gid_t adm, users, g[2];
+	uid_t wwwdata;
+	char *text;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY)) == -1 || fstat(fd, &st) == -1 ||
+	    (text = malloc((size_t)st.st_size + 1)) == NULL ||
+	    read(fd, text, (size_t)st.st_size) != st.st_size) {
+		ok(0, "%s: %s (run from the top of the tree)", path,
+		    strerror(errno));
+		return;
+	}
+	close(fd);
+	memset(&err, 0, sizeof(err));
+	ok(ev_acl_parse(text, (size_t)st.st_size, path, &acl, &err) == 0,
+	    "%s parses%s%s", path, err.msg[0] ? ": " : "", err.msg);
+	free(text);
+	if (acl == NULL)
+		return;
+	ok(acl->nrules == 9 && acl->nent == 9 && acl->plainline == 0,
+	    "9 rules, tokens hashed");
+	/* It parsed: the names exist. */
+	adm = (gr = getgrnam("adm")) != NULL ? gr->gr_gid : 0;
+	users = (gr = getgrnam("users")) != NULL ? gr->gr_gid : 0;
+	wwwdata = (pw = getpwnam("www-data")) != NULL ? pw->pw_uid : 0;
+	acl->owner = 4242;
+
+	g[0] = 6001;
+	g[1] = adm;
+	mkid(&op, 6001, 6001, g, 2, NULL);
+	g[1] = users;
+	mkid(&user, 6002, 6002, g, 2, NULL);
+	g[0] = wwwdata;
+	mkid(&web, wwwdata, wwwdata, g, 1, NULL);
+	mkid(&webu, wwwdata, wwwdata, g, 2, NULL);
+	g[0] = 6003;
+	mkid(&robot, 6003, 6003, g, 1,
+	    "example-ci-robot-token-0123456789");
+	mkid(&anyone, 6004, 6004, g, 1, NULL);
+
+	ok(ev_acl_check(acl, &op, EV_ACL_FIRE, "deploy.web", 10) &&
+	    ev_acl_check(acl, &op, EV_ACL_LIST, "secrets.db.pw", 13) &&
+	    ev_acl_check(acl, &op, EV_ACL_SUB, "evbus.acl.denied", 16) &&
+	    !ev_acl_check(acl, &op, EV_ACL_FIRE, "evbus.x", 7),
+	    "adm: everything, the bus's own events read only");
+	ok(ev_acl_check(acl, &user, EV_ACL_SUB, "deploy.web", 10) &&
+	    ev_acl_check(acl, &user, EV_ACL_LIST, "deploy.web", 10) &&
+	    !ev_acl_check(acl, &user, EV_ACL_FIRE, "deploy.web", 10) &&
+	    ev_acl_check(acl, &user, EV_ACL_FIRE, "build.done", 10) &&
+	    !ev_acl_check(acl, &user, EV_ACL_SUB, "secrets.db.pw", 13) &&
+	    !ev_acl_check(acl, &user, EV_ACL_SUB, "evbus.started", 13),
+	    "users: read all but secrets, fire builds");
+	ok(ev_acl_check(acl, &web, EV_ACL_SUB, "secrets.web.key", 15) &&
+	    !ev_acl_check(acl, &web, EV_ACL_SUB, "secrets.db.pw", 13) &&
+	    !ev_acl_check(acl, &web, EV_ACL_LIST, "secrets.web.key", 15),
+	    "www-data: its secrets, by sub only");
+	ok(ev_acl_check(acl, &webu, EV_ACL_SUB, "secrets.web.key", 15) &&
+	    !ev_acl_check(acl, &webu, EV_ACL_SUB, "secrets.db.pw", 13),
+	    "www-data in users: its rule beats the group's deny");
+	ok(ev_acl_check(acl, &robot, EV_ACL_FIRE, "deploy.prod.web", 15) &&
+	    ev_acl_check(acl, &robot, EV_ACL_FIRE, "build.x", 7) &&
+	    !ev_acl_check(acl, &robot, EV_ACL_SUB, "deploy.prod.web", 15) &&
+	    !ev_acl_check(acl, &anyone, EV_ACL_FIRE, "deploy.prod.web", 15),
+	    "the token: fire build.# and deploy.#; no token, no");
+	ok(ev_acl_check(acl, &anyone, EV_ACL_FIRE, "heartbeat.web", 13) &&
+	    ev_acl_check(acl, &anyone, EV_ACL_SUB, "heartbeat.web", 13) &&
+	    !ev_acl_check(acl, &anyone, EV_ACL_SUB, "heartbeat.web.x", 15) &&
+	    !ev_acl_check(acl, &anyone, EV_ACL_SUB, "other", 5),
+	    "anyone: heartbeats only");
+	ev_acl_id_free(&op);
+	ev_acl_id_free(&user);
+	ev_acl_id_free(&web);
+	ev_acl_id_free(&webu);
+	ev_acl_id_free(&robot);
+	ev_acl_id_free(&anyone);
+	ev_acl_free(acl);
+}
+
 /* ----- cost ----- */
 
 static double
@@ -924,6 +1021,7 @@ main(void)
 	test_identity();
 	test_describe();
 	test_load();
+	test_example();
 	cost(OWN_FIRST);
 	cost(SAME_FIRST);
 	cost(MATCH_ALL);
