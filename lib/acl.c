@@ -775,8 +775,8 @@ hash_text(char *s, const uint8_t *hash)
 }
 
 /*
- * Describe the ACL.  Columns are padded for reading; the format ignores
- * the extra blanks.
+ * Describe the ACL.  Columns are padded for reading, and a token goes on
+ * a continuation line; the format ignores the extra blanks.
  */
 int
 ev_acl_describe(const struct ev_acl *acl, struct ev_buf *out)
@@ -816,9 +816,11 @@ ev_acl_describe(const struct ev_acl *acl, struct ev_buf *out)
 			strlcpy(who, "any", sizeof(who));
 			break;
 		}
-		r = ev_buf_printf(out, "%-5s %-14s %-24s %s # line %u%s%s\n",
-		    e->allow ? "allow" : "deny", perms, e->pat, who, e->line,
-		    e->name != NULL ? ": " : "",
+		/* A token's 71 characters go on a line of their own. */
+		r = ev_buf_printf(out, "%-5s %-9s %-15s %s%s # line %u%s%s\n",
+		    e->allow ? "allow" : "deny", perms, e->pat,
+		    e->who == EV_ACL_WHO_TOKEN ? "\\\n      " : "", who,
+		    e->line, e->name != NULL ? ": " : "",
 		    e->name != NULL ? e->name : "");
 	}
 	return r < 0 ? -1 : 0;
