@@ -52,7 +52,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <limits.h>
 #include <pwd.h>
 #include <sha2.h>
 #include <stdint.h>
@@ -93,7 +92,7 @@ struct parser {
 	struct ev_acl_ent *ent;
 	size_t		   nent, entcap;
 	char		  *str;		/* patterns and names, never moved */
-	size_t		   strlen, strcap;
+	size_t		   strused, strcap;
 	size_t		   nrules;
 	unsigned	   plainline;
 };
@@ -233,11 +232,11 @@ split_line(struct parser *p, const char *s, size_t len, unsigned line)
 static char *
 save(struct parser *p, const char *s, size_t len)
 {
-	char *d = p->str + p->strlen;
+	char *d = p->str + p->strused;
 
 	memcpy(d, s, len);
 	d[len] = '\0';
-	p->strlen += len + 1;
+	p->strused += len + 1;
 	return d;
 }
 
