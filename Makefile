@@ -40,7 +40,7 @@ SANFLAGS = -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
 endif
 
 # Lazily expanded so that "make check" may install pkg-config first.
-PKGS	 = jansson libbsd-overlay oniguruma
+PKGS	 = jansson libbsd-overlay libmd oniguruma
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 # jansson, libbsd and libmd are linked statically when their archives are
 # there (STATIC_DEPS=0 to link them shared): a short-lived evfire then maps

@@ -422,6 +422,209 @@ int	ev_sockpeer_check(int fd, const char *sockpath, bool isdefault,
 int	ev_stdfds_open(void);
 
 /*
+ * acl.c: access control for a shared bus (evbusd -A FILE).
+ *
+ * The file holds one rule a line: "allow|deny PERMS PATTERN WHO...".
+ * PERMS is fire, sub, list or all, or a comma list of them; PATTERN a
+ * topic pattern (ev_pattern_check; a wildcard first token does not reach
+ * names under "evbus."); WHO one or more of "user NAME|UID", "group
+ * NAME|GID", "token SECRET", "token sha256:HEX" and "any".  Names are
+ * resolved when the file is loaded; a plain token is kept only as its
+ * SHA-256.  A line ending in '\' goes on on the next one; a word starting
+ * with '#' where a rule or a WHO keyword may start begins a comment that
+ * runs to the end of the line.
+ *
+ * A request is one permission, one event name and an identity.  Among the
+ * entries (a rule with several WHO is one entry per WHO) whose permission,
+ * WHO and PATTERN match, the most specific decides: first by WHO (token or
+ * user 2, group 1, any 0), then by pattern (more literal tokens, then
+ * fewer '#', then fewer '*'); among equally specific ones deny beats
+ * allow.  Nothing matches: denied.  Root and the bus's owner (acl->owner,
+ * the daemon's effective uid when the file was read) are allowed
+ * everything.  A NULL acl (no -A) allows everything: then only the
+ * owner and root may connect at all.
+ */
+#define EV_ACL_FIRE		0x01
+#define EV_ACL_SUB		0x02
+#define EV_ACL_LIST		0x04
+#define EV_ACL_ALL		(EV_ACL_FIRE | EV_ACL_SUB | EV_ACL_LIST)
+#define EV_ACL_HASH_LEN		32		/* SHA-256 */
+#define EV_ACL_TOKEN_MIN	16		/* bytes in a plain token */
+#define EV_ACL_FILE_MAX		(1024 * 1024)	/* bytes in an ACL file */
+
+enum ev_acl_who {
+	EV_ACL_WHO_ANY,
+	EV_ACL_WHO_GROUP,
+	EV_ACL_WHO_USER,
+	EV_ACL_WHO_TOKEN,
+};
+
+/* One entry: one WHO of one rule.  Read it; change it only by parsing. */
+struct ev_acl_ent {
+	const char	*pat;		/* NUL-terminated */
+	const char	*name;		/* user or group name as written, or
+					   NULL (given as a number) */
+	uint32_t	 rank;		/* specificity: higher decides */
+	uint32_t	 id;		/* uid or gid */
+	uint32_t	 seq;		/* entries before it in the file */
+	unsigned	 line;		/* where the WHO was written */
+	uint16_t	 patlen;
+	uint8_t		 perms;		/* EV_ACL_* bits */
+	uint8_t		 who;		/* enum ev_acl_who */
+	bool		 allow;
+	uint8_t		 ntok;		/* pattern tokens other than '#' */
+	bool		 hashtok;	/* the pattern has a '#' */
+	uint8_t		 pre;		/* bytes of the literal tokens before
+					   the first wildcard (all of a
+					   literal pattern) */
+	uint8_t		 suf;		/* bytes of those after the last
+					   wildcard; 0 without wildcard */
+	uint8_t		 flags;		/* what names it may reach, inside */
+	uint8_t		 hash[EV_ACL_HASH_LEN];	/* a token's SHA-256 */
+};
+
+/*
+ * A loaded ACL: ent[] in the order entries are tried (precedence), which
+ * is rank, higher first, deny before allow, then file order.
+ */
+struct ev_acl {
+	struct ev_acl_ent	*ent;
+	size_t			 nent;
+	size_t			 nrules;	/* rules (logical lines) */
+	uid_t			 owner;		/* always allowed; root too */
+	unsigned		 plainline;	/* first plain token; 0: none */
+	char			*file;		/* the name it was read from */
+	char			*strings;	/* patterns and names */
+};
+
+/*
+ * Who asks: the peer's credentials, its groups, the token it presented.
+ * groups holds every group the user is in, gid included (malloc'd).
+ */
+struct ev_acl_id {
+	uid_t		 uid;
+	gid_t		 gid;
+	gid_t		*groups;
+	size_t		 ngroups;
+	bool		 hastoken;
+	uint8_t		 token[EV_ACL_HASH_LEN];	/* its SHA-256 */
+};
+
+/*
+ * Parse ACL text[0..len) (name is what messages call it) into a new
+ * *acl, owned by the caller (ev_acl_free); owner is set to geteuid().
+ * Resolves user and group names with getpwnam/getgrnam.  Returns 0, or -1
+ * with err "NAME:LINE: reason" (EV_ERR_DATA; EV_ERR_LIMIT past
+ * EV_ACL_FILE_MAX; EV_ERR_SYS when out of memory or a lookup fails) and
+ * *acl untouched.  Cost: linear in the text plus one lookup per name and
+ * a sort of the entries.
+ */
+int	ev_acl_parse(const char *text, size_t len, const char *name,
+	    struct ev_acl **acl, struct ev_err *err);
+/*
+ * Read and parse the file at path.  Refused (EV_ERR_DENIED, the message
+ * naming the file, its mode or owner, and the fix): not a regular file,
+ * owned by anyone but root or geteuid(), writable by group or others, or
+ * readable by others while it holds a plain token.  Errors as
+ * ev_acl_parse, EV_ERR_SYS when it cannot be read.  For a reload, load
+ * into a new pointer and keep the old ACL when this fails.
+ */
+int	ev_acl_load(const char *path, struct ev_acl **acl, struct ev_err *);
+/* Free an ACL; NULL is fine.  Views made from it must be gone first. */
+void	ev_acl_free(struct ev_acl *);
+/*
+ * Append to out a description of the ACL: a comment header (the file,
+ * counts, who is always allowed), then every entry in the order it is
+ * tried, one a line, written as a rule with numeric ids and tokens as
+ * sha256:HEX, followed by a comment with its line and the name as
+ * written.  Without its comments the text parses to the same ACL.
+ * 0, or -1 with errno ENOMEM.  Cost: linear in the entries.
+ */
+int	ev_acl_describe(const struct ev_acl *, struct ev_buf *out);
+
+/*
+ * Fill id from a peer's credentials: its groups from the user database
+ * (getpwuid_r, then getgrouplist; a uid without an entry has only gid),
+ * the SHA-256 of token[0..toklen) when token is not NULL.  Call it once a
+ * connection, at HELLO: groups are read as they are then.  0, or -1 with
+ * err EV_ERR_SYS (the user database failed; the caller must refuse, as a
+ * deny rule for a group might be missed) and id empty.  Free with
+ * ev_acl_id_free.  Cost: an NSS lookup of the user and of its groups.
+ */
+int	ev_acl_id_init(struct ev_acl_id *, uid_t, gid_t, const char *token,
+	    size_t toklen, struct ev_err *);
+void	ev_acl_id_free(struct ev_acl_id *);
+
+/*
+ * May id do perm (one of EV_ACL_FIRE, EV_ACL_SUB, EV_ACL_LIST) on the
+ * event name[0..namelen)?  true for a NULL acl, root and the owner.
+ * Token entries are compared in constant time.  Cost: a pass over the
+ * entries, each tested on its permission and WHO, then on the name's
+ * token count and first token, and only then matched (ev_pattern_match);
+ * no allocation.  For a subscriber, a view (below) is cheaper.
+ */
+bool	ev_acl_check(const struct ev_acl *, const struct ev_acl_id *,
+	    unsigned perm, const char *name, size_t namelen);
+/*
+ * Is id allowed perm on every name, those under "evbus." included?  true
+ * for a NULL acl, root and the owner, and when an allow entry whose
+ * pattern matches every name of each kind ('#', or 'evbus.#' for the
+ * bus's own) comes before any deny entry for id that could match a name
+ * of that kind.  A false answer only means the per-event check is needed.
+ * Cost: a pass over the entries.
+ */
+bool	ev_acl_unrestricted(const struct ev_acl *, const struct ev_acl_id *,
+	    unsigned perm);
+
+/*
+ * A view: the decision for one identity and one permission, prepared once
+ * (at SUB) for the per-event check at delivery.  It holds the entries
+ * that apply to the identity, in order, and a small cache of recent
+ * decisions by name.  It points into the ACL: after a reload, make every
+ * view again from the new ACL before freeing the old one.
+ */
+#define EV_ACL_MEMO		16		/* cached decisions */
+#define EV_ACL_MEMO_NAME	48		/* longest name cached */
+
+struct ev_acl_memo {
+	uint32_t	hash;
+	uint8_t		len;		/* 0: empty */
+	bool		allow;
+	char		name[EV_ACL_MEMO_NAME];
+};
+
+struct ev_acl_view {
+	const struct ev_acl_ent	**ent;		/* the entries for id and perm */
+	size_t			  nent;
+	bool			  user_all;	/* every name not under evbus. */
+	bool			  bus_all;	/* every name under evbus. */
+	bool			  none;		/* no name at all */
+	bool			  always;	/* no ACL, root or the owner */
+	struct ev_acl_memo	 *memo;		/* EV_ACL_MEMO slots, or NULL */
+};
+
+/*
+ * Prepare view for id and perm.  0, or -1 with err (EV_ERR_SYS, ENOMEM).
+ * Zero-initialize view or free it before; ev_acl_view_free frees it.  The
+ * identity may be freed afterwards.  Cost: a pass over the entries.
+ */
+int	ev_acl_view_init(struct ev_acl_view *, const struct ev_acl *,
+	    const struct ev_acl_id *, unsigned perm, struct ev_err *);
+/* Unrestricted: the per-event check always says yes. */
+#define ev_acl_view_all(v)	((v)->user_all && (v)->bus_all)
+/* Nothing allowed at all: a subscription would never receive anything. */
+#define ev_acl_view_none(v)	((v)->none)
+/*
+ * The decision ev_acl_check would give for the view's identity and
+ * permission.  Cost: nothing for an unrestricted kind of name; else a
+ * hash of the name and a compare when the decision is cached, and the
+ * view's entries only otherwise; no allocation.
+ */
+bool	ev_acl_view_check(struct ev_acl_view *, const char *name,
+	    size_t namelen);
+void	ev_acl_view_free(struct ev_acl_view *);
+
+/*
  * client.c: a connection to evbusd.
  */
 #define EV_CLIENT_AUTOSTART	0x01	/* start evbusd if none answers */

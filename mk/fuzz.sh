@@ -59,8 +59,8 @@ if ! command -v "$CLANG" >/dev/null 2>&1 || ! fuzzer_links; then
 		exit 69
 	fi
 fi
-if ! pkgflags=$($PKG_CONFIG --cflags --libs jansson libbsd-overlay oniguruma); then
-	echo "fuzz: pkg-config cannot find jansson, libbsd-overlay and oniguruma; run" \
+if ! pkgflags=$($PKG_CONFIG --cflags --libs jansson libbsd-overlay libmd oniguruma); then
+	echo "fuzz: pkg-config cannot find jansson, libbsd-overlay, libmd and oniguruma; run" \
 	    "'make deps' first" >&2
 	exit 69
 fi
