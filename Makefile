@@ -20,7 +20,7 @@ PKG_CONFIG ?= pkg-config
 CC	?= cc
 CFLAGS	?= -O2 -g
 
-PROGS	= evbusd evfire evsub
+PROGS	= evbusd evfire evsub evstore
 O	?= build
 
 WARN	= -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
@@ -59,6 +59,7 @@ LIBEVBUS = $(O)/libevbus.a
 evbusd_SRC = $(sort $(wildcard cmd/evbusd/*.c))
 evfire_SRC = $(sort $(wildcard cmd/evfire/*.c))
 evsub_SRC  = $(sort $(wildcard cmd/evsub/*.c))
+evstore_SRC = $(sort $(wildcard cmd/evstore/*.c))
 
 UNIT_SRC = $(sort $(wildcard test/unit/t_*.c))
 UNIT_BIN = $(UNIT_SRC:test/unit/%.c=$(O)/test/%)
