@@ -656,6 +656,8 @@ struct ev_store_opts {
 	int64_t		 batch_ms;	/* 0: EV_STORE_BATCH_MS */
 	size_t		 batch_n;	/* 0: EV_STORE_BATCH_N */
 	uint64_t	 segment_bytes;	/* 0: EV_STORE_SEGMENT_DEFAULT */
+	uint32_t	 index_every;	/* bytes between index entries of new
+					   segments; 0: 64 KiB, at least 256 */
 	bool		 background;	/* fsync in a thread: ev_store_pollfd */
 	/* What opening found and did, one sentence a call ("DIR/N.seg: torn
 	   tail cut: ..."); NULL: not told.  The text is valid during the

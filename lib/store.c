@@ -34,8 +34,8 @@ static const char idx_magic[8] = "EVSTIDX1";
 
 static int	cur_fill(struct st_cur *, size_t, struct ev_err *);
 static int	event_validate(const char *, size_t, int64_t, struct ev_buf *,
-		    struct ev_evinfo *, struct ev_err *);
-static bool	key_is(const struct ev_jmember *, const char *);
+		    struct ev_evinfo *, bool, struct ev_err *);
+static bool	key_is(const struct ev_jmember *, const char *, size_t);
 static int	read_all(int, void *, size_t, uint64_t, size_t *);
 static int	write_all(int, const void *, size_t, uint64_t);
 static void	note(const struct ev_store *, const char *, ...)
@@ -845,12 +845,15 @@ out:
 /*
  * Check an event as ev_event_prepare does, but let the bus's own names
  * (evbus.*) through, as ev_event_stamp does for the bus: a log keeps them
- * too.  scratch is used and left as it was; *info as the check found it,
- * with time now_ms when the event has none.  0, or -1 with err.
+ * too.  *info as the check found it, with time now_ms when the event has
+ * neither time nor timestamp.  The checked event is appended to scratch
+ * when keep is set (as prepare or, for evbus.* names, stamp made it),
+ * else scratch is left as it was.  0, or -1 with err.
  */
 static int
 event_validate(const char *line, size_t len, int64_t now_ms,
-    struct ev_buf *scratch, struct ev_evinfo *info, struct ev_err *err)
+    struct ev_buf *scratch, struct ev_evinfo *info, bool keep,
+    struct ev_err *err)
 {
 	struct ev_prepare prep = { .fill = true, .now_ms = now_ms };
 	struct ev_origin nobody = { 0, 0, 0 };
@@ -865,18 +868,18 @@ event_validate(const char *line, size_t len, int64_t now_ms,
 	r = ev_event_prepare(line, len, &prep, scratch, info, &e);
 	if (r == -1 && e.kind == EV_ERR_DENIED)
 		r = ev_event_stamp(line, len, &st, scratch, info, &e);
-	ev_buf_truncate(scratch, mark);
+	if (r == -1 || !keep)
+		ev_buf_truncate(scratch, mark);
 	if (r == -1 && err != NULL)
 		*err = e;
 	return r;
 }
 
-/* Is the member's key exactly k (escapes decoded)? */
+/* Is the member's key exactly k[0..n) (escapes decoded)? */
 static bool
-key_is(const struct ev_jmember *m, const char *k)
+key_is(const struct ev_jmember *m, const char *k, size_t n)
 {
 	struct ev_buf b = { 0 };
-	size_t n = strlen(k);
 	bool yes;
 
 	if (!m->key_escaped)
@@ -896,14 +899,15 @@ int
 ev_store_prepare(const char *line, size_t len, uint64_t last, int64_t now_ms,
     struct ev_buf *out, uint64_t *seqp, int64_t *timep, struct ev_err *err)
 {
+	static const char nopayload[] = "\"payload\":null}";
 	const struct ev_jmember *ms = NULL, *mid = NULL, *mo = NULL;
 	const struct ev_jmember *mt = NULL, *mp = NULL, *m;
 	struct ev_evinfo info;
-	size_t mark = ev_buf_unread(out), n, i, idlen;
+	size_t mark = ev_buf_unread(out), n, i, idlen, plen;
 	uint64_t seq, hseq;
-	int64_t v;
-	const char *id;
-	char *p, *end;
+	int64_t v, time;
+	const char *id, *p;
+	char *q, *end;
 
 	while (len > 0 && (line[0] == ' ' || line[0] == '\t' ||
 	    line[0] == '\r'))
@@ -911,22 +915,55 @@ ev_store_prepare(const char *line, size_t len, uint64_t last, int64_t now_ms,
 	while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t' ||
 	    line[len - 1] == '\r'))
 		len--;
-	if (event_validate(line, len, now_ms, out, &info, err) == -1)
+	if (len + 1 > EV_STORE_LINE_MAX)
+		return ev_err_set(err, EV_ERR_LIMIT, "event of %zu bytes is "
+		    "longer than a record may be", len);
+	/*
+	 * Check it, keeping prepare's output for a look: with now_ms -1,
+	 * info.time is -1 when the event has no time (nor timestamp), and
+	 * the output ends "payload":null} when it had no payload (or a
+	 * null one last: then the line is rebuilt, the same but slower).
+	 */
+	if (event_validate(line, len, -1, out, &info, true, err) == -1)
 		return -1;
+	p = ev_buf_head(out) + mark;
+	plen = ev_buf_unread(out) - mark;
+	time = info.time;
+	if (time >= 0 && (plen < sizeof(nopayload) - 1 ||
+	    memcmp(p + plen - (sizeof(nopayload) - 1), nopayload,
+	    sizeof(nopayload) - 1) != 0) &&
+	    ev_event_head(line, len, &hseq, &id, &idlen) == 0 && hseq > 0 &&
+	    memchr(line, '\r', len) == NULL) {
+		/* Already as the bus writes it: keep the bytes. */
+		ev_buf_truncate(out, mark);
+		if (hseq <= last)
+			return ev_err_set(err, EV_ERR_DATA, "seq %" PRIu64
+			    " is not after the log's last seq %" PRIu64,
+			    hseq, last);
+		if (ev_buf_append(out, line, len) == -1)
+			return ev_err_sys(err, "event");
+		*seqp = hseq;
+		*timep = time;
+		return 0;
+	}
+	ev_buf_truncate(out, mark);
+	if (time < 0)
+		time = now_ms;
+
 	if (ev_json_scan_object(line, len, members, FIELDS_MAX, &n,
 	    err) == -1)
 		return -1;
 	for (i = 0; i < n; i++) {
 		m = &members[i];
-		if (key_is(m, "seq"))
+		if (key_is(m, "seq", 3))
 			ms = m;
-		else if (key_is(m, "id"))
+		else if (key_is(m, "id", 2))
 			mid = m;
-		else if (key_is(m, "origin"))
+		else if (key_is(m, "origin", 6))
 			mo = m;
-		else if (key_is(m, "time"))
+		else if (key_is(m, "time", 4))
 			mt = m;
-		else if (key_is(m, "payload"))
+		else if (key_is(m, "payload", 7))
 			mp = m;
 	}
 	if (ms != NULL) {
@@ -943,22 +980,6 @@ ev_store_prepare(const char *line, size_t len, uint64_t last, int64_t now_ms,
 		if (last == UINT64_MAX)
 			return ev_err_set(err, EV_ERR_LIMIT, "no seq left");
 		seq = last + 1;
-	}
-	if (mo != NULL && mo->type != EV_J_OBJECT)
-		return ev_err_set(err, EV_ERR_DATA, "origin: not an object");
-
-	/* Already as the bus writes it: keep the bytes. */
-	if (ms != NULL && mt != NULL && mp != NULL &&
-	    ev_event_head(line, len, &hseq, &id, &idlen) == 0 &&
-	    hseq == seq && memchr(line, '\r', len) == NULL) {
-		if (len + 1 > EV_STORE_LINE_MAX)
-			return ev_err_set(err, EV_ERR_LIMIT, "event of %zu "
-			    "bytes is longer than a record may be", len);
-		if (ev_buf_append(out, line, len) == -1)
-			return ev_err_sys(err, "event");
-		*seqp = seq;
-		*timep = info.time;
-		return 0;
 	}
 
 	if (ev_buf_append(out, "{\"seq\":", 7) == -1 ||
@@ -986,22 +1007,22 @@ ev_store_prepare(const char *line, size_t len, uint64_t last, int64_t now_ms,
 	if (mp == NULL && ev_buf_append(out, ",\"payload\":null", 15) == -1)
 		goto nomem;
 	if (mt == NULL && (ev_buf_append(out, ",\"time\":", 8) == -1 ||
-	    ev_buf_printf(out, "%" PRId64, info.time) == -1))
+	    ev_buf_printf(out, "%" PRId64, time) == -1))
 		goto nomem;
 	if (ev_buf_putc(out, '}') == -1)
 		goto nomem;
 	/* Whitespace inside values may hold a CR; a space does as well. */
-	p = ev_buf_head(out) + mark;
+	q = ev_buf_head(out) + mark;
 	end = out->data + out->len;
-	while ((p = memchr(p, '\r', (size_t)(end - p))) != NULL)
-		*p++ = ' ';
+	while ((q = memchr(q, '\r', (size_t)(end - q))) != NULL)
+		*q++ = ' ';
 	if (ev_buf_unread(out) - mark + 1 > EV_STORE_LINE_MAX) {
 		ev_buf_truncate(out, mark);
 		return ev_err_set(err, EV_ERR_LIMIT, "event of %zu bytes is "
 		    "longer than a record may be", len);
 	}
 	*seqp = seq;
-	*timep = info.time;
+	*timep = time;
 	return 0;
 nomem:
 	ev_buf_truncate(out, mark);
@@ -1023,7 +1044,7 @@ ev_store_event_name(const char *line, size_t len, char *buf, size_t *namelen)
 		return -1;
 	for (i = 0; i < n; i++) {
 		m = &members[i];
-		if (m->type != EV_J_STRING || !key_is(m, "name"))
+		if (m->type != EV_J_STRING || !key_is(m, "name", 4))
 			continue;
 		if (!m->val_escaped) {
 			if (m->vallen - 2 > EV_NAME_MAX)
@@ -1058,7 +1079,7 @@ ev_store_check_line(const char *line, size_t len, uint64_t seq, int64_t time,
 
 	if (memchr(line, '\n', len) != NULL)
 		return ev_err_set(err, EV_ERR_DATA, "line holds a newline");
-	r = event_validate(line, len, -1, &scratch, &info, err);
+	r = event_validate(line, len, -1, &scratch, &info, false, err);
 	ev_buf_free(&scratch);
 	if (r == -1)
 		return -1;
@@ -1250,7 +1271,7 @@ static int
 st_create(struct ev_store *st, uint64_t base, struct ev_err *err)
 {
 	unsigned char hdr[ST_SEG_HDR];
-	struct st_seghdr h = { ST_EVERY, base, ev_now_ms() };
+	struct st_seghdr h = { st->o.index_every, base, ev_now_ms() };
 	bool dosync = st->o.sync != EV_STORE_SYNC_NONE;
 	int fd, ifd;
 
@@ -1567,6 +1588,8 @@ st_open_last(struct ev_store *st, uint64_t base,
 	for (;;) {
 		res = ev_store_cur_next(&c, &r, &why, err);
 		if (res == ST_OK && r.seq <= prev) {
+			/* Whole, but not in order: bad from its start. */
+			ev_store_cur_seek(&c, r.off);
 			res = ST_BAD;
 			why = "seq out of order";
 		}
@@ -1669,6 +1692,10 @@ ev_store_open(struct ev_store **stp, const char *dir,
 		st->o.segment_bytes = EV_STORE_SEGMENT_DEFAULT;
 	if (st->o.segment_bytes < EV_STORE_SEGMENT_MIN)
 		st->o.segment_bytes = EV_STORE_SEGMENT_MIN;
+	if (st->o.index_every == 0)
+		st->o.index_every = ST_EVERY;
+	if (st->o.index_every < ST_EVERY_MIN)
+		st->o.index_every = ST_EVERY_MIN;
 
 	if (mkdir(dir, 0777) == -1 && errno != EEXIST) {
 		ev_err_sys(err, "%s", dir);

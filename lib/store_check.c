@@ -235,7 +235,12 @@ verify_seg(struct walk *k, uint64_t base, bool last, struct ev_err *err)
 	k->w->bytes += (uint64_t)sb.st_size;
 	hdr_ok = got == (ssize_t)sizeof(hdr) &&
 	    ev_store_seghdr_get(hdr, &h, &why) == 0;
-	if (!hdr_ok) {
+	if (!hdr_ok && last && got < (ssize_t)sizeof(hdr)) {
+		say(k, false, "%s/%s: the header is not whole: a segment "
+		    "being created, which the next writer finishes", k->dir,
+		    name);
+		h.every = ST_EVERY;
+	} else if (!hdr_ok) {
 		say(k, true, "%s/%s: bad segment header (%s)", k->dir, name,
 		    got < (ssize_t)sizeof(hdr) ? "too short" : why);
 		h.every = ST_EVERY;
@@ -494,8 +499,8 @@ repair_seg(struct walk *k, uint64_t base, bool last, struct ev_err *err)
 	hdr_ok = hgot == (ssize_t)sizeof(hdr) &&
 	    ev_store_seghdr_get(hdr, &h, &why) == 0 && h.base == base;
 	if (!hdr_ok) {
-		if (bad_add(&v, &nv, 0, size < ST_SEG_HDR ? size : ST_SEG_HDR,
-		    "bad segment header", 0) == -1)
+		if (size > 0 && bad_add(&v, &nv, 0, size < ST_SEG_HDR ? size :
+		    ST_SEG_HDR, "bad segment header", 0) == -1)
 			goto nomem;
 		h.every = ST_EVERY;
 		h.base = base;
@@ -581,11 +586,12 @@ repair_seg(struct walk *k, uint64_t base, bool last, struct ev_err *err)
 		if (v[i].last != 0)
 			k->w->removed_last = v[i].last;
 	}
-	if (nv > 0) {
+	if (nv > 0 || !hdr_ok) {
 		if (rewrite_seg(k, fd, name, hdr, v, nv, ST_SEG_HDR, size,
 		    err) == -1)
 			goto out;
-		say(k, false, "%s: rewritten without them", path);
+		say(k, false, "%s: rewritten %s", path, nv > 0 ?
+		    "without them" : "with a new header");
 	}
 	/* The index, from the segment as it is now. */
 	if ((nfd = openat(k->dirfd, name, O_RDONLY | O_CLOEXEC)) == -1) {
