@@ -368,9 +368,14 @@ ev_store_cur_seek(struct st_cur *c, uint64_t off)
 static int
 cur_fill(struct st_cur *c, size_t need, struct ev_err *err)
 {
-	size_t want = need > ST_READ ? need : ST_READ, got;
+	size_t want, got;
 	unsigned char *nb;
 
+	/* Small files get a small buffer; one that fills it, ST_READ. */
+	want = c->cap == 0 ? ST_READ / 16 : c->len == c->cap ? ST_READ :
+	    c->cap;
+	if (want < need)
+		want = need;
 	if (c->cap < want) {
 		if ((nb = realloc(c->buf, want)) == NULL)
 			return ev_err_sys(err, "read buffer");
@@ -426,17 +431,23 @@ ev_store_resync(int fd, uint64_t from, uint64_t after, uint64_t *at,
 {
 	struct st_cur c;
 	struct st_rec r;
+	struct stat sb;
 	unsigned char *buf;
 	const char *why;
 	uint64_t pos = from + 1;
-	size_t got, i;
+	size_t got, i, cap = ST_READ;
 	int rv = 0;
 
-	if ((buf = malloc(ST_READ)) == NULL)
+	if (fstat(fd, &sb) == -1)
+		return ev_err_sys(err, "stat");
+	if ((uint64_t)sb.st_size < pos + cap)
+		cap = (uint64_t)sb.st_size > pos ?
+		    (size_t)((uint64_t)sb.st_size - pos) + 4 : 4;
+	if ((buf = malloc(cap)) == NULL)
 		return ev_err_sys(err, "read buffer");
 	ev_store_cur_init(&c, fd, 0);
 	for (;;) {
-		if (read_all(fd, buf, ST_READ, pos, &got) == -1) {
+		if (read_all(fd, buf, cap, pos, &got) == -1) {
 			rv = ev_err_sys(err, "read");
 			break;
 		}
@@ -787,7 +798,8 @@ ev_store_quarantine(int dirfd, const char *dir, int fd, const char *segname,
 	if ((qd = openat(dirfd, "quarantine", O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) == -1)
 		return ev_err_sys(err, "%s/quarantine", dir);
-	if ((buf = malloc(ST_READ)) == NULL) {
+	if ((buf = malloc(to - from < ST_READ ? (size_t)(to - from) + 1 :
+	    ST_READ)) == NULL) {
 		ev_err_sys(err, "quarantine");
 		goto out;
 	}
