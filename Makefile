@@ -6,6 +6,7 @@
 #   make lint           mandoc -Tlint the man pages
 #   make fuzz           build the libFuzzer targets (clang) and run each briefly
 #   make bench          the side-by-side benchmarks (see bench/README)
+#   make bench-store    evstore beside SQLite (bench/store.sh)
 #   make install        PREFIX=/usr/local DESTDIR=
 #
 # WERROR=1 adds -Werror; SANITIZE=address,undefined builds with sanitizers;
@@ -69,8 +70,8 @@ MAN	= $(sort $(wildcard man/man1/*.1 man/man7/*.7 man/man8/*.8))
 
 BIN	= $(PROGS:%=$(O)/bin/%)
 
-.PHONY: all check test unit bats lint demo bench fuzz deps install \
-	uninstall clean
+.PHONY: all check test unit bats lint demo bench bench-store fuzz deps \
+	install uninstall clean
 
 all: $(BIN) $(UNIT_BIN)
 
@@ -123,6 +124,16 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory $(BIN)
 	@sh bench/run.sh $(O)/bin
+
+# SQLite's side of bench/store.sh (libsqlite3-dev, in mk/deps.sh bench).
+$(O)/bench/store_sqlite: bench/store_sqlite.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< -lsqlite3
+
+bench-store:
+	@sh mk/deps.sh build bench
+	@$(MAKE) --no-print-directory $(BIN) $(O)/bench/store_sqlite
+	@EV_STORE_SQLITE=$(O)/bench/store_sqlite sh bench/store.sh $(O)/bin
 
 fuzz:
 	@sh mk/fuzz.sh $(FUZZ_SRC)
