@@ -497,18 +497,42 @@ ev_store_seek_seq(struct ev_store_reader *r, uint64_t seq, struct ev_err *err)
 }
 
 /*
- * The greatest time in the sealed segment at j of the listing: its
- * index's trailer, or the index rebuilt.  The segment is left open.  1,
- * 0 when it has gone, -1 with err.
+ * The greatest time in the sealed segment at j of the listing: from its
+ * index's header and trailer (two reads), or, when they do not hold it
+ * for this segment, from the index rebuilt.  The segment is left open.
+ * 1, 0 when it has gone, -1 with err.
  */
 static int
 r_tmax(struct ev_store_reader *r, size_t j, int64_t *tmax, struct ev_err *err)
 {
+	char idx[ST_NAMELEN];
+	unsigned char hdr[ST_IDX_HDR], tr[ST_IDX_ENT];
 	struct st_index ix;
-	int k;
+	struct st_ient e;
+	struct stat sb, isb;
+	uint64_t base;
+	uint32_t every;
+	int k, fd;
 
 	if ((k = r_open_seg(r, r->bases[j], true, err)) <= 0)
 		return k;
+	ev_store_name(idx, r->base, "idx");
+	if ((fd = openat(r->dirfd, idx, O_RDONLY | O_CLOEXEC)) != -1) {
+		k = fstat(fd, &isb) == 0 && fstat(r->cur.fd, &sb) == 0 &&
+		    isb.st_size >= ST_IDX_HDR + ST_IDX_ENT &&
+		    pread(fd, hdr, sizeof(hdr), 0) == (ssize_t)sizeof(hdr) &&
+		    pread(fd, tr, sizeof(tr), isb.st_size - ST_IDX_ENT) ==
+		    (ssize_t)sizeof(tr) &&
+		    ev_store_idxhdr_get(hdr, &every, &base) == 0 &&
+		    every == r->every && base == r->base &&
+		    ev_store_ient_get(tr, &e) == 0 &&
+		    e.kind == ST_KIND_TRAILER && e.off == (uint64_t)sb.st_size;
+		close(fd);
+		if (k) {
+			*tmax = e.tmax;
+			return 1;
+		}
+	}
 	if (r_index(r, &ix, err) == -1)
 		return -1;
 	*tmax = ix.trailer.tmax;

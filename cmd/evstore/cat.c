@@ -262,8 +262,11 @@ cmd_cat(int argc, char **argv)
 		ev_patset_free(&c.pats);
 		return ev_err_exit(&err);
 	}
+	/* Counting back without a condition: the indexes' counts do. */
 	if (c.last_set)
-		k = ev_store_seek_last(r, c.last, cat_select, &c, &err);
+		k = ev_store_seek_last(r, c.last, c.havepats || c.from != 0 ||
+		    c.until != 0 || c.since_set || c.until_time_set ?
+		    cat_select : NULL, &c, &err);
 	else if (c.from != 0)
 		k = ev_store_seek_seq(r, c.from, &err);
 	else if (c.since_set)
