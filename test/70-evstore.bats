@@ -467,6 +467,37 @@ flip() {
 	assert_output "$L: nothing to remove"
 }
 
+@test "evstore compact: kill -9 at random moments leaves a log that opens, its newest events kept" {
+	rounds=${EV_STORE_ROUNDS:-10}
+	[ "${EV_VALGRIND:-0}" = 1 ] && rounds=3
+	stamped 20000 >"$T/in"
+	evstore append --segment-size 4k "$L" <"$T/in"
+	mv "$L" "$T/orig"
+	# How long a whole compaction takes here: the kills fall within it.
+	cp -a "$T/orig" "$L"
+	t0=$(ev_now_ms)
+	evstore compact --max-bytes 300k "$L" >/dev/null
+	span=$(( $(ev_now_ms) - t0 + 1 ))
+	for r in $(seq "$rounds"); do
+		rm -rf "$L"
+		cp -a "$T/orig" "$L"
+		"$EV_BIN/evstore" compact --max-bytes 300k "$L" >/dev/null &
+		pid=$!
+		sleep "$(awk -v ms=$((RANDOM % span)) 'BEGIN { print ms / 1000 }')"
+		kill -9 "$pid" 2>/dev/null || true
+		wait "$pid" || true
+		run_ok evstore verify "$L"
+		"$EV_BIN/evstore" cat "$L" >"$T/got"
+		got=$(nlines "$T/got")
+		cmp "$T/got" <(tail -n "$got" "$T/in") ||
+		    fail "round $r: the log is not the input's last $got events"
+		[ "$got" -gt 0 ] || fail "round $r: nothing left"
+		run_ok evstore append "$L" <<<'{"name":"after"}'
+		run_ok evstore cat "$L" -n 1
+		assert_equal "$(jq .seq <<<"$output")" 20001
+	done
+}
+
 @test "evstore stats: the log in JSON" {
 	mkdir "$L"
 	run_ok evstore stats "$L"

@@ -912,6 +912,79 @@ t_compact(void)
 	ev_store_close(st, &err);
 }
 
+/*
+ * What a crash in the middle of a rewrite (compact, repair) can leave: a
+ * new segment not yet renamed (NAME.tmp), or renamed with the old index
+ * beside it.  Both open as the log they were.
+ */
+static void
+t_rewrite_crash(void)
+{
+	const char *d = scratch("rewrite");
+	struct ev_store_opts o = {
+		.sync = EV_STORE_SYNC_NONE, .segment_bytes = 4096,
+		.index_every = 256
+	};
+	struct ev_store *st;
+	struct ev_store_recovery rec;
+	struct ev_store_reader *r;
+	struct ev_store_walk w = { 0 };
+	struct ev_record x;
+	struct ev_buf b = { 0 }, idx = { 0 };
+	struct ev_err err;
+	char line[512], p[1024];
+	size_t len;
+	uint64_t s, cut;
+	int k;
+
+	if (ev_store_open(&st, d, &o, NULL, &err) == -1)
+		abort();
+	for (s = 1; s <= 60; s++) {
+		len = mkline(line, sizeof(line), s, (int64_t)s, 60, "c.d");
+		ev_store_append(st, s, (int64_t)s, line, len, &err);
+	}
+	ev_store_close(st, &err);
+	/* A crash before the rename: the .tmp is garbage to the log. */
+	ev_buf_append(&b, "half a segment", 14);
+	put_file(d, "00000000000000000001.seg.tmp", &b);
+	put_file(d, "00000000000000000001.idx.tmp", &b);
+	ok(ev_store_open(&st, d, &o, NULL, &err) == 0 &&
+	    ev_store_close(st, &err) == 0 &&
+	    fsize(d, "00000000000000000001.seg.tmp") == -1 &&
+	    fsize(d, "00000000000000000001.idx.tmp") == -1,
+	    "a crash before the rename: the writer removes the .tmp files");
+	/* A crash after the rename, before the index: cut the first
+	   segment's first record out as compact does, keep the old index. */
+	slurp(d, "00000000000000000001.seg", &b);
+	slurp(d, "00000000000000000001.idx", &idx);
+	cut = ST_SEG_HDR + ST_REC_HDR + st_get32((unsigned char *)b.data +
+	    ST_SEG_HDR + 4);
+	memmove(b.data + ST_SEG_HDR, b.data + cut, b.len - cut);
+	b.len -= cut - ST_SEG_HDR;
+	put_file(d, "00000000000000000001.seg", &b);
+	if (ev_store_reader_open(&r, d, &err) == -1)
+		abort();
+	ok(ev_store_seek_seq(r, 5, &err) == 0 &&
+	    ev_store_next(r, &x, &err) == 1 && x.seq == 5,
+	    "the reader seeks right past the old index");
+	ev_store_reader_close(r);
+	ok(ev_store_verify(d, &w, &err) == 0 && w.errors == 1,
+	    "verify reports the old index");
+	ok(ev_store_open(&st, d, &o, &rec, &err) == 0 && rec.indexes == 1 &&
+	    ev_store_close(st, &err) == 0, "the writer rebuilds it");
+	ok(ev_store_verify(d, &w, &err) == 0 && w.errors == 0 &&
+	    w.first_seq == 2 && w.last_seq == 60, "and the log is 2 to 60");
+	snprintf(p, sizeof(p), "%s", d);
+	if (ev_store_reader_open(&r, p, &err) == -1)
+		abort();
+	for (s = 2; (k = ev_store_next(r, &x, &err)) == 1 && x.seq == s; s++)
+		;
+	ok(k == 0 && s == 61, "every event from 2 on reads");
+	ev_store_reader_close(r);
+	ev_buf_free(&b);
+	ev_buf_free(&idx);
+}
+
 static void
 t_prepare(void)
 {
@@ -1048,6 +1121,7 @@ main(void)
 	t_commit();
 	t_follow();
 	t_compact();
+	t_rewrite_crash();
 	t_prepare();
 	t_corpus();
 	rm_rf(tmpbase);
