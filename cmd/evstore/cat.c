@@ -248,7 +248,7 @@ cmd_cat(int argc, char **argv)
 		fprintf(stderr, "evstore: cat: give a directory\n");
 		usage(EV_EX_USAGE);
 	}
-	dir = argv[optind];
+	dir = dir_arg(argv[optind]);
 	for (i = optind + 1; i < argc; i++) {
 		if (ev_patset_add(&c.pats, argv[i], strlen(argv[i]),
 		    &err) == -1) {

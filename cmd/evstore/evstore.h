@@ -30,5 +30,7 @@ void	open_note(void *, const char *);
 void	progress_done(void);
 /* Exactly one directory argument after the options, else usage. */
 const char *one_dir(int, char **);
+/* A directory argument without trailing slashes (changed in place). */
+char	*dir_arg(char *);
 
 #endif /* EVSTORE_H */

@@ -92,7 +92,18 @@ one_dir(int argc, char **argv)
 		fprintf(stderr, "evstore: %s: give one directory\n", argv[0]);
 		usage(EV_EX_USAGE);
 	}
-	return argv[optind];
+	return dir_arg(argv[optind]);
+}
+
+/* "log/" names the same log as "log", and reads better in messages. */
+char *
+dir_arg(char *dir)
+{
+	size_t n = strlen(dir);
+
+	while (n > 1 && dir[n - 1] == '/')
+		dir[--n] = '\0';
+	return dir;
 }
 
 int
