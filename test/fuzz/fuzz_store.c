@@ -64,6 +64,7 @@ static size_t	fz_size;
 
 static void	fz_fail(const char *) __attribute__((noreturn));
 static void	fz_clean(const char *);
+static void	fz_remove(void);
 static void	fz_image(const char *, const void *, size_t);
 static void	fz_readall(const char *, struct fz_read *);
 static void	fz_free(struct fz_read *);
@@ -110,6 +111,17 @@ fz_clean(const char *dir)
 		if (pass == 0)
 			rmdir(path);
 	}
+}
+
+/* At exit: the scratch directory goes. */
+static void
+fz_remove(void)
+{
+	if (fz_dir[0] == '\0')
+		return;
+	fz_clean(fz_dir);
+	rmdir(fz_dir);
+	fz_dir[0] = '\0';
 }
 
 /* Make the log in dir hold one segment, base 1, with these bytes. */
@@ -368,6 +380,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
 		if (mkdtemp(fz_dir) == NULL)
 			fz_fail("mkdtemp");
+		atexit(fz_remove);
 	}
 	if (size == 0)
 		return 0;

@@ -1089,10 +1089,7 @@ t_corpus(void)
 	closedir(d);
 	ok(n >= 5, "%d inputs of the fuzz corpus pass its checks", n);
 	ev_buf_free(&b);
-	if (fz_dir[0] != '\0') {
-		rm_rf(fz_dir);
-		fz_dir[0] = '\0';
-	}
+	fz_remove();
 }
 
 int
