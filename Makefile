@@ -11,6 +11,7 @@
 #                       is kept as build-fuzz/NAME-crash-*: add it to
 #                       test/fuzz/corpus/NAME/ so that the replay keeps it
 #   make bench          the side-by-side benchmarks (see bench/README)
+#   make bench-store    evstore beside SQLite (bench/store.sh)
 #   make install        PREFIX=/usr/local DESTDIR=
 #
 # WERROR=1 adds -Werror; SANITIZE=address,undefined builds with sanitizers;
@@ -25,7 +26,7 @@ PKG_CONFIG ?= pkg-config
 CC	?= cc
 CFLAGS	?= -O2 -g
 
-PROGS	= evbusd evfire evsub
+PROGS	= evbusd evfire evsub evstore
 O	?= build
 FUZZ_SECONDS ?= 20
 
@@ -71,6 +72,7 @@ LIBEVBUS = $(O)/libevbus.a
 evbusd_SRC = $(sort $(wildcard cmd/evbusd/*.c))
 evfire_SRC = $(sort $(wildcard cmd/evfire/*.c))
 evsub_SRC  = $(sort $(wildcard cmd/evsub/*.c))
+evstore_SRC = $(sort $(wildcard cmd/evstore/*.c))
 
 UNIT_SRC = $(sort $(wildcard test/unit/t_*.c))
 UNIT_BIN = $(UNIT_SRC:test/unit/%.c=$(O)/test/%)
@@ -85,8 +87,8 @@ MAN	= $(sort $(wildcard man/man1/*.1 man/man7/*.7 man/man8/*.8))
 
 BIN	= $(PROGS:%=$(O)/bin/%)
 
-.PHONY: all check test unit replay bats lint demo bench fuzz deps install \
-	uninstall clean
+.PHONY: all check test unit replay bats lint demo bench bench-store fuzz deps \
+	install uninstall clean
 
 all: $(BIN) $(UNIT_BIN) $(FUZZ_BIN) $(TOOL_BIN)
 
@@ -147,6 +149,16 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory $(BIN)
 	@sh bench/run.sh $(O)/bin
+
+# SQLite's side of bench/store.sh (libsqlite3-dev, in mk/deps.sh bench).
+$(O)/bench/store_sqlite: bench/store_sqlite.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< -lsqlite3
+
+bench-store:
+	@sh mk/deps.sh build bench
+	@$(MAKE) --no-print-directory $(BIN) $(O)/bench/store_sqlite
+	@EV_STORE_SQLITE=$(O)/bench/store_sqlite sh bench/store.sh $(O)/bin
 
 fuzz:
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh mk/fuzz.sh $(FUZZ_SRC)

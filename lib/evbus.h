@@ -915,6 +915,306 @@ int	ev_event_edit(const char *, size_t, const struct ev_prepare *,
 	    struct ev_err *);
 
 /*
+ * crc32c.c: CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), the
+ * checksum of the store's records.  crc is 0 to start, or the value so far
+ * to continue: ev_crc32c(ev_crc32c(0, a, n), b, m) is the CRC of a then b.
+ * ev_crc32c uses the CPU's crc32 instruction when there is one;
+ * ev_crc32c_soft always the tables (the same values, for tests).
+ * Cost: one pass; about a byte a cycle with tables, 8 with the instruction.
+ */
+uint32_t ev_crc32c(uint32_t crc, const void *, size_t);
+uint32_t ev_crc32c_soft(uint32_t crc, const void *, size_t);
+
+/*
+ * store.c, store_read.c, store_check.c: the durable log of evstore(1) and
+ * evbusd --store (evstore(1) documents the format).  A log is a directory
+ * of append-only segments named by the first seq they may hold; each
+ * record is one event as the bus stamped it (the JSON line, starting
+ * {"seq":N,"id":"...",) with its seq, its time and two CRC-32Cs; a sparse
+ * index per segment, rebuilt from the segment whenever it is missing or
+ * wrong, finds a seq, a time or the last records in O(log n).  One writer
+ * at a time (flock on DIR/lock); any number of readers beside it.
+ */
+#define EV_STORE_SEGMENT_DEFAULT (64 * 1024 * 1024) /* bytes a segment */
+#define EV_STORE_SEGMENT_MIN	4096
+#define EV_STORE_BATCH_MS	10	/* group commit: at most this late */
+#define EV_STORE_BATCH_N	1000	/* ... or after this many records */
+/* The longest line a record holds: the largest event the bus can take
+   (-m 16M), stamped, and its newline. */
+#define EV_STORE_LINE_MAX	(EV_EVENT_MAX_LIMIT + 4096)
+
+enum ev_store_sync {
+	EV_STORE_SYNC_BATCH = 0,	/* fsync every batch_ms or batch_n */
+	EV_STORE_SYNC_ALWAYS,		/* fsync as soon as a record waits */
+	EV_STORE_SYNC_NONE,		/* never: durable once written */
+};
+
+/* Parse "always", "batch" or "none"; -1 for anything else. */
+int	ev_store_sync_parse(const char *, enum ev_store_sync *);
+
+struct ev_store_opts {
+	enum ev_store_sync sync;
+	int64_t		 batch_ms;	/* 0: EV_STORE_BATCH_MS */
+	size_t		 batch_n;	/* 0: EV_STORE_BATCH_N */
+	uint64_t	 segment_bytes;	/* 0: EV_STORE_SEGMENT_DEFAULT */
+	uint32_t	 index_every;	/* bytes between index entries of new
+					   segments; 0: 64 KiB, at least 256 */
+	bool		 background;	/* fsync in a thread: ev_store_pollfd */
+	/* What opening found and did, one sentence a call ("DIR/N.seg: torn
+	   tail cut: ..."); NULL: not told.  The text is valid during the
+	   call. */
+	void		(*note)(void *arg, const char *text);
+	void		*arg;
+};
+
+/* What ev_store_open found at the end of the log and did about it. */
+struct ev_store_recovery {
+	uint64_t	 cut_bytes;	/* torn tail cut from the last segment */
+	uint64_t	 cut_offset;	/* where it started */
+	uint64_t	 cut_first;	/* seqs of the records cut whose header */
+	uint64_t	 cut_last;	/* was whole; 0: none */
+	bool		 quarantined;	/* the cut bytes were saved aside */
+	unsigned	 indexes;	/* indexes rebuilt */
+	unsigned	 damaged;	/* old segments found damaged (left as
+					   they are for evstore repair) */
+};
+
+struct ev_store;
+
+/*
+ * Open the log in dir for appending, creating dir and the log if needed,
+ * with options o (NULL: the defaults).  Takes the writer's lock at once or
+ * fails: -1 with err EV_ERR_TIMEOUT ("in use by another writer (pid N)",
+ * a temporary failure).  Then the end of the log is checked: a torn tail
+ * (an incomplete record, or bad bytes with no valid record after them) is
+ * cut, saved under dir/quarantine/ unless it was only the start of a
+ * record, and reported through rec (may be NULL) and o->note; bad bytes
+ * followed by valid records are corruption in the middle: -1 with err
+ * EV_ERR_DATA naming the segment and offset (evstore repair).  Indexes
+ * found missing or wrong are rebuilt.  Other errors: EV_ERR_SYS.
+ * *stp is the caller's, for ev_store_close.  Cost: the last segment from
+ * its last good index entry, plus two reads per older segment.
+ */
+int	ev_store_open(struct ev_store **stp, const char *dir,
+	    const struct ev_store_opts *o, struct ev_store_recovery *rec,
+	    struct ev_err *err);
+/*
+ * Make everything appended durable as the sync policy says (written, and
+ * fsynced unless it is "none"), stop the background thread, release the
+ * lock and free st (always, even on failure).  -1 with err when the last
+ * writes or fsync failed: then what was not durable before may be lost.
+ */
+int	ev_store_close(struct ev_store *st, struct ev_err *err);
+
+/*
+ * Append one event: json[0..len) is its stamped line without the newline,
+ * starting {"seq":seq,"id":" (as ev_event_stamp and ev_store_prepare make
+ * it); time is its time (ms since the epoch).  seq must be greater than
+ * ev_store_last_seq().  The record is buffered (and written out when the
+ * buffer is full); it is durable once ev_store_durable_seq() reaches seq.
+ * May roll to a new segment, which writes and fsyncs the old one first.
+ * -1 with err: EV_ERR_DATA (seq not after the last, line not in that
+ * form), EV_ERR_LIMIT (longer than EV_STORE_LINE_MAX), EV_ERR_SYS (a
+ * write failed: the store is then failed, every later call fails, and
+ * nothing after the last durable seq is acknowledged).
+ * Cost: a copy and a CRC of the line; a write(2) per 256 KiB.
+ */
+int	ev_store_append(struct ev_store *st, uint64_t seq, int64_t time,
+	    const char *json, size_t len, struct ev_err *err);
+uint64_t ev_store_last_seq(const struct ev_store *);	/* 0: empty log */
+/* Every record up to this seq is durable (fsynced, or written with none). */
+uint64_t ev_store_durable_seq(const struct ev_store *);
+
+/*
+ * Group commit, for a poll loop.  ev_store_timeout: milliseconds from now
+ * (CLOCK_MONOTONIC ms, ev_mono_ms) until ev_store_flush has work that is
+ * due (0: now), -1 when nothing waits but a background fsync already
+ * running (its pollfd will say) or nothing at all.  ev_store_flush: write
+ * what is buffered and, when the policy says one is due and none is
+ * running, start an fsync (in the background thread, or here when the
+ * store has none); collect a finished background fsync, advancing the
+ * durable seq.  With o->background, ev_store_pollfd is a descriptor that
+ * becomes readable when a background fsync finishes (call ev_store_flush
+ * then); -1 without.  ev_store_flush returns 0, or -1 with err when a
+ * write or fsync failed (the store is then failed).  Cost: at most one
+ * write(2) and, without the thread, one fdatasync(2).
+ */
+int	ev_store_timeout(const struct ev_store *st, int64_t now_ms);
+int	ev_store_flush(struct ev_store *st, int64_t now_ms,
+	    struct ev_err *err);
+int	ev_store_pollfd(const struct ev_store *st);
+/*
+ * Write and fsync everything appended now (only write with sync none),
+ * waiting for a background fsync that is running.  Blocking.  -1 with err
+ * when that fails.
+ */
+int	ev_store_sync(struct ev_store *st, struct ev_err *err);
+
+/*
+ * Check one line of NDJSON input as an event (ev_event_prepare's rules,
+ * the bus's own evbus.* names allowed: they are history too) and append
+ * to out the line to store: the line itself when it already starts
+ * {"seq":N,"id":"...", and has its time and payload, else the event
+ * rebuilt in that form (seq and id first, then origin when given, then
+ * the other fields as written, payload and time added when absent, as the
+ * bus adds them).  A seq in the line must be a positive integer greater
+ * than last; without one the event gets last + 1.  0 with *seq and *time,
+ * or -1 with err (EV_ERR_DATA, EV_ERR_LIMIT) and out unchanged.
+ * Cost: two scans of the line, one copy.
+ */
+int	ev_store_prepare(const char *line, size_t len, uint64_t last,
+	    int64_t now_ms, struct ev_buf *out, uint64_t *seq, int64_t *time,
+	    struct ev_err *err);
+
+/*
+ * The name of a stored event (its line, with or without the newline),
+ * decoded, into buf[0..EV_NAME_MAX] with a NUL; 0 with *len, -1 when the
+ * line is not a JSON object with a string name of at most EV_NAME_MAX
+ * bytes.  Cost: one scan of the line (about 100 ns for 200 bytes).
+ */
+int	ev_store_event_name(const char *line, size_t len, char *buf,
+	    size_t *namelen);
+
+/* One record, as a reader returns it. */
+struct ev_record {
+	uint64_t	 seq;
+	int64_t		 time;		/* ms since the epoch */
+	const char	*line;		/* the JSON and its '\n' */
+	size_t		 len;		/* bytes of line, '\n' included */
+};
+
+struct ev_store_reader;
+
+/*
+ * Open the log in dir for reading, at its first record.  No lock: readers
+ * go along with a writer, seeing each record once it is whole.  -1 with
+ * err EV_ERR_SYS when dir cannot be read (ENOENT: no log there).
+ * Memory: a read buffer (1 MiB, or one record when longer) and one
+ * segment's index at a time.
+ */
+int	ev_store_reader_open(struct ev_store_reader **, const char *dir,
+	    struct ev_err *err);
+void	ev_store_reader_close(struct ev_store_reader *);
+/*
+ * The next record: 1 with *rec (its line valid until the next call), 0 at
+ * the end for now (call again later: a writer may add more; see
+ * ev_store_reader_fd), -1 with err EV_ERR_DATA when the log is damaged
+ * there ("DIR/N.seg: offset X: ..."; the reader then stays at that point)
+ * or EV_ERR_SYS.  An incomplete record at the end of the last segment is
+ * the end for now (a writer is writing it, or a torn tail that the next
+ * writer cuts).  Segments removed by compaction while reading are
+ * skipped to the oldest one left.  Cost: a CRC and a copy of the record
+ * at most; a read(2) per MiB.
+ */
+int	ev_store_next(struct ev_store_reader *, struct ev_record *rec,
+	    struct ev_err *err);
+/*
+ * Position the reader (its next record) at the first record with seq >=
+ * seq; at the first record from which on no earlier one has a time >= ms
+ * (times need not grow: a caller selecting by time still checks each);
+ * or at the start of the last n records for which match (NULL: any)
+ * returns true, counting back from the end, match seeing every record in
+ * that stretch twice.  -1 with err as for ev_store_next.
+ * Cost: O(log n) reads to find the segment and the index entry, then a
+ * scan of at most one index interval (64 KiB) -- seek_last scans its
+ * intervals from the end until it has counted n matches.
+ */
+int	ev_store_seek_seq(struct ev_store_reader *, uint64_t seq,
+	    struct ev_err *err);
+int	ev_store_seek_time(struct ev_store_reader *, int64_t ms,
+	    struct ev_err *err);
+int	ev_store_seek_last(struct ev_store_reader *, uint64_t n,
+	    bool (*match)(void *, const struct ev_record *), void *arg,
+	    struct ev_err *err);
+/*
+ * A descriptor that becomes readable when the log's directory changes
+ * (inotify), for following: poll it after ev_store_next returned 0, then
+ * call ev_store_next again (which drains it).  -1 with err when inotify
+ * is not available (poll on a timer instead).
+ */
+int	ev_store_reader_fd(struct ev_store_reader *, struct ev_err *err);
+
+/* Callbacks for the walks over a whole log (verify, repair, compact). */
+struct ev_store_walk {
+	/* A finding: error true for damage (verify fails), false for a
+	   note (what repair or compact did, a torn tail). */
+	void		(*report)(void *arg, bool error, const char *text);
+	/* Bytes of segments done out of total, now and then. */
+	void		(*progress)(void *arg, uint64_t done, uint64_t total);
+	void		*arg;
+	/* Filled in by the walk. */
+	uint64_t	 segments;
+	uint64_t	 records;
+	uint64_t	 bytes;		/* of the segments */
+	uint64_t	 first_seq;	/* 0: no record */
+	uint64_t	 last_seq;
+	uint64_t	 errors;	/* damage found (verify) or left */
+	uint64_t	 removed;	/* records removed (compact) or moved
+					   to quarantine (repair) */
+	uint64_t	 removed_bytes;
+	uint64_t	 removed_first;	/* their seqs, 0: none */
+	uint64_t	 removed_last;
+};
+
+/*
+ * Check everything: every segment's header, every record (structure,
+ * both CRCs, seqs increasing across the log, its line a valid event whose
+ * seq and time are the record's) and every index against the one rebuilt
+ * from its segment.  Each problem goes to w->report with the segment and
+ * offset; an incomplete record at the end of the last segment is a note.
+ * Read-only, no lock.  0 when the walk finished (w->errors says whether
+ * it found damage), -1 with err when it could not read.
+ */
+int	ev_store_verify(const char *dir, struct ev_store_walk *w,
+	    struct ev_err *err);
+/*
+ * Take the writer's lock and mend what verify finds: bad bytes (a damaged
+ * record or header, a record out of seq order, a torn tail) are moved,
+ * byte for byte, to dir/quarantine/<segment>-<offset>.bad and the segment
+ * is rewritten without them (write new, fsync, rename, fsync the
+ * directory); indexes are rebuilt.  Valid records are all kept.  Each
+ * thing done is a note.  0, or -1 with err (EV_ERR_TIMEOUT when a writer
+ * has the log).
+ */
+int	ev_store_repair(const char *dir, struct ev_store_walk *w,
+	    struct ev_err *err);
+/*
+ * Retention, on an open store: remove the oldest records while each of
+ * them and all before it are older than keep_ms before now_ms (keep_ms <
+ * 0: no age limit), and then while the segments are over max_bytes in
+ * all (0: no size limit).  Whole segments are unlinked oldest first; a
+ * segment cut inside is rewritten (write new, fsync, rename, fsync the
+ * directory); a cut inside the segment being appended to first starts a
+ * new one, so that seqs go on.  A crash at any point leaves a log that
+ * opens, with no record both kept and lost.  w->removed* say what went.
+ * 0, or -1 with err.
+ */
+int	ev_store_compact(struct ev_store *st, int64_t keep_ms,
+	    uint64_t max_bytes, int64_t now_ms, struct ev_store_walk *w,
+	    struct ev_err *err);
+
+/* What ev_store_stats finds. */
+struct ev_store_stats {
+	uint64_t	 segments;
+	uint64_t	 records;
+	uint64_t	 bytes;		/* of the segments */
+	uint64_t	 index_bytes;
+	uint64_t	 first_seq;	/* 0: no record */
+	uint64_t	 last_seq;
+	int64_t		 first_time;	/* of the first and last records */
+	int64_t		 last_time;
+	uint64_t	 next_seq;	/* what the next record would get */
+};
+
+/*
+ * Count a log without reading all of it: the indexes' totals, and the
+ * records after the last index entry of the last segment.  -1 with err
+ * (EV_ERR_DATA when a segment must be read and is damaged).
+ */
+int	ev_store_stats(const char *dir, struct ev_store_stats *,
+	    struct ev_err *err);
+
+/*
  * publish.c: reliable publishing.  Events are queued as frames and kept
  * until the bus acknowledges them; when the connection is lost, the
  * publisher reconnects (for up to retry_ms) and sends again everything not

@@ -23,7 +23,8 @@ for group in "$@"; do
 		fi ;;
 	bench)
 		pkgs="$pkgs mosquitto mosquitto-clients redis-server"
-		pkgs="$pkgs nats-server dbus socat hyperfine" ;;
+		pkgs="$pkgs nats-server dbus socat hyperfine"
+		pkgs="$pkgs libsqlite3-dev sqlite3" ;;
 	*)
 		echo "evbus: deps.sh: unknown group '$group'" \
 		    "(known: build test bench)" >&2
