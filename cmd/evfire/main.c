@@ -31,8 +31,8 @@ struct fire {
 	struct ev_publisher pub;
 	const char	*name;		/* -n, or the name argument */
 	enum ev_payload_mode mode;	/* --json, --string */
-	struct ev_edit	 edit;		/* -e, -m, --id, --new-ids, --node,
-					   --service, --tag */
+	struct ev_edit	 edit;		/* -e, -m, --id, --new-ids, and
+					   --node, --service, --tag */
 	struct ev_metaset *meta;	/* -m pairs, values as JSON strings */
 	size_t		 nmeta;
 	bool		 wait;		/* -w: print seqs */
@@ -547,8 +547,22 @@ report_dups(const struct fire *f)
 		    f->dups == 1 ? "was" : "were");
 }
 
-int
-main(int argc, char *argv[])
+/* What the command line says besides the edit and the modes in f. */
+struct args {
+	const char	*sock;		/* -s */
+	const char	*modeopt;	/* "--json", "--string", or NULL */
+	const char	*tokfile;	/* --token-file */
+	const char	*payload;	/* the payload argument, or NULL */
+	bool		 from_stdin;	/* no name argument */
+};
+
+/*
+ * The options into f and a; exits 0 for --help and --version, 64 (with
+ * the reason, then the usage) for an option that is wrong by itself.
+ * Returns optind.
+ */
+static int
+parse_options(struct fire *f, struct args *a, int argc, char *argv[])
 {
 	enum { OPT_JSON = 256, OPT_STRING, OPT_VERSION, OPT_ID, OPT_NEWIDS,
 	    OPT_STRICT, OPT_NODE, OPT_SERVICE, OPT_TAG, OPT_TOKENFILE };
@@ -572,89 +586,90 @@ main(int argc, char *argv[])
 		{ "version",	no_argument,		NULL, OPT_VERSION },
 		{ NULL,		0,			NULL, 0 }
 	};
-	static struct fire f;
-	struct ev_err err = { 0 };
-	const char *sock = NULL, *modeopt = NULL, *tokfile = NULL;
-	int ch, status, closed;
-	bool from_stdin;
-	size_t i;
+	int ch;
 
-	/* First: a closed stdin or stdout must not become the bus's socket. */
-	if ((closed = ev_stdfds_open()) == -1) {
-		fprintf(stderr, "evfire: /dev/null: %s\n", strerror(errno));
-		return EV_EX_IOERR;
-	}
 	while ((ch = getopt_long(argc, argv, "eqws:m:n:h", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'e':
-			f.edit.error = true;
+			f->edit.error = true;
 			break;
 		case 'q':
-			f.quiet = true;
+			f->quiet = true;
 			break;
 		case 'w':
-			f.wait = true;
+			f->wait = true;
 			break;
 		case 's':
-			sock = optarg;
+			a->sock = optarg;
 			break;
 		case 'm':
-			add_metadata(&f, optarg);
+			add_metadata(f, optarg);
 			break;
 		case 'n':
-			f.name = optarg;
+			f->name = optarg;
 			break;
 		case OPT_JSON:
 		case OPT_STRING:
-			if (modeopt != NULL && (f.mode == EV_PAYLOAD_JSON) !=
-			    (ch == OPT_JSON)) {
+			if (a->modeopt != NULL &&
+			    (f->mode == EV_PAYLOAD_JSON) != (ch == OPT_JSON)) {
 				fprintf(stderr, "evfire: --json and --string "
 				    "exclude each other: a payload is JSON, or "
 				    "a string\n");
 				usage(EV_EX_USAGE);
 			}
-			modeopt = ch == OPT_JSON ? "--json" : "--string";
-			f.mode = ch == OPT_JSON ? EV_PAYLOAD_JSON :
+			a->modeopt = ch == OPT_JSON ? "--json" : "--string";
+			f->mode = ch == OPT_JSON ? EV_PAYLOAD_JSON :
 			    EV_PAYLOAD_STRING;
 			break;
 		case OPT_ID:
-			f.edit.id = optarg;
-			f.edit.idlen = strlen(optarg);
+			f->edit.id = optarg;
+			f->edit.idlen = strlen(optarg);
 			break;
 		case OPT_NEWIDS:
-			f.edit.newid = true;
+			f->edit.newid = true;
 			break;
 		case OPT_STRICT:
-			f.strict = true;
+			f->strict = true;
 			break;
 		case OPT_NODE:
-			add_target(&f, EV_TARGET_NODE, "node", optarg);
+			add_target(f, EV_TARGET_NODE, "node", optarg);
 			break;
 		case OPT_SERVICE:
-			add_target(&f, EV_TARGET_SERVICE, "service", optarg);
+			add_target(f, EV_TARGET_SERVICE, "service", optarg);
 			break;
 		case OPT_TAG:
-			add_target(&f, EV_TARGET_TAG, "tag", optarg);
+			add_target(f, EV_TARGET_TAG, "tag", optarg);
 			break;
 		case OPT_TOKENFILE:
-			tokfile = optarg;
+			a->tokfile = optarg;
 			break;
 		case 'h':
 			usage(0);
 		case OPT_VERSION:
 			printf("evfire %s\n", EV_VERSION);
-			return 0;
+			exit(0);
 		default:
 			usage(EV_EX_USAGE);
 		}
 	}
-	argc -= optind;
-	argv += optind;
-	from_stdin = argc == 0;
-	f.edit.meta = f.meta;
-	f.edit.nmeta = f.nmeta;
-	if (f.name != NULL && argc > 0) {
+	f->edit.meta = f->meta;
+	f->edit.nmeta = f->nmeta;
+	return optind;
+}
+
+/*
+ * The name and payload arguments, and the options that do not go with
+ * them: exits 64 with the reason (and the usage when the form is wrong),
+ * 65 for a name argument that is not a name, as for any bad event.
+ */
+static void
+check_args(struct fire *f, struct args *a, int argc, char *argv[])
+{
+	struct ev_err err;
+
+	a->from_stdin = argc == 0;
+	if (f->name != NULL && argc > 0) {
 		fprintf(stderr, "evfire: -n takes payloads from standard "
 		    "input; give no name argument with it\n");
 		usage(EV_EX_USAGE);
@@ -664,37 +679,99 @@ main(int argc, char *argv[])
 		    "most one payload (quote a payload with spaces)\n");
 		usage(EV_EX_USAGE);
 	}
-	if (!from_stdin) {
-		f.name = argv[0];
-		if (ev_name_check(f.name, strlen(f.name), &err) == -1) {
+	if (!a->from_stdin) {
+		f->name = argv[0];
+		a->payload = argc > 1 ? argv[1] : NULL;
+		if (ev_name_check(f->name, strlen(f->name), &err) == -1) {
 			fprintf(stderr, "evfire: %s\n", err.msg);
-			return EV_EX_DATAERR;
+			exit(EV_EX_DATAERR);
 		}
-	} else if (f.name != NULL &&
-	    ev_name_check(f.name, strlen(f.name), &err) == -1) {
+	} else if (f->name != NULL &&
+	    ev_name_check(f->name, strlen(f->name), &err) == -1) {
 		fprintf(stderr, "evfire: -n: %s\n", err.msg);
-		return EV_EX_USAGE;
+		exit(EV_EX_USAGE);
 	}
-	if (from_stdin && f.name == NULL && f.mode != EV_PAYLOAD_AUTO) {
+	if (a->from_stdin && f->name == NULL && f->mode != EV_PAYLOAD_AUTO) {
 		fprintf(stderr, "evfire: %s applies to payloads: use it with "
-		    "a name\n", modeopt);
+		    "a name\n", a->modeopt);
 		usage(EV_EX_USAGE);
 	}
-	if (f.edit.id != NULL && from_stdin) {
+	if (f->edit.id != NULL && a->from_stdin) {
 		fprintf(stderr, "evfire: --id is the id of one event: give "
 		    "the event's name as an argument\n");
 		usage(EV_EX_USAGE);
 	}
-	if (f.edit.newid && (!from_stdin || f.name != NULL)) {
+	if (f->edit.newid && (!a->from_stdin || f->name != NULL)) {
 		fprintf(stderr, "evfire: --new-ids replaces the ids of events "
 		    "read as JSON lines; events made from a name get new ids "
 		    "anyway\n");
 		usage(EV_EX_USAGE);
 	}
-	check_targets(&f);
-	if (tokfile != NULL)
-		use_token_file(tokfile);
-	if (from_stdin && (closed & EV_STDIN_CLOSED)) {
+	check_targets(f);
+}
+
+/*
+ * Publish what the arguments or standard input hold and say what became
+ * of it: 0, or the exit status of a failure that ended it early (69, 74,
+ * 75, 77, ...), reported.
+ */
+static int
+fire_all(struct fire *f, const struct args *a)
+{
+	struct ev_err err = { 0 };
+	int status;
+
+	/* One event: send it with HELLO, in one round trip. */
+	if (ev_pub_open(&f->pub, a->sock, "evfire", EV_CLIENT_AUTOSTART |
+	    (a->from_stdin ? 0 : EV_CLIENT_NOWAIT), &err) == -1) {
+		fprintf(stderr, "evfire: %s\n", err.msg);
+		return ev_err_exit(&err) == EV_EX_DATAERR ? EV_EX_USAGE :
+		    ev_err_exit(&err);
+	}
+	f->pub.on_ack = on_ack;
+	f->pub.on_reject = on_reject;
+	f->pub.arg = f;
+
+	if (a->from_stdin)
+		status = fire_stdin(f, &err);
+	else if (fire_payload(f, a->payload, a->payload != NULL ?
+	    strlen(a->payload) : 0, a->payload != NULL, 0) == -1)
+		status = -1;
+	else
+		status = ev_pub_drain(&f->pub, &err);
+	if (status == -1 && err.kind != EV_ERR_NONE) {
+		fprintf(stderr, "evfire: %s\n", err.msg);
+		status = ev_err_exit(&err);
+		if (status == EV_EX_DATAERR)
+			status = EV_EX_SOFTWARE;
+	} else if (status == -1)
+		status = EV_EX_SOFTWARE;
+	/* A bus that refused us at once published nothing of ours. */
+	if (status != 0 && f->pub.reached)
+		report_unacked(f);
+	report_dups(f);
+	ev_pub_close(&f->pub);
+	return status;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static struct fire f;
+	struct args a = { 0 };
+	int status, closed, n;
+	size_t i;
+
+	/* First: a closed stdin or stdout must not become the bus's socket. */
+	if ((closed = ev_stdfds_open()) == -1) {
+		fprintf(stderr, "evfire: /dev/null: %s\n", strerror(errno));
+		return EV_EX_IOERR;
+	}
+	n = parse_options(&f, &a, argc, argv);
+	check_args(&f, &a, argc - n, argv + n);
+	if (a.tokfile != NULL)
+		use_token_file(a.tokfile);
+	if (a.from_stdin && (closed & EV_STDIN_CLOSED)) {
 		fprintf(stderr, "evfire: stdin: closed, no events to read "
 		    "(give a name to fire one event)\n");
 		return EV_EX_IOERR;
@@ -706,38 +783,9 @@ main(int argc, char *argv[])
 	}
 	signal(SIGPIPE, SIG_IGN);
 
-	f.source = from_stdin ? "stdin" : "argument";
-	f.from_stdin = from_stdin;
-	/* One event: send it with HELLO, in one round trip. */
-	if (ev_pub_open(&f.pub, sock, "evfire", EV_CLIENT_AUTOSTART |
-	    (from_stdin ? 0 : EV_CLIENT_NOWAIT), &err) == -1) {
-		fprintf(stderr, "evfire: %s\n", err.msg);
-		return ev_err_exit(&err) == EV_EX_DATAERR ? EV_EX_USAGE :
-		    ev_err_exit(&err);
-	}
-	f.pub.on_ack = on_ack;
-	f.pub.on_reject = on_reject;
-	f.pub.arg = &f;
-
-	if (from_stdin)
-		status = fire_stdin(&f, &err);
-	else if (fire_payload(&f, argc > 1 ? argv[1] : NULL,
-	    argc > 1 ? strlen(argv[1]) : 0, argc > 1, 0) == -1)
-		status = -1;
-	else
-		status = ev_pub_drain(&f.pub, &err);
-	if (status == -1 && err.kind != EV_ERR_NONE) {
-		fprintf(stderr, "evfire: %s\n", err.msg);
-		status = ev_err_exit(&err);
-		if (status == EV_EX_DATAERR)
-			status = EV_EX_SOFTWARE;
-	} else if (status == -1)
-		status = EV_EX_SOFTWARE;
-	/* A bus that refused us at once published nothing of ours. */
-	if (status != 0 && f.pub.reached)
-		report_unacked(&f);
-	report_dups(&f);
-	ev_pub_close(&f.pub);
+	f.source = a.from_stdin ? "stdin" : "argument";
+	f.from_stdin = a.from_stdin;
+	status = fire_all(&f, &a);
 	ev_buf_free(&f.ev);
 	ev_buf_free(&f.build);
 	for (i = 0; i < f.nmeta; i++)
