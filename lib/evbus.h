@@ -887,6 +887,10 @@ struct ev_edit {
 	size_t			 idlen;
 	const struct ev_metaset	*meta;	/* members to set in metadata */
 	size_t			 nmeta;
+	const char		*target[EV_TARGET_KINDS];
+					/* filter expressions (text, by
+					   EV_TARGET_*; NULL: unset); any
+					   set: the event's whole filter */
 };
 
 /*
@@ -900,15 +904,24 @@ struct ev_edit {
  * the keys it did not have follow in the order of ed->meta; a key given
  * twice in ed->meta takes the later value.  The event's id is replaced by
  * ed->id, or with newid by a new UUID while the old one (its JSON bytes)
- * is set as metadata.replay_of, unless ed->meta sets that key too.  Every
+ * is set as metadata.replay_of, unless ed->meta sets that key too.  When
+ * ed->target sets any expression, those expressions are the event's whole
+ * filter, {"filter":{"node":..,"service":..,"tag":..}} with the ones set:
+ * it replaces the event's own filter where that stands (the event's is
+ * still checked first, as without the edit), or is added.  Every
  * value not edited passes byte for byte.  info describes the result: its
- * id is the new one, hadid false for a UUID made here.  Returns 0, or -1
- * with err and out unchanged: as ev_event_prepare, and EV_ERR_DATA for an
- * ed->id that is not 1 to EV_ID_MAX bytes of UTF-8 text without control
- * characters, or a metadata key that is not valid UTF-8.
+ * id is the new one, hadid false for a UUID made here, its targets the
+ * edit's.  Returns 0, or -1 with err and out unchanged: as
+ * ev_event_prepare, and EV_ERR_DATA for an ed->id that is not 1 to
+ * EV_ID_MAX bytes of UTF-8 text without control characters, a metadata
+ * key that is not valid UTF-8, or an expression of ed->target that is not
+ * UTF-8, longer than EV_TARGET_MAX bytes or not a POSIX extended regular
+ * expression ("filter.node: bad regular expression 'x(': ...").
  * Cost: that of ev_event_prepare, plus a scan of the metadata object and
  * an allocation of ed->nmeta bytes when metadata is set (and of the
- * metadata's member spans when it has more than 256).
+ * metadata's member spans when it has more than 256), plus a regcomp per
+ * expression of ed->target (a caller may check them once beforehand with
+ * a trial edit; they are checked again for each event).
  */
 int	ev_event_edit(const char *, size_t, const struct ev_prepare *,
 	    const struct ev_edit *, struct ev_buf *out, struct ev_evinfo *,

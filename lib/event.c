@@ -872,6 +872,54 @@ put_new_id(struct ev_buf *out, bool *comma, const struct ev_edit *ed,
 	return 0;
 }
 
+/*
+ * Append the edit's filter, "filter":{...} with the expressions ed->target
+ * sets (comma first unless first), each checked as event_scan checks a
+ * producer's (UTF-8 text of at most EV_TARGET_MAX bytes) and noted in
+ * info.  -1 with err: EV_ERR_DATA naming the field, or EV_ERR_SYS; the
+ * caller truncates out.  Compiling them is check_target's job.
+ */
+static int
+put_filter(struct ev_buf *out, bool *comma, const struct ev_edit *ed,
+    struct ev_evinfo *info, struct ev_err *err)
+{
+	static const char *const kinds[EV_TARGET_KINDS] = {
+		"node", "service", "tag"
+	};
+	bool first = true;
+	size_t len;
+	int k;
+
+	if ((*comma && ev_buf_putc(out, ',') == -1) ||
+	    ev_buf_append(out, "\"filter\":{", 10) == -1)
+		return ev_err_sys(err, "event");
+	*comma = true;
+	for (k = 0; k < EV_TARGET_KINDS; k++) {
+		if (ed->target[k] == NULL)
+			continue;
+		if ((len = strlen(ed->target[k])) > EV_TARGET_MAX)
+			return ev_err_set(err, EV_ERR_DATA, "filter.%s: "
+			    "longer than %d bytes", kinds[k], EV_TARGET_MAX);
+		if ((!first && ev_buf_putc(out, ',') == -1) ||
+		    ev_buf_putc(out, '"') == -1 ||
+		    ev_buf_append(out, kinds[k], strlen(kinds[k])) == -1 ||
+		    ev_buf_append(out, "\":", 2) == -1)
+			return ev_err_sys(err, "event");
+		if (ev_json_put_string(out, ed->target[k], len, err) == -1) {
+			if (err != NULL && err->kind == EV_ERR_DATA)
+				ev_err_set(err, EV_ERR_DATA, "filter.%s: not "
+				    "valid UTF-8", kinds[k]);
+			return -1;
+		}
+		memcpy(info->target[k], ed->target[k], len + 1);
+		info->targeted[k] = true;
+		first = false;
+	}
+	if (ev_buf_putc(out, '}') == -1)
+		return ev_err_sys(err, "event");
+	return 0;
+}
+
 int
 ev_event_edit(const char *buf, size_t len, const struct ev_prepare *prep,
     const struct ev_edit *ed, struct ev_buf *out, struct ev_evinfo *info,
@@ -881,7 +929,10 @@ ev_event_edit(const char *buf, size_t len, const struct ev_prepare *prep,
 	struct medit me = { .set = ed->meta, .n = ed->nmeta };
 	size_t mark = ev_buf_unread(out), i;
 	bool newid = ed->id != NULL || ed->newid, comma = false;
-	bool has_error = false, has_id = false;
+	bool has_error = false, has_id = false, has_filter = false;
+	bool retarget = ed->target[EV_TARGET_NODE] != NULL ||
+	    ed->target[EV_TARGET_SERVICE] != NULL ||
+	    ed->target[EV_TARGET_TAG] != NULL;
 	int rv = -1;
 
 	if (ed->id != NULL && edit_id_check(ed->id, ed->idlen, err) == -1)
@@ -906,6 +957,8 @@ ev_event_edit(const char *buf, size_t len, const struct ev_prepare *prep,
 		ev_uuid4(info->id);
 		info->hadid = false;
 	}
+	if (retarget)
+		memset(info->targeted, 0, sizeof(info->targeted));
 
 	if (ev_buf_putc(out, '{') == -1)
 		goto nomem;
@@ -941,6 +994,13 @@ ev_event_edit(const char *buf, size_t len, const struct ev_prepare *prep,
 			if (meta_emit(out, md, &me, err) == -1)
 				goto fail;
 			continue;
+		case F_FILTER:
+			has_filter = true;
+			if (!retarget)
+				break;
+			if (put_filter(out, &comma, ed, info, err) == -1)
+				goto fail;
+			continue;
 		default:
 			break;
 		}
@@ -959,6 +1019,11 @@ ev_event_edit(const char *buf, size_t len, const struct ev_prepare *prep,
 		if (meta_emit(out, NULL, &me, err) == -1)
 			goto fail;
 	}
+	if (retarget && !has_filter &&
+	    put_filter(out, &comma, ed, info, err) == -1)
+		goto fail;
+	if (retarget && check_target(info, err) == -1)
+		goto fail;
 	if (newid && !has_id) {
 		if (put_new_id(out, &comma, ed, info, err) == -1)
 			goto fail;

@@ -42,6 +42,65 @@ load helper
 	[[ $stderr == evfire:* ]] || fail "stderr: $stderr"
 }
 
+# The first line of stderr, the program's path as getopt names it (argv[0])
+# made "evfire".
+first_err() {
+	sed -E '1!d; s|^/[^ ]*/evfire:|evfire:|' <<<"$stderr"
+}
+
+@test "evfire: --json with --string is a usage error that says so, then the usage (64)" {
+	run_ok evfire --help
+	usage=$output
+	run_fails 64 evfire --json --string x 1
+	assert_equal "$stderr" "evfire: --json and --string exclude each other: a payload is JSON, or a string
+$usage"
+	run_fails 64 evfire --string -n x --json </dev/null
+	assert_equal "${stderr_lines[0]}" "evfire: --json and --string exclude each other: a payload is JSON, or a string"
+	# The same one twice is no conflict.
+	start_bus
+	run_ok evfire --string --string js.x 1
+	collect 1 "$T/ev" 'js.#'
+	run jq -c .payload "$T/ev"
+	assert_output '"1"'
+}
+
+@test "evfire: too many arguments say so, then the usage (64)" {
+	run_ok evfire --help
+	usage=$output
+	run_fails 64 evfire deploy x y
+	assert_equal "$stderr" "evfire: too many arguments: a name and at most one payload (quote a payload with spaces)
+$usage"
+}
+
+@test "evfire: every usage error says what is wrong (64)" {
+	local args want
+	while IFS='|' read -r args want; do
+		eval "set -- $args"
+		run_fails 64 evfire "$@" </dev/null
+		run first_err
+		assert_output "$want"
+	done <<-'EOF'
+	--no-such-option x|evfire: unrecognized option '--no-such-option'
+	x -s|evfire: option requires an argument -- 's'
+	--id|evfire: option '--id' requires an argument
+	-m novalue x|evfire: -m novalue: expected key=value
+	-n a.b c.d|evfire: -n takes payloads from standard input; give no name argument with it
+	-n 'a..b'|evfire: -n: name 'a..b': empty token
+	--json|evfire: --json applies to payloads: use it with a name
+	--string|evfire: --string applies to payloads: use it with a name
+	--id x|evfire: --id is the id of one event: give the event's name as an argument
+	--new-ids n.x|evfire: --new-ids replaces the ids of events read as JSON lines; events made from a name get new ids anyway
+	--json --string x|evfire: --json and --string exclude each other: a payload is JSON, or a string
+	deploy x y|evfire: too many arguments: a name and at most one payload (quote a payload with spaces)
+	--node a --node b x|evfire: --node given twice: the filter holds one expression for it (write 'a|b' to match a or b)
+	--node 'web(' x|evfire: --node: bad regular expression 'web(': Unmatched ( or \(
+	--service '[z' x|evfire: --service: bad regular expression '[z': Unmatched [, [^, [:, [., or [=
+	--token-file|evfire: option '--token-file' requires an argument
+	EOF
+	# A usage error is found before anything is sent, with no bus at all.
+	[ ! -e "$EVBUS_SOCKET" ]
+}
+
 # --- payloads -------------------------------------------------------------
 
 @test "evfire NAME TEXT: a payload that is not JSON is a string" {
@@ -122,9 +181,52 @@ load helper
 	[[ $stderr == evfire:* ]] || fail "stderr: $stderr"
 }
 
+@test "evfire -w: one line per event read, in order: its seq, or - when evfire or the bus rejected it; blank lines have none" {
+	start_bus
+	run_ok evfire -w w.first
+	s=$output
+	deep=$(printf '[%.0s' {1..300}; printf ']%.0s' {1..300})
+	p100k=$(head -c 102400 /dev/zero | tr '\0' c)
+	printf '%s\n' 'junk' '{"name":"w.a"}' 'oops' '' \
+	    "{\"name\":\"w.deep\",\"payload\":$deep}" '  ' \
+	    '{"name":"evbus.x"}' '{"name":"w.b"}' \
+	    "{\"name\":\"w.big\",\"payload\":\"$p100k\"}" >"$T/in"
+	run_fails 1 evfire -w <"$T/in"
+	assert_output "$(printf '%s\n' - $((s + 1)) - - - $((s + 2)) -)"
+	# The bus's answer may come after evfire's own findings: by line.
+	run sort <<<"$stderr"
+	assert_output "evfire: stdin:1: invalid JSON at byte 1: object expected
+evfire: stdin:3: invalid JSON at byte 1: object expected
+evfire: stdin:5: the bus refused it (limit): nested deeper than 256 levels (at byte 282)
+evfire: stdin:7: name 'evbus.x': names under evbus. are the bus's own
+evfire: stdin:9: line of 102429 bytes is longer than the limit of 65536"
+	# -q silences the reasons, not the lines.
+	run_fails 1 evfire -qw <"$T/in"
+	assert_output "$(printf '%s\n' - $((s + 3)) - - - $((s + 4)) -)"
+	assert_equal "$stderr" ''
+	collect 5 "$T/ev" 'w.#'
+	run jq -r '"\(.seq) \(.name)"' "$T/ev"
+	assert_output "$s w.first
+$((s + 1)) w.a
+$((s + 2)) w.b
+$((s + 3)) w.a
+$((s + 4)) w.b"
+}
+
+@test "evfire -w: every line rejected is one - each (65); duplicates print the seq they had" {
+	start_bus
+	run_fails 65 evfire -qw < <(printf '%s\n' junk '{"name":"a.*"}' '[1]')
+	assert_output "$(printf '%s\n' - - -)"
+	printf '%s\n' '{"name":"wd.x","id":"wd-1"}' >"$T/in"
+	run_ok evfire -w <"$T/in"
+	s=$output
+	run_fails 1 evfire -qw < <(cat "$T/in"; echo junk; cat "$T/in")
+	assert_output "$(printf '%s\n' "$s" - "$s")"
+}
+
 # --- NDJSON on stdin ------------------------------------------------------
 
-@test "evfire reads NDJSON events on stdin (the issue's example)" {
+@test "evfire reads NDJSON events on stdin (the issue's example, and evfire(1)'s)" {
 	start_bus
 	run_ok evfire < <(printf '%s\n' '{"name":"a.b","payload":1}' '{"name":"a.c"}')
 	collect 2 "$T/ev" 'a.#'
@@ -341,6 +443,45 @@ load helper
 	collect 2 "$T/ev" 'em.#'
 	run jq -c '[.payload, .error, .metadata]' "$T/ev"
 	assert_output "$(printf '%s\n' '["a",true,{"k":"v"}]' '["b",true,{"k":"v"}]')"
+}
+
+@test "evfire -n: CRLF lines lose their CR, as JSON lines do" {
+	start_bus
+	run_ok evfire -n crlf.n < <(printf 'a\r\nb c\r\n{"k":1}\r\n\r\n  \r\nlast\r')
+	run_ok evfire < <(printf '{"name":"crlf.j","payload":"x"}\r\n\r\n')
+	# Only the line end: a CR inside a line stays.
+	run_ok evfire -n crlf.mid <<<$'a\rb'
+	collect 6 "$T/ev" 'crlf.#'
+	run jq -c '[.name, .payload]' "$T/ev"
+	assert_output '["crlf.n","a"]
+["crlf.n","b c"]
+["crlf.n",{"k":1}]
+["crlf.n","last"]
+["crlf.j","x"]
+["crlf.mid","a\rb"]'
+}
+
+@test "evfire reads jq --seq output (RFC 7464: RS before each text), as events and with -n" {
+	start_bus
+	jq -cn --seq '{name:"rs.a",payload:1},{name:"rs.b"}' >"$T/seq"
+	# Real jq output: RS (0x1e) first.
+	assert_equal "$(head -c 1 "$T/seq" | od -An -tx1 | tr -d ' ')" 1e
+	run_ok evfire <"$T/seq"
+	jq -cn --seq '1,"two",{a:3}' >"$T/seqn"
+	run_ok evfire -n rs.n <"$T/seqn"
+	# Several RS, and RS on a blank line (an empty text), are dropped too.
+	run_ok evfire < <(printf '\x1e\x1e{"name":"rs.c"}\n\x1e\n')
+	collect 6 "$T/ev" 'rs.#'
+	run jq -c '[.name, .payload]' "$T/ev"
+	assert_output '["rs.a",1]
+["rs.b",null]
+["rs.n",1]
+["rs.n","two"]
+["rs.n",{"a":3}]
+["rs.c",null]'
+	# An RS inside a line is the line's: an error in JSON.
+	run_fails 65 evfire < <(printf '{"name":"rs.d"}\x1e\n')
+	[[ $stderr == "evfire: stdin:1: invalid JSON"* ]] || fail "stderr: $stderr"
 }
 
 # --- -e and -m on the event's own bytes ---------------------------------
@@ -691,4 +832,288 @@ evfire: stdin was read up to line 3; the lines after it were not sent'
 	track_pidfile "$T/xdg/evbus/sock.pid"
 	run_fails 69 evfire hello 3>&-
 	[ ! -e "$T/xdg/evbus/sock" ]
+}
+
+@test "autostart: not with EVBUS_AUTOSTART=no, FALSE or Off; a word it does not know is a usage error (64)" {
+	unset EVBUS_SOCKET
+	export XDG_RUNTIME_DIR=$T/xdg
+	mkdir -m 0700 "$XDG_RUNTIME_DIR"
+	track_pidfile "$T/xdg/evbus/sock.pid"
+	for v in no FALSE Off; do
+		EVBUS_AUTOSTART=$v run_fails 69 evfire hello 3>&-
+		assert_equal "$stderr" "evfire: no bus at $T/xdg/evbus/sock: no directory $T/xdg/evbus (start evbusd, or let clients start it: EVBUS_AUTOSTART is off)"
+	done
+	[ ! -e "$T/xdg/evbus" ]
+	EVBUS_AUTOSTART=maybe run_fails 64 evfire hello 3>&-
+	assert_equal "$stderr" "evfire: EVBUS_AUTOSTART=maybe: expected 1, yes, true, on or 0, no, false, off"
+	[ ! -e "$T/xdg/evbus" ]
+}
+
+# --- targeting: --node, --service, --tag ------------------------------------
+
+# names_for IDENTITY: the names of the events the bus replays, from the
+# first, to a subscriber to '#' that declares IDENTITY (SUB's "node",
+# "service" and "tags" members, as JSON text; none when empty), on one
+# line.  evsub's own identity options are tested in its suite; this is the
+# wire.
+names_for() {
+	local body="{\"patterns\":[\"#\"],\"from\":0${1:+,$1}}"
+	wire_open
+	wire_send 'HELLO 2 bats\n'
+	wire_send 'SUB %d\n%s\n' "${#body}" "$body"
+	wire_send 'QUIT\n'
+	wire_close
+	tr -d '\r' <"$T/wire.out" | grep '^{' >"$T/wire.events" || true
+	jq -r .name "$T/wire.events" | paste -sd ' '
+}
+
+@test "evfire --node/--service/--tag: the event reaches only the subscribers whose identity matches every expression" {
+	start_bus
+	run_ok evfire tg.all
+	# evfire(1)'s example.
+	run_ok evfire --node '^web-' --tag '^canary$' deploy.start v2
+	assert_output ''
+	assert_equal "$stderr" ''
+	# With JSON lines: the options give the whole filter, the event's own
+	# one is replaced where it stands.
+	run_ok evfire --service '^api$' < <(printf '%s\n' \
+	    '{"name":"tg.svc","filter":{"node":"db","tag":"x"},"payload":1}' \
+	    '{"name":"tg.svc2"}')
+	run_ok evfire -n tg.n --tag eu <<<p
+	run names_for '"node":"web-1","service":"api","tags":["canary","eu"]'
+	assert_output "tg.all deploy.start tg.svc tg.svc2 tg.n"
+	run stamped "$T/wire.events"
+	assert_output '{"name":"tg.all","payload":null}
+{"name":"deploy.start","payload":"v2","filter":{"node":"^web-","tag":"^canary$"}}
+{"name":"tg.svc","filter":{"service":"^api$"},"payload":1}
+{"name":"tg.svc2","filter":{"service":"^api$"},"payload":null}
+{"name":"tg.n","payload":"p","filter":{"tag":"eu"}}'
+	run names_for '"node":"db-1","service":"api","tags":["canary"]'
+	assert_output "tg.all tg.svc tg.svc2"
+	run names_for '"node":"web-2","tags":["canary-old","eu"]'
+	assert_output "tg.all tg.n"
+	run names_for '"node":"web-3","service":"apis","tags":["canary"]'
+	assert_output "tg.all deploy.start"
+	run names_for ''
+	assert_output "tg.all"
+}
+
+@test "evfire --node/--service/--tag: bad expressions are refused before anything is sent" {
+	start_bus
+	run_fails 64 evfire --node 'web(' tb.x
+	assert_equal "$stderr" "evfire: --node: bad regular expression 'web(': Unmatched ( or \\("
+	run_fails 64 evfire --tag "$(printf 't%.0s' {1..256})" tb.x
+	assert_equal "$stderr" "evfire: --tag: longer than 255 bytes"
+	run_fails 64 evfire --service "$(printf 'a\377')" tb.x
+	assert_equal "$stderr" "evfire: --service: not valid UTF-8"
+	run_fails 64 evfire --tag a -n tb.x --tag b </dev/null
+	assert_equal "$stderr" "evfire: --tag given twice: the filter holds one expression for it (write 'a|b' to match a or b)"
+	# An event's own filter is still checked when the options replace it.
+	run_fails 1 evfire --node ok < <(printf '%s\n' \
+	    '{"name":"tb.bad","filter":{"node":"x("}}' '{"name":"tb.ok"}')
+	assert_equal "$stderr" "evfire: stdin:1: filter.node: bad regular expression 'x(': Unmatched ( or \\("
+	# 255 bytes pass.
+	run_ok evfire --tag "$(printf 't%.0s' {1..255})" tb.long
+	run names_for "\"node\":\"ok\",\"tags\":[\"$(printf 't%.0s' {1..255})\"]"
+	assert_output "tb.ok tb.long"
+}
+
+# --- --token-file ----------------------------------------------------------
+
+# hello_bus: a stand-in for evbusd at $EVBUS_SOCKET that writes each
+# client's HELLO line to $T/hello, answers it, and acknowledges one event.
+hello_bus() {
+	cat >"$T/hello.sh" <<-EOF
+	read -r hello
+	printf '%s\n' "\$hello" >"$T/hello"
+	printf 'HELLO 2 0123456789abcdef 0 65536 features= max_depth=256\n'
+	read -r verb len || exit 0
+	IFS= read -r -N \$((len + 1)) body || exit 0
+	printf 'ACK 1\n'
+	EOF
+	socat "UNIX-LISTEN:$EVBUS_SOCKET,fork" "EXEC:bash $T/hello.sh" \
+	    </dev/null 3>&- &
+	EV_PIDS+=("$!")
+	wait_for "[ -S '$EVBUS_SOCKET' ]" 10
+}
+
+@test "evfire --token-file: the token goes in HELLO, in place of \$EVBUS_TOKEN" {
+	hello_bus
+	printf 's3cr3t-t0ken\n' >"$T/tok"
+	chmod 600 "$T/tok"
+	EVBUS_TOKEN=other run_ok evfire -w --token-file "$T/tok" tk.x
+	assert_output 1
+	assert_equal "$(cat "$T/hello")" "HELLO 2 evfire token=s3cr3t-t0ken"
+	rm "$T/hello"
+	EVBUS_TOKEN=from-env run_ok evfire -w tk.x
+	assert_equal "$(cat "$T/hello")" "HELLO 2 evfire token=from-env"
+}
+
+@test "evfire --token-file: a file others can read (77), none (74), or no token in it (64)" {
+	printf 's3cr3t\n' >"$T/tok"
+	chmod 640 "$T/tok"
+	run_fails 77 evfire --token-file "$T/tok" tk.x
+	assert_equal "$stderr" "evfire: token file $T/tok has mode 0640: others can read it; run 'chmod 600' on it"
+	run_fails 74 evfire --token-file "$T/none" tk.x
+	assert_equal "$stderr" "evfire: token file $T/none: No such file or directory"
+	printf 'two words\n' >"$T/tok"
+	chmod 600 "$T/tok"
+	run_fails 64 evfire --token-file "$T/tok" tk.x
+	assert_equal "$stderr" "evfire: token file $T/tok: one line of 1 to 127 printable characters without spaces"
+	# Checked before any bus is asked.
+	[ ! -e "$EVBUS_SOCKET" ]
+}
+
+# --- evfire(1)'s EXAMPLES, as written -------------------------------------
+
+# seq_to N: fire events until the bus's newest seq is N, so that an example
+# prints the seqs evfire(1) shows; fails when the bus is past N.
+seq_to() {
+	local s=0
+	while [ "$s" -lt "$1" ]; do
+		s=$(evfire -w fill.x) || fail "seq_to: evfire failed"
+	done
+	[ "$s" -eq "$1" ] || fail "seq_to: the bus is at $s, past $1"
+}
+
+@test "evfire(1) example: an event with a JSON object as its payload" {
+	start_bus
+	run_ok evfire request.echo.1-0-0.default '{"command":"say"}'
+	assert_output ''
+	assert_equal "$stderr" ''
+	collect 1 "$T/ev" 'request.#'
+	run stamped "$T/ev"
+	assert_output '{"name":"request.echo.1-0-0.default","payload":{"command":"say"}}'
+}
+
+@test "evfire(1) example: v1.2.3 and '\"v1.2.3\"' publish the same payload; --string keeps 1.2 a string" {
+	start_bus
+	run_ok evfire deploy v1.2.3
+	run_ok evfire deploy '"v1.2.3"'
+	run_ok evfire --string release 1.2
+	run_ok evfire release 1.2
+	collect 4 "$T/ev"
+	run stamped "$T/ev"
+	assert_output '{"name":"deploy","payload":"v1.2.3"}
+{"name":"deploy","payload":"v1.2.3"}
+{"name":"release","payload":"1.2"}
+{"name":"release","payload":1.2}'
+}
+
+@test "evfire(1) example: -w prints the event's seq" {
+	start_bus
+	seq_to 6
+	run_ok evfire -w deploy '"v1.2.3"'
+	assert_output 7
+}
+
+@test "evfire(1) example: a bad line among good ones" {
+	start_bus
+	run_fails 1 bash -c "printf '%s\n' '{\"name\":\"a.b\"}' 'oops' '{\"name\":\"a.c\"}' | evfire"
+	assert_output ''
+	assert_equal "$stderr" "evfire: stdin:2: invalid JSON at byte 1: object expected"
+	collect 2 "$T/ev"
+	run jq -r .name "$T/ev"
+	assert_output "a.b
+a.c"
+}
+
+@test "evfire(1) example: -w and paste pair each line with its seq or -" {
+	start_bus
+	seq_to 11
+	cd "$T"
+	printf '%s\n' '{"name":"job.a"}' 'oops' '{"name":"job.b"}' >events
+	run_ok bash -c "evfire -qw <events | paste -d ' ' - events"
+	assert_output '12 {"name":"job.a"}
+- oops
+13 {"name":"job.b"}'
+	assert_equal "$stderr" ''
+}
+
+@test "evfire(1) example: jq -c --seq into evfire -w" {
+	start_bus
+	seq_to 13
+	run_ok bash -c "jq -cn --seq '{name: \"job.c\", payload: 1}, {name: \"job.d\"}' |
+	    evfire -w"
+	assert_output '14
+15'
+	collect 2 "$T/ev" 'job.#'
+	run stamped "$T/ev"
+	assert_output '{"name":"job.c","payload":1}
+{"name":"job.d","payload":null}'
+}
+
+@test "evfire(1) example: tail -f app.log | evfire -n app.log.line" {
+	start_bus
+	cd "$T"
+	printf '%s\n' 'started' '{"pid":42}' >app.log
+	# The pipeline, with tail's pid known: ending tail ends evfire's input.
+	exec 9< <(exec tail -f app.log)
+	tailpid=$!
+	EV_PIDS+=("$tailpid")
+	EV_STDIN=/dev/fd/9 start_bg "$T/fire" evfire -n app.log.line
+	fire=$BG_PID
+	exec 9<&-
+	start_sub "$T/sub" --from 0 'app.#'
+	wait_lines "$T/sub" 2
+	echo 'disk full' >>app.log
+	wait_lines "$T/sub" 3
+	kill "$tailpid"
+	finish "$fire" 0
+	assert_equal "$(cat "$T/fire" "$T/fire.err")" ''
+	run stamped "$T/sub"
+	assert_output '{"name":"app.log.line","payload":"started"}
+{"name":"app.log.line","payload":{"pid":42}}
+{"name":"app.log.line","payload":"disk full"}'
+}
+
+@test "evfire(1) example: a failure with facts for whoever handles it" {
+	start_bus
+	run_ok evfire -e -m host="$(hostname)" -m job=backup backup.failed 'disk full'
+	assert_output ''
+	assert_equal "$stderr" ''
+	collect 1 "$T/ev" 'backup.#'
+	run stamped "$T/ev"
+	assert_output "{\"name\":\"backup.failed\",\"payload\":\"disk full\",\"error\":true,\"metadata\":{\"host\":$(json_str "$(hostname)"),\"job\":\"backup\"}}"
+}
+
+@test "evfire(1) example: an id of your own, fired twice, is published once" {
+	start_bus
+	run_ok evfire --id backup-2026-11-23 backup.done
+	assert_output ''
+	assert_equal "$stderr" ''
+	run_ok evfire --id backup-2026-11-23 backup.done
+	assert_equal "$stderr" "evfire: the event was already on the bus (same id) and was not published again; fire it without --id to publish a copy"
+	collect 1 "$T/ev" 'backup.#'
+	run jq -r '"\(.id) \(.name)"' "$T/ev"
+	assert_output 'backup-2026-11-23 backup.done'
+}
+
+@test "evfire(1) example: a token kept in a file only its owner can read" {
+	start_bus
+	export HOME=$T/home
+	mkdir "$HOME"
+	token=s3cr3t-t0ken
+	(umask 077; echo "$token" >~/.evbus-token)
+	run_ok evfire --token-file ~/.evbus-token deploy.start v2
+	assert_output ''
+	assert_equal "$stderr" ''
+	collect 1 "$T/ev" 'deploy.#'
+	run stamped "$T/ev"
+	assert_output '{"name":"deploy.start","payload":"v2"}'
+}
+
+@test "bash completion offers every option evfire(1) lists" {
+	man=$BATS_TEST_DIRNAME/../man/man1/evfire.1
+	want=$(awk '/^\.It Fl / { sub(/^\.It /, ""); n = split($0, p, / , /)
+	    for (i = 1; i <= n; i++) { split(p[i], w, " "); print "-" w[2] } }' \
+	    "$man" | sort -u)
+	[ "$(wc -l <<<"$want")" -ge 20 ] || fail "options from the manual: $want"
+	# shellcheck source=/dev/null
+	source "$BATS_TEST_DIRNAME/../share/bash-completion/evbus"
+	COMP_LINE='evfire -'
+	COMP_POINT=${#COMP_LINE}
+	_evfire
+	run sort -u < <(printf '%s\n' "${COMPREPLY[@]}")
+	assert_output "$want"
 }

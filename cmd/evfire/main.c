@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,10 +31,19 @@ struct fire {
 	struct ev_publisher pub;
 	const char	*name;		/* -n, or the name argument */
 	enum ev_payload_mode mode;	/* --json, --string */
-	struct ev_edit	 edit;		/* -e, -m, --id, --new-ids */
+	struct ev_edit	 edit;		/* -e, -m, --id, --new-ids, and
+					   --node, --service, --tag */
 	struct ev_metaset *meta;	/* -m pairs, values as JSON strings */
 	size_t		 nmeta;
 	bool		 wait;		/* -w: print seqs */
+	bool		 from_stdin;
+	/*
+	 * -w with standard input: the lines evfire rejected itself while
+	 * events read before them were still unanswered, held so that
+	 * their "-" comes in input order (held[heldhead..nheld)).
+	 */
+	uint64_t	*held;
+	size_t		 nheld, heldhead, heldcap;
 	bool		 quiet;
 	bool		 strict;	/* a duplicate is an error */
 	const char	*source;	/* "stdin", or "argument" */
@@ -50,32 +60,104 @@ struct fire {
 static void __attribute__((noreturn))
 usage(int status)
 {
+	static const char common[] =
+	    "[-eqw] [-s socket] [-m key=value]... [--strict]\n"
+	    "              [--node re] [--service re] [--tag re] "
+	    "[--token-file file]\n";
+
 	fprintf(status ? stderr : stdout,
-	    "usage: evfire [-eqw] [-s socket] [-m key=value]... [--strict]\n"
+	    "usage: evfire %s"
 	    "              [--json | --string] [--id id] name [payload]\n"
-	    "       evfire [-eqw] [-s socket] [-m key=value]... [--strict]\n"
+	    "       evfire %s"
 	    "              [--json | --string] -n name\n"
-	    "       evfire [-eqw] [-s socket] [-m key=value]... [--strict] "
-	    "[--new-ids]\n");
+	    "       evfire %s"
+	    "              [--new-ids]\n", common, common, common);
 	exit(status);
 }
 
-static void __attribute__((format(printf, 3, 4)))
-reject(struct fire *f, uint64_t line, const char *fmt, ...)
+/* Say why an event was rejected, with its input line (0: the argument). */
+static void __attribute__((format(printf, 3, 0)))
+vreport(const struct fire *f, uint64_t line, const char *fmt, va_list ap)
 {
-	va_list ap;
-
-	f->rejected++;
 	if (f->quiet)
 		return;
 	if (line > 0)
 		fprintf(stderr, "evfire: %s:%" PRIu64 ": ", f->source, line);
 	else
 		fprintf(stderr, "evfire: ");
-	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
-	va_end(ap);
 	fputc('\n', stderr);
+}
+
+static void __attribute__((format(printf, 3, 4)))
+report(const struct fire *f, uint64_t line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(f, line, fmt, ap);
+	va_end(ap);
+}
+
+/* -w: one line of output, an event's seq, or "-" when it was rejected. */
+static void
+seq_print(struct fire *f, bool accepted, uint64_t seq)
+{
+	if ((accepted ? printf("%" PRIu64 "\n", seq) :
+	    fputs("-\n", stdout)) < 0)
+		f->outerr = true;
+}
+
+/*
+ * -w: print the "-" of the lines rejected by evfire that no unanswered
+ * event comes before: the bus answers in order, so those before the
+ * oldest unanswered event are due.
+ */
+static void
+held_flush(struct fire *f)
+{
+	uint64_t next = UINT64_MAX, tag;
+	const char *id;
+
+	if (ev_pub_unacked(&f->pub, 0, &tag, &id))
+		next = TAG_LINE(tag);
+	while (f->heldhead < f->nheld && f->held[f->heldhead] < next) {
+		seq_print(f, false, 0);
+		f->heldhead++;
+	}
+	if (f->heldhead == f->nheld)
+		f->heldhead = f->nheld = 0;
+}
+
+/*
+ * A line evfire rejects itself (bad JSON, too long, ...): counted,
+ * reported, and under -w with standard input given its "-", at once when
+ * no event before it waits for the bus's answer, else held until then.
+ * Held lines cost 8 bytes each; there are only as many as evfire reads
+ * while an event is unanswered.
+ */
+static void __attribute__((format(printf, 3, 4)))
+reject(struct fire *f, uint64_t line, const char *fmt, ...)
+{
+	uint64_t *h;
+	size_t cap;
+	va_list ap;
+
+	f->rejected++;
+	va_start(ap, fmt);
+	vreport(f, line, fmt, ap);
+	va_end(ap);
+	if (!f->wait || !f->from_stdin)
+		return;
+	if (f->nheld == f->heldcap) {
+		cap = f->heldcap == 0 ? 64 : f->heldcap * 2;
+		if ((h = reallocarray(f->held, cap, sizeof(*h))) == NULL)
+			err(EV_EX_SOFTWARE, "-w");
+		f->held = h;
+		f->heldcap = cap;
+	}
+	f->held[f->nheld++] = line;
+	held_flush(f);
 }
 
 static void
@@ -87,8 +169,10 @@ on_ack(void *arg, uint64_t tag, uint64_t seq, bool dup)
 	f->accepted++;
 	if (dup)
 		f->dups++;
-	if (f->wait && printf("%" PRIu64 "\n", seq) < 0)
-		f->outerr = true;
+	if (f->wait)
+		seq_print(f, true, seq);
+	if (f->wait && f->from_stdin)
+		held_flush(f);
 }
 
 static void
@@ -96,7 +180,12 @@ on_reject(void *arg, uint64_t tag, const char *code, const char *text)
 {
 	struct fire *f = arg;
 
-	reject(f, TAG_LINE(tag), "the bus refused it (%s): %s", code, text);
+	f->rejected++;
+	report(f, TAG_LINE(tag), "the bus refused it (%s): %s", code, text);
+	if (f->wait && f->from_stdin) {
+		seq_print(f, false, 0);
+		held_flush(f);
+	}
 }
 
 /*
@@ -159,6 +248,22 @@ fire_payload(struct fire *f, const char *s, size_t len, bool has_payload,
 	    line);
 }
 
+/*
+ * A line as an event's text: without the record separators that open it
+ * (RFC 7464's JSON text sequences, as jq --seq writes them) and without
+ * the carriage return of a CRLF line end.
+ */
+static void
+line_trim(const char **s, size_t *len)
+{
+	while (*len > 0 && **s == '\x1e') {
+		(*s)++;
+		(*len)--;
+	}
+	if (*len > 0 && (*s)[*len - 1] == '\r')
+		(*len)--;
+}
+
 static bool
 blank(const char *s, size_t len)
 {
@@ -189,6 +294,8 @@ fire_stdin(struct fire *f, struct ev_err *err)
 	ev_lines_init(&in, 0, max);
 	for (;;) {
 		while ((r = ev_lines_next(&in, &line, &len, err)) != 0) {
+			if (r == 1)
+				line_trim(&line, &len);
 			if (r == -1)
 				reject(f, in.lineno, "%s", err->msg);
 			else if (blank(line, len))
@@ -267,6 +374,81 @@ add_metadata(struct fire *f, const char *kv)
 	f->meta = ms;
 	ms[f->nmeta++] = (struct ev_metaset){ kv, (size_t)(eq - kv),
 	    val.data, val.len };
+}
+
+/*
+ * --node, --service, --tag: one expression each, kept in the edit.  The
+ * filter holds one per kind, so a second one is a usage error rather than
+ * a silent choice.
+ */
+static void
+add_target(struct fire *f, int kind, const char *opt, const char *re)
+{
+	if (f->edit.target[kind] != NULL) {
+		fprintf(stderr, "evfire: --%s given twice: the filter holds "
+		    "one expression for it (write 'a|b' to match a or b)\n",
+		    opt);
+		exit(EV_EX_USAGE);
+	}
+	f->edit.target[kind] = re;
+}
+
+/*
+ * The targeting options' expressions must compile: check them once, now,
+ * with a trial edit of a small event (the path every event takes), and
+ * name the option in the message, as in "--node: bad regular expression
+ * 'x(': Unmatched ( or \(".  Exits 64 when one is bad.
+ */
+static void
+check_targets(const struct fire *f)
+{
+	static const char trial[] = "{\"name\":\"x\"}";
+	struct ev_prepare prep = { .fill = false };
+	struct ev_evinfo info;
+	struct ev_buf b = { 0 };
+	struct ev_err e;
+	int k;
+
+	for (k = 0; k < EV_TARGET_KINDS; k++)
+		if (f->edit.target[k] != NULL)
+			break;
+	if (k == EV_TARGET_KINDS)
+		return;
+	if (ev_event_edit(trial, sizeof(trial) - 1, &prep, &f->edit, &b,
+	    &info, &e) == -1) {
+		if (e.kind == EV_ERR_SYS)
+			errx(EV_EX_SOFTWARE, "%s", e.msg);
+		if (strncmp(e.msg, "filter.", 7) == 0)
+			fprintf(stderr, "evfire: --%s\n", e.msg + 7);
+		else
+			fprintf(stderr, "evfire: %s\n", e.msg);
+		exit(EV_EX_USAGE);
+	}
+	ev_buf_free(&b);
+}
+
+/*
+ * --token-file: the ACL token, read from a file only its owner can read
+ * (ev_token_file), goes to $EVBUS_TOKEN, where the client sends it from:
+ * a token never travels on a command line, where ps(1) shows it.  Exits
+ * 77 for a file others can read, 64 for one that does not hold a token,
+ * 74 (or 77) when it cannot be read.
+ */
+static void
+use_token_file(const char *path)
+{
+	char tok[EV_TOKEN_MAX + 64];
+	struct ev_err e;
+	int status;
+
+	if (ev_token_file(path, tok, sizeof(tok), &e) == -1) {
+		fprintf(stderr, "evfire: %s\n", e.msg);
+		status = ev_err_exit(&e);
+		exit(status == EV_EX_DATAERR ? EV_EX_USAGE : status);
+	}
+	if (setenv("EVBUS_TOKEN", tok, 1) == -1)
+		err(EV_EX_SOFTWARE, "setenv");
+	explicit_bzero(tok, sizeof(tok));
 }
 
 /* Write id to stderr as a JSON string: quoted, nothing hidden. */
@@ -365,11 +547,25 @@ report_dups(const struct fire *f)
 		    f->dups == 1 ? "was" : "were");
 }
 
-int
-main(int argc, char *argv[])
+/* What the command line says besides the edit and the modes in f. */
+struct args {
+	const char	*sock;		/* -s */
+	const char	*modeopt;	/* "--json", "--string", or NULL */
+	const char	*tokfile;	/* --token-file */
+	const char	*payload;	/* the payload argument, or NULL */
+	bool		 from_stdin;	/* no name argument */
+};
+
+/*
+ * The options into f and a; exits 0 for --help and --version, 64 (with
+ * the reason, then the usage) for an option that is wrong by itself.
+ * Returns optind.
+ */
+static int
+parse_options(struct fire *f, struct args *a, int argc, char *argv[])
 {
 	enum { OPT_JSON = 256, OPT_STRING, OPT_VERSION, OPT_ID, OPT_NEWIDS,
-	    OPT_STRICT };
+	    OPT_STRICT, OPT_NODE, OPT_SERVICE, OPT_TAG, OPT_TOKENFILE };
 	static const struct option longopts[] = {
 		{ "error",	no_argument,		NULL, 'e' },
 		{ "quiet",	no_argument,		NULL, 'q' },
@@ -382,15 +578,188 @@ main(int argc, char *argv[])
 		{ "id",		required_argument,	NULL, OPT_ID },
 		{ "new-ids",	no_argument,		NULL, OPT_NEWIDS },
 		{ "strict",	no_argument,		NULL, OPT_STRICT },
+		{ "node",	required_argument,	NULL, OPT_NODE },
+		{ "service",	required_argument,	NULL, OPT_SERVICE },
+		{ "tag",	required_argument,	NULL, OPT_TAG },
+		{ "token-file",	required_argument,	NULL, OPT_TOKENFILE },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ "version",	no_argument,		NULL, OPT_VERSION },
 		{ NULL,		0,			NULL, 0 }
 	};
-	static struct fire f;
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "eqws:m:n:h", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'e':
+			f->edit.error = true;
+			break;
+		case 'q':
+			f->quiet = true;
+			break;
+		case 'w':
+			f->wait = true;
+			break;
+		case 's':
+			a->sock = optarg;
+			break;
+		case 'm':
+			add_metadata(f, optarg);
+			break;
+		case 'n':
+			f->name = optarg;
+			break;
+		case OPT_JSON:
+		case OPT_STRING:
+			if (a->modeopt != NULL &&
+			    (f->mode == EV_PAYLOAD_JSON) != (ch == OPT_JSON)) {
+				fprintf(stderr, "evfire: --json and --string "
+				    "exclude each other: a payload is JSON, or "
+				    "a string\n");
+				usage(EV_EX_USAGE);
+			}
+			a->modeopt = ch == OPT_JSON ? "--json" : "--string";
+			f->mode = ch == OPT_JSON ? EV_PAYLOAD_JSON :
+			    EV_PAYLOAD_STRING;
+			break;
+		case OPT_ID:
+			f->edit.id = optarg;
+			f->edit.idlen = strlen(optarg);
+			break;
+		case OPT_NEWIDS:
+			f->edit.newid = true;
+			break;
+		case OPT_STRICT:
+			f->strict = true;
+			break;
+		case OPT_NODE:
+			add_target(f, EV_TARGET_NODE, "node", optarg);
+			break;
+		case OPT_SERVICE:
+			add_target(f, EV_TARGET_SERVICE, "service", optarg);
+			break;
+		case OPT_TAG:
+			add_target(f, EV_TARGET_TAG, "tag", optarg);
+			break;
+		case OPT_TOKENFILE:
+			a->tokfile = optarg;
+			break;
+		case 'h':
+			usage(0);
+		case OPT_VERSION:
+			printf("evfire %s\n", EV_VERSION);
+			exit(0);
+		default:
+			usage(EV_EX_USAGE);
+		}
+	}
+	f->edit.meta = f->meta;
+	f->edit.nmeta = f->nmeta;
+	return optind;
+}
+
+/*
+ * The name and payload arguments, and the options that do not go with
+ * them: exits 64 with the reason (and the usage when the form is wrong),
+ * 65 for a name argument that is not a name, as for any bad event.
+ */
+static void
+check_args(struct fire *f, struct args *a, int argc, char *argv[])
+{
+	struct ev_err err;
+
+	a->from_stdin = argc == 0;
+	if (f->name != NULL && argc > 0) {
+		fprintf(stderr, "evfire: -n takes payloads from standard "
+		    "input; give no name argument with it\n");
+		usage(EV_EX_USAGE);
+	}
+	if (argc > 2) {
+		fprintf(stderr, "evfire: too many arguments: a name and at "
+		    "most one payload (quote a payload with spaces)\n");
+		usage(EV_EX_USAGE);
+	}
+	if (!a->from_stdin) {
+		f->name = argv[0];
+		a->payload = argc > 1 ? argv[1] : NULL;
+		if (ev_name_check(f->name, strlen(f->name), &err) == -1) {
+			fprintf(stderr, "evfire: %s\n", err.msg);
+			exit(EV_EX_DATAERR);
+		}
+	} else if (f->name != NULL &&
+	    ev_name_check(f->name, strlen(f->name), &err) == -1) {
+		fprintf(stderr, "evfire: -n: %s\n", err.msg);
+		exit(EV_EX_USAGE);
+	}
+	if (a->from_stdin && f->name == NULL && f->mode != EV_PAYLOAD_AUTO) {
+		fprintf(stderr, "evfire: %s applies to payloads: use it with "
+		    "a name\n", a->modeopt);
+		usage(EV_EX_USAGE);
+	}
+	if (f->edit.id != NULL && a->from_stdin) {
+		fprintf(stderr, "evfire: --id is the id of one event: give "
+		    "the event's name as an argument\n");
+		usage(EV_EX_USAGE);
+	}
+	if (f->edit.newid && (!a->from_stdin || f->name != NULL)) {
+		fprintf(stderr, "evfire: --new-ids replaces the ids of events "
+		    "read as JSON lines; events made from a name get new ids "
+		    "anyway\n");
+		usage(EV_EX_USAGE);
+	}
+	check_targets(f);
+}
+
+/*
+ * Publish what the arguments or standard input hold and say what became
+ * of it: 0, or the exit status of a failure that ended it early (69, 74,
+ * 75, 77, ...), reported.
+ */
+static int
+fire_all(struct fire *f, const struct args *a)
+{
 	struct ev_err err = { 0 };
-	const char *sock = NULL;
-	int ch, status, closed;
-	bool from_stdin;
+	int status;
+
+	/* One event: send it with HELLO, in one round trip. */
+	if (ev_pub_open(&f->pub, a->sock, "evfire", EV_CLIENT_AUTOSTART |
+	    (a->from_stdin ? 0 : EV_CLIENT_NOWAIT), &err) == -1) {
+		fprintf(stderr, "evfire: %s\n", err.msg);
+		return ev_err_exit(&err) == EV_EX_DATAERR ? EV_EX_USAGE :
+		    ev_err_exit(&err);
+	}
+	f->pub.on_ack = on_ack;
+	f->pub.on_reject = on_reject;
+	f->pub.arg = f;
+
+	if (a->from_stdin)
+		status = fire_stdin(f, &err);
+	else if (fire_payload(f, a->payload, a->payload != NULL ?
+	    strlen(a->payload) : 0, a->payload != NULL, 0) == -1)
+		status = -1;
+	else
+		status = ev_pub_drain(&f->pub, &err);
+	if (status == -1 && err.kind != EV_ERR_NONE) {
+		fprintf(stderr, "evfire: %s\n", err.msg);
+		status = ev_err_exit(&err);
+		if (status == EV_EX_DATAERR)
+			status = EV_EX_SOFTWARE;
+	} else if (status == -1)
+		status = EV_EX_SOFTWARE;
+	/* A bus that refused us at once published nothing of ours. */
+	if (status != 0 && f->pub.reached)
+		report_unacked(f);
+	report_dups(f);
+	ev_pub_close(&f->pub);
+	return status;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static struct fire f;
+	struct args a = { 0 };
+	int status, closed, n;
 	size_t i;
 
 	/* First: a closed stdin or stdout must not become the bus's socket. */
@@ -398,92 +767,11 @@ main(int argc, char *argv[])
 		fprintf(stderr, "evfire: /dev/null: %s\n", strerror(errno));
 		return EV_EX_IOERR;
 	}
-	while ((ch = getopt_long(argc, argv, "eqws:m:n:h", longopts,
-	    NULL)) != -1) {
-		switch (ch) {
-		case 'e':
-			f.edit.error = true;
-			break;
-		case 'q':
-			f.quiet = true;
-			break;
-		case 'w':
-			f.wait = true;
-			break;
-		case 's':
-			sock = optarg;
-			break;
-		case 'm':
-			add_metadata(&f, optarg);
-			break;
-		case 'n':
-			f.name = optarg;
-			break;
-		case OPT_JSON:
-			f.mode = EV_PAYLOAD_JSON;
-			break;
-		case OPT_STRING:
-			f.mode = EV_PAYLOAD_STRING;
-			break;
-		case OPT_ID:
-			f.edit.id = optarg;
-			f.edit.idlen = strlen(optarg);
-			break;
-		case OPT_NEWIDS:
-			f.edit.newid = true;
-			break;
-		case OPT_STRICT:
-			f.strict = true;
-			break;
-		case 'h':
-			usage(0);
-		case OPT_VERSION:
-			printf("evfire %s\n", EV_VERSION);
-			return 0;
-		default:
-			usage(EV_EX_USAGE);
-		}
-	}
-	argc -= optind;
-	argv += optind;
-	from_stdin = argc == 0;
-	f.edit.meta = f.meta;
-	f.edit.nmeta = f.nmeta;
-	if (f.name != NULL && argc > 0) {
-		fprintf(stderr, "evfire: -n takes payloads from standard "
-		    "input; give no name argument with it\n");
-		usage(EV_EX_USAGE);
-	}
-	if (argc > 2)
-		usage(EV_EX_USAGE);
-	if (!from_stdin) {
-		f.name = argv[0];
-		if (ev_name_check(f.name, strlen(f.name), &err) == -1) {
-			fprintf(stderr, "evfire: %s\n", err.msg);
-			return EV_EX_DATAERR;
-		}
-	} else if (f.name != NULL &&
-	    ev_name_check(f.name, strlen(f.name), &err) == -1) {
-		fprintf(stderr, "evfire: -n: %s\n", err.msg);
-		return EV_EX_USAGE;
-	}
-	if (from_stdin && f.name == NULL && f.mode != EV_PAYLOAD_AUTO) {
-		fprintf(stderr, "evfire: --json and --string apply to "
-		    "payloads: use them with a name\n");
-		usage(EV_EX_USAGE);
-	}
-	if (f.edit.id != NULL && from_stdin) {
-		fprintf(stderr, "evfire: --id is the id of one event: give "
-		    "the event's name as an argument\n");
-		usage(EV_EX_USAGE);
-	}
-	if (f.edit.newid && (!from_stdin || f.name != NULL)) {
-		fprintf(stderr, "evfire: --new-ids replaces the ids of events "
-		    "read as JSON lines; events made from a name get new ids "
-		    "anyway\n");
-		usage(EV_EX_USAGE);
-	}
-	if (from_stdin && (closed & EV_STDIN_CLOSED)) {
+	n = parse_options(&f, &a, argc, argv);
+	check_args(&f, &a, argc - n, argv + n);
+	if (a.tokfile != NULL)
+		use_token_file(a.tokfile);
+	if (a.from_stdin && (closed & EV_STDIN_CLOSED)) {
 		fprintf(stderr, "evfire: stdin: closed, no events to read "
 		    "(give a name to fire one event)\n");
 		return EV_EX_IOERR;
@@ -495,42 +783,15 @@ main(int argc, char *argv[])
 	}
 	signal(SIGPIPE, SIG_IGN);
 
-	f.source = from_stdin ? "stdin" : "argument";
-	/* One event: send it with HELLO, in one round trip. */
-	if (ev_pub_open(&f.pub, sock, "evfire", EV_CLIENT_AUTOSTART |
-	    (from_stdin ? 0 : EV_CLIENT_NOWAIT), &err) == -1) {
-		fprintf(stderr, "evfire: %s\n", err.msg);
-		return ev_err_exit(&err) == EV_EX_DATAERR ? EV_EX_USAGE :
-		    ev_err_exit(&err);
-	}
-	f.pub.on_ack = on_ack;
-	f.pub.on_reject = on_reject;
-	f.pub.arg = &f;
-
-	if (from_stdin)
-		status = fire_stdin(&f, &err);
-	else if (fire_payload(&f, argc > 1 ? argv[1] : NULL,
-	    argc > 1 ? strlen(argv[1]) : 0, argc > 1, 0) == -1)
-		status = -1;
-	else
-		status = ev_pub_drain(&f.pub, &err);
-	if (status == -1 && err.kind != EV_ERR_NONE) {
-		fprintf(stderr, "evfire: %s\n", err.msg);
-		status = ev_err_exit(&err);
-		if (status == EV_EX_DATAERR)
-			status = EV_EX_SOFTWARE;
-	} else if (status == -1)
-		status = EV_EX_SOFTWARE;
-	/* A bus that refused us at once published nothing of ours. */
-	if (status != 0 && f.pub.reached)
-		report_unacked(&f);
-	report_dups(&f);
-	ev_pub_close(&f.pub);
+	f.source = a.from_stdin ? "stdin" : "argument";
+	f.from_stdin = a.from_stdin;
+	status = fire_all(&f, &a);
 	ev_buf_free(&f.ev);
 	ev_buf_free(&f.build);
 	for (i = 0; i < f.nmeta; i++)
 		free((char *)(uintptr_t)f.meta[i].val);
 	free(f.meta);
+	free(f.held);
 
 	if (fflush(stdout) == EOF || ferror(stdout) || f.outerr) {
 		if (!f.quiet)
