@@ -48,15 +48,16 @@ PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 # one library less per dependency, which is most of its start-up time.
 # Oniguruma (test() in lib/expr.c) has no archive in Debian: it is linked
 # shared, and --as-needed keeps it out of the programs that never match a
-# regex.
+# regex.  libonig also defines the POSIX regcomp/regexec names: libc is
+# named before it, so that targeting's POSIX regexes bind to libc's.
 STATIC_DEPS ?= 1
 ifeq ($(STATIC_DEPS),1)
 PKG_LIBS = -Wl,-Bstatic $(shell $(PKG_CONFIG) --static --libs \
 	   jansson libbsd-overlay 2>/dev/null) -Wl,-Bdynamic \
-	   -Wl,--as-needed $(shell $(PKG_CONFIG) --libs oniguruma \
+	   -Wl,--as-needed -lc $(shell $(PKG_CONFIG) --libs oniguruma \
 	   2>/dev/null) -Wl,--no-as-needed
 else
-PKG_LIBS = -Wl,--as-needed $(shell $(PKG_CONFIG) --libs $(PKGS) \
+PKG_LIBS = -Wl,--as-needed -lc $(shell $(PKG_CONFIG) --libs $(PKGS) \
 	   2>/dev/null) -Wl,--no-as-needed
 endif
 

@@ -274,7 +274,7 @@ closing() {
 	start_bus
 	printf 'not json\n{"name":"after.bad"}\n' >"$T/in"
 	run_fails 1 closing 2 evfire -w <"$T/in"
-	assert_output --regexp '^[0-9]+$'
+	assert_output --regexp $'^-\n[0-9]+$'
 	run_ok evsub --from 0 -c 1 'after.#'
 	run jq -r .name <<<"$output"
 	assert_output after.bad
