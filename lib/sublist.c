@@ -22,6 +22,8 @@
 #include "evbus.h"
 
 #define SL_CACHE	256	/* names remembered (a power of two) */
+#define SL_CNAME	64	/* the longest name the cache keeps */
+#define SL_CSUBS	8	/* the most candidates it keeps for one */
 #define SL_MAXTOK	(EV_NAME_MAX / 2 + 1)
 
 struct sl_node {
@@ -34,17 +36,22 @@ struct sl_node {
 	char		  tok[];	/* the token leading here */
 };
 
+/*
+ * A cached answer, direct-mapped by the name's hash: no allocation, so a
+ * stream of names that never repeat costs a walk each and nothing more.
+ */
 struct sl_entry {
-	char		 *name;		/* NULL: empty */
+	uint64_t	  gen;		/* valid while it equals the list's */
 	size_t		  namelen;
-	void		**subs;
 	size_t		  nsubs;
+	char		  name[SL_CNAME];
+	void		 *subs[SL_CSUBS];
 };
 
 struct ev_sublist {
 	struct sl_node	 *root;
 	struct sl_entry	  cache[SL_CACHE];
-	size_t		  ncached;
+	uint64_t	  gen;		/* bumped by every change */
 	void		**out;		/* the last result */
 	size_t		  nout, outcap;
 };
@@ -135,19 +142,11 @@ sl_kid_put(struct sl_node *n, struct sl_node *k)
 	return 0;
 }
 
+/* Forget every cached answer: the subscriptions changed. */
 static void
 sl_cache_clear(struct ev_sublist *sl)
 {
-	size_t i;
-
-	for (i = 0; i < SL_CACHE && sl->ncached > 0; i++) {
-		if (sl->cache[i].name == NULL)
-			continue;
-		free(sl->cache[i].name);
-		free(sl->cache[i].subs);
-		sl->cache[i].name = NULL;
-		sl->ncached--;
-	}
+	sl->gen++;
 }
 
 struct ev_sublist *
@@ -157,6 +156,7 @@ ev_sublist_new(void)
 
 	if ((sl = calloc(1, sizeof(*sl))) == NULL)
 		return NULL;
+	sl->gen = 1;
 	if ((sl->root = sl_node_new("", 0)) == NULL) {
 		free(sl);
 		return NULL;
@@ -169,7 +169,6 @@ ev_sublist_free(struct ev_sublist *sl)
 {
 	if (sl == NULL)
 		return;
-	sl_cache_clear(sl);
 	sl_node_free(sl->root);
 	free(sl->out);
 	free(sl);
@@ -322,15 +321,15 @@ ev_sublist_match(struct ev_sublist *sl, const char *name, size_t len,
 {
 	struct sl_walk w;
 	struct sl_entry *e;
-	size_t pos = 0, i, mask = SL_CACHE - 1;
+	size_t pos = 0;
 
-	for (i = sl_hash(name, len) & mask; (e = &sl->cache[i])->name != NULL;
-	    i = (i + 1) & mask)
-		if (e->namelen == len && memcmp(e->name, name, len) == 0) {
-			*subs = e->subs;
-			*nsubs = e->nsubs;
-			return 0;
-		}
+	e = &sl->cache[sl_hash(name, len) & (SL_CACHE - 1)];
+	if (e->gen == sl->gen && e->namelen == len &&
+	    memcmp(e->name, name, len) == 0) {
+		*subs = e->subs;
+		*nsubs = e->nsubs;
+		return 0;
+	}
 	w.n = 0;
 	w.reserved = ev_name_reserved(name, len);
 	while (pos < len && w.n < SL_MAXTOK) {
@@ -342,29 +341,12 @@ ev_sublist_match(struct ev_sublist *sl, const char *name, size_t len,
 		return -1;
 	*subs = sl->out;
 	*nsubs = sl->nout;
-	/* Remember it, unless the cache is half full: then start afresh. */
-	if (sl->ncached * 2 >= SL_CACHE)
-		sl_cache_clear(sl);
-	for (i = sl_hash(name, len) & mask; sl->cache[i].name != NULL;
-	    i = (i + 1) & mask)
-		;
-	e = &sl->cache[i];
-	if ((e->name = malloc(len + 1)) == NULL)
-		return 0;
-	if (sl->nout > 0 && (e->subs = malloc(sl->nout *
-	    sizeof(*e->subs))) == NULL) {
-		free(e->name);
-		e->name = NULL;
-		return 0;
+	if (len <= SL_CNAME && sl->nout <= SL_CSUBS) {
+		memcpy(e->name, name, len);
+		e->namelen = len;
+		memcpy(e->subs, sl->out, sl->nout * sizeof(*e->subs));
+		e->nsubs = sl->nout;
+		e->gen = sl->gen;
 	}
-	if (sl->nout == 0)
-		e->subs = NULL;
-	memcpy(e->name, name, len);
-	e->name[len] = '\0';
-	e->namelen = len;
-	memcpy(e->subs, sl->out, sl->nout * sizeof(*e->subs));
-	e->nsubs = sl->nout;
-	sl->ncached++;
-	*subs = e->subs;
 	return 0;
 }

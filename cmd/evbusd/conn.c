@@ -20,7 +20,7 @@
 #define CONN_OUT_HIGH	(1024 * 1024)	/* stop reading a client's commands
 					   while this much of its replies is
 					   unread by it */
-#define FLUSH_IOV	256		/* pieces in one sendmsg */
+#define FLUSH_IOV	512		/* pieces in one sendmsg: two per event */
 #define FLUSH_BYTES	(256 * 1024)	/* bytes offered to one sendmsg */
 
 static void	conn_process(struct evbusd *, struct conn *);
@@ -216,7 +216,7 @@ conn_ack(struct evbusd *b, struct conn *c, uint64_t seq, bool dup)
 {
 	uint64_t start = c->out_added;
 	struct holdpt *h;
-	size_t ncap;
+	size_t ncap, before;
 
 	if (seq > b->committed) {
 		h = c->nhold > 0 ? &c->hold[c->nhold - 1] : NULL;
@@ -237,7 +237,17 @@ conn_ack(struct evbusd *b, struct conn *c, uint64_t seq, bool dup)
 			h->batch = b->batch;
 		}
 	}
-	return conn_reply(c, "ACK %" PRIu64 "%s", seq, dup ? " dup" : "");
+	/* The hot path: no printf. */
+	before = ev_buf_unread(&c->out);
+	if (ev_buf_append(&c->out, "ACK ", 4) == -1 ||
+	    ev_buf_putu(&c->out, seq) == -1 ||
+	    (dup && ev_buf_append(&c->out, " dup", 4) == -1) ||
+	    ev_buf_putc(&c->out, '\n') == -1) {
+		ev_buf_truncate(&c->out, before);
+		return -1;
+	}
+	c->out_added += ev_buf_unread(&c->out) - before;
+	return 0;
 }
 
 /* Let go of the replies whose events are now committed. */
