@@ -24,12 +24,14 @@
 #define SL_CACHE	256	/* names remembered (a power of two) */
 #define SL_CNAME	64	/* the longest name the cache keeps */
 #define SL_CSUBS	8	/* the most candidates it keeps for one */
-#define SL_MAXTOK	(EV_NAME_MAX / 2 + 1)
+#define SL_MAXTOK	128	/* tokens in a name: (255 + 1) / 2 */
 
 struct sl_node {
 	struct sl_node	**kids;		/* literal children, open addressing */
 	size_t		  nkids, kidcap;
 	struct sl_node	 *star, *hash;
+	uint64_t	  walk;		/* the walk that last came here */
+	uint64_t	  at[3];	/* positions (0..SL_MAXTOK) it came at */
 	void		**subs;
 	size_t		  nsubs, subcap;
 	size_t		  len;		/* bytes of tok */
@@ -52,6 +54,7 @@ struct ev_sublist {
 	struct sl_node	 *root;
 	struct sl_entry	  cache[SL_CACHE];
 	uint64_t	  gen;		/* bumped by every change */
+	uint64_t	  walks;	/* walks so far */
 	void		**out;		/* the last result */
 	size_t		  nout, outcap;
 };
@@ -294,12 +297,25 @@ struct sl_walk {
  * (i == 0 at the root) does not match a name under evbus.
  */
 static int
-sl_walk(struct ev_sublist *sl, const struct sl_node *n,
-    const struct sl_walk *w, size_t i)
+sl_walk(struct ev_sublist *sl, struct sl_node *n, const struct sl_walk *w,
+    size_t i)
 {
-	const struct sl_node *k;
+	struct sl_node *k;
 	bool wild = !(i == 0 && w->reserved);
 	size_t j;
+
+	/*
+	 * Each (node, position) is explored once per match: without this,
+	 * a pattern of many '#' would try every way to split a long name
+	 * among them (exponential); with it a walk costs O(nodes x tokens).
+	 */
+	if (n->walk != sl->walks) {
+		n->walk = sl->walks;
+		n->at[0] = n->at[1] = n->at[2] = 0;
+	}
+	if (n->at[i / 64] & (1ULL << (i % 64)))
+		return 0;
+	n->at[i / 64] |= 1ULL << (i % 64);
 
 	if (n->hash != NULL && wild)
 		for (j = i; j <= w->n; j++)
@@ -337,6 +353,7 @@ ev_sublist_match(struct ev_sublist *sl, const char *name, size_t len,
 		w.n++;
 	}
 	sl->nout = 0;
+	sl->walks++;
 	if (sl_walk(sl, sl->root, &w, 0) == -1)
 		return -1;
 	*subs = sl->out;
@@ -344,7 +361,8 @@ ev_sublist_match(struct ev_sublist *sl, const char *name, size_t len,
 	if (len <= SL_CNAME && sl->nout <= SL_CSUBS) {
 		memcpy(e->name, name, len);
 		e->namelen = len;
-		memcpy(e->subs, sl->out, sl->nout * sizeof(*e->subs));
+		if (sl->nout > 0)
+			memcpy(e->subs, sl->out, sl->nout * sizeof(*e->subs));
 		e->nsubs = sl->nout;
 		e->gen = sl->gen;
 	}

@@ -164,6 +164,27 @@ test_cases(void)
 	ok(n == 1 && r[0] == &d, "after removing '#', the cache is fresh");
 	ev_sublist_remove(sl, "no.such", 7, &a);
 	ok(1, "removing what is not there is harmless");
+	{
+		/*
+		 * 24 '#' against a 61-token name that does not end in x: a
+		 * walk trying every split would not end in a lifetime.
+		 */
+		char pat[64], name[128];
+		size_t i, o = 0;
+
+		for (i = 0; i < 24; i++)
+			o += (size_t)snprintf(pat + o, sizeof(pat) - o, "#.");
+		snprintf(pat + o, sizeof(pat) - o, "x");
+		for (o = 0, i = 0; i < 61; i++)
+			o += (size_t)snprintf(name + o, sizeof(name) - o,
+			    "%sa", i ? "." : "");
+		ev_sublist_insert(sl, pat, strlen(pat), &a);
+		ok(ev_sublist_match(sl, name, strlen(name), &r, &n) == 0 &&
+		    n == 0, "many '#' against a long name: no match, at once");
+		name[o - 1] = 'x';
+		ok(ev_sublist_match(sl, name, strlen(name), &r, &n) == 0 &&
+		    n == 1 && r[0] == &a, "and the match when it ends in x");
+	}
 	ev_sublist_free(sl);
 }
 
