@@ -837,6 +837,12 @@ struct ev_msg	*ev_ring_get(const struct ev_ring *, uint64_t seq);
  * held events share an id, one of them.  idlen 0 finds nothing.
  * Cost: O(1) expected, one hash and a probe of each of the two tables.
  */
+/*
+ * A 64-bit hash of an id's bytes, eight at a time (ids are mostly 36-byte
+ * UUIDs); the ring's index and a subscriber's de-duplication window share
+ * it.  Not for adversaries: probing is bounded by load.
+ */
+uint64_t	 ev_id_hash(const char *, size_t);
 struct ev_msg	*ev_ring_find_id(const struct ev_ring *, const char *id,
 		    size_t idlen);
 uint64_t	 ev_ring_first(const struct ev_ring *);	/* next when empty */

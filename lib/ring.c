@@ -22,7 +22,6 @@
  */
 #define IDS_STEP	16
 
-static uint64_t	ids_hash(const char *, size_t);
 static size_t	ids_home(const struct ev_ring_ids *,
 		    const struct ev_ring_idtab *, uint64_t);
 static void	ids_place(struct ev_ring_idtab *, uint64_t, struct ev_msg *);
@@ -254,8 +253,8 @@ ev_ring_bytes(const struct ev_ring *r)
  * ids come from our own user's programs, and probing is bounded by the
  * table's load.
  */
-static uint64_t
-ids_hash(const char *s, size_t len)
+uint64_t
+ev_id_hash(const char *s, size_t len)
 {
 	const uint64_t k = 0x9e3779b97f4a7c15ULL;
 	uint64_t h = (uint64_t)len * k, w;
@@ -380,7 +379,7 @@ ids_put(struct ev_ring_ids *x, struct ev_msg *m)
 		    IDS_MIN) == -1)
 			return -1;
 	}
-	ids_place(&x->cur, ids_hash(m->id, m->idlen), m);
+	ids_place(&x->cur, ev_id_hash(m->id, m->idlen), m);
 	return 0;
 }
 
@@ -423,7 +422,7 @@ ids_del(struct ev_ring_ids *x, const struct ev_msg *m)
 
 	if (x->cur.cap == 0)
 		return;
-	h = ids_hash(m->id, m->idlen);
+	h = ev_id_hash(m->id, m->idlen);
 	if (x->old.cap == 0 || ids_tabdel(x, &x->old, m, h) == -1)
 		(void)ids_tabdel(x, &x->cur, m, h);
 	if (x->old.cap != 0)
@@ -452,7 +451,7 @@ ev_ring_find_id(const struct ev_ring *r, const char *id, size_t idlen)
 
 	if (idlen == 0 || x->cur.cap == 0)
 		return NULL;
-	h = ids_hash(id, idlen);
+	h = ev_id_hash(id, idlen);
 	for (i = 0; i < 2; i++) {
 		if ((t = tabs[i])->cap == 0)
 			continue;

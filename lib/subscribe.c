@@ -53,7 +53,6 @@ static void	sub_readable(struct ev_loop *, int, void *);
 static void	sub_writable(struct ev_loop *, int, void *);
 static void	sub_deadline(struct ev_loop *, uint64_t, void *);
 static void	sub_retry(struct ev_loop *, uint64_t, void *);
-static uint64_t	sub_hash(const char *, size_t);
 static int	sub_set_build(struct ev_subscriber *);
 static bool	sub_set_has(const struct ev_subscriber *, uint64_t);
 static void	sub_set_free(struct ev_subscriber *);
@@ -478,7 +477,9 @@ sub_on_event(struct ev_subscriber *s, const struct ev_frame *f,
 	ev.json = f->body;
 	ev.len = f->bodylen;
 	if (ev.seq > 0) {
-		h = sub_hash(id, idlen);
+		h = ev_id_hash(id, idlen);
+		if (h == 0)	/* 0 marks an empty slot of the set */
+			h = 1;
 		if (s->set != NULL) {
 			dup = sub_set_has(s, h);
 			if (--s->setleft == 0)
@@ -575,33 +576,6 @@ sub_readable(struct ev_loop *l, int fd, void *arg)
 }
 
 /* --- the de-duplication window ---------------------------------------- */
-
-/*
- * A 64-bit hash of an id's bytes, eight at a time: a multiply and a fold
- * per word, then a final mix; never 0 (0 marks an empty slot of the set).
- */
-static uint64_t
-sub_hash(const char *p, size_t len)
-{
-	const uint64_t k = 0xff51afd7ed558ccdULL;
-	uint64_t h = 0x27d4eb2f165667c5ULL ^ ((uint64_t)len * k), w;
-	size_t i;
-
-	for (i = 0; i + 8 <= len; i += 8) {
-		memcpy(&w, p + i, 8);
-		h = (h ^ w) * k;
-		h ^= h >> 31;
-	}
-	if (i < len) {
-		w = 0;
-		memcpy(&w, p + i, len - i);
-		h = (h ^ w) * k;
-	}
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
-	return h != 0 ? h : 1;
-}
 
 /*
  * Make the set of the window's hashes: open addressing, linear probing,
