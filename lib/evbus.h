@@ -897,6 +897,10 @@ struct ev_edit {
 					/* filter expressions (text, by
 					   EV_TARGET_*; NULL: unset); any
 					   set: the event's whole filter */
+	/* evroute's fire:TEMPLATE: the new name (text), checked as a
+	   producer's name; NULL: keep the event's */
+	const char		*name;
+	size_t			 namelen;
 };
 
 /*
@@ -923,6 +927,8 @@ struct ev_edit {
  * key that is not valid UTF-8, or an expression of ed->target that is not
  * UTF-8, longer than EV_TARGET_MAX bytes or not a POSIX extended regular
  * expression ("filter.node: bad regular expression 'x(': ...").
+ * ed->name replaces the event's name where it stands ("name: ..." when
+ * it is not a valid name, EV_ERR_DENIED under "evbus.").
  * Cost: that of ev_event_prepare, plus a scan of the metadata object and
  * an allocation of ed->nmeta bytes when metadata is set (and of the
  * metadata's member spans when it has more than 256), plus a regcomp per
@@ -1750,5 +1756,97 @@ int		 ev_tmpl_render(const struct ev_tmpl *, const char *json,
 int		 ev_tmpl_render_doc(const struct ev_tmpl *,
 		    struct ev_expr_doc *, struct ev_buf *out,
 		    struct ev_err *err);
+
+/*
+ * evroute: the top-level member key[0..keylen) of the doc's object, a
+ * string, decoded: 0 with s[0..*len), valid until the next call,
+ * evaluation or render on the doc (it may be in the doc's buffer), or -1
+ * with err EV_ERR_DATA: "not a JSON object (an array)", "name: missing",
+ * "name: not a string" (the last of duplicate keys counts, as in jq);
+ * EV_ERR_SYS when a long escaped string cannot be decoded.  Cost: a walk
+ * over the doc's table of top-level members; a copy only for escapes.
+ */
+int		 ev_expr_doc_string(struct ev_expr_doc *, const char *key,
+		    size_t keylen, const char **s, size_t *len,
+		    struct ev_err *err);
+
+/*
+ * route.c: evroute's rules (evroute(1) is the user's manual).  One rule a
+ * logical line, in order:
+ *
+ *	PATTERN [where FILTER] -> ACTION
+ *
+ * ACTION: stdout, stderr, drop, file:PATH, exec:CMD, fire, fire:TEMPLATE.
+ * A line whose last non-blank character is '\' goes on on the next one.
+ * A line whose first non-blank character is '#' is a comment, unless it
+ * starts a rule for a pattern starting with '#': "#." ("#.crashed ->
+ * stderr"), or '#' alone followed by "->" or the word "where" ("# ->
+ * drop").  Blank lines are ignored.
+ */
+#define EV_ROUTES_TEXT_MAX	(1024 * 1024)	/* bytes of one routes text */
+
+enum ev_route_action {
+	EV_ROUTE_STDOUT,
+	EV_ROUTE_STDERR,
+	EV_ROUTE_FILE,		/* arg: the path */
+	EV_ROUTE_EXEC,		/* arg: the command, for sh -c */
+	EV_ROUTE_FIRE,		/* arg: the template, or NULL: keep the name */
+	EV_ROUTE_DROP,
+};
+
+struct ev_route {
+	char			*pat;		/* the pattern, checked */
+	size_t			 patlen;
+	char			*where;		/* the filter's text, or NULL */
+	struct ev_expr		*expr;		/* it compiled, or NULL */
+	enum ev_route_action	 action;
+	char			*arg;		/* see the actions; else NULL */
+	struct ev_tmpl		*tmpl;		/* fire's template compiled */
+	const char		*src;		/* the text it was in: its */
+	unsigned		 line;		/* name, the line it starts on */
+};
+
+/* Zero-initialized, then filled by ev_routes_parse and ev_routes_load. */
+struct ev_routes {
+	struct ev_route		*r;		/* r[0..n) in order */
+	size_t			 n, cap;
+	char			**src;		/* the texts' names */
+	size_t			 nsrc;
+	struct ev_sublist	*index;		/* for ev_routes_match */
+	size_t			 indexed;	/* rules in the index */
+	size_t			*out;		/* ev_routes_match's answer */
+};
+
+/*
+ * Parse text[0..len) (name is what messages call it: a file's path,
+ * "-e 2") and append its rules to rs.  0, or -1 with err and none of
+ * this text's rules added: EV_ERR_DATA "NAME:LINE:COLUMN: why" (the
+ * column counts characters from 1; a filter's or template's own error is
+ * told at its column on the line), EV_ERR_LIMIT over EV_ROUTES_TEXT_MAX,
+ * EV_ERR_SYS when out of memory.  Cost: linear in the text, plus
+ * compiling each filter and template.
+ */
+int	ev_routes_parse(struct ev_routes *, const char *text, size_t len,
+	    const char *name, struct ev_err *);
+/* Read the file at path and parse it (its path names it).  As above. */
+int	ev_routes_load(struct ev_routes *, const char *path, struct ev_err *);
+void	ev_routes_free(struct ev_routes *);
+/*
+ * Append the rules to out, one a line, as text that parses to the same
+ * rules: PATTERN[ where FILTER] -> ACTION.  0, or -1 (ENOMEM) with out
+ * unchanged.
+ */
+int	ev_routes_describe(const struct ev_routes *, struct ev_buf *out);
+/*
+ * The rules whose pattern matches the event name[0..len) (a wildcard
+ * first token not reaching names under "evbus."), by their index in
+ * rs->r, in rule order: (*idx)[0..*n), valid until the next call.  Their
+ * filters are the caller's to evaluate.  The first call (and the first
+ * after rules were added) builds the index.  0, or -1 with errno ENOMEM.
+ * Cost: a hash lookup for a name seen recently (ev_sublist_match), else
+ * a walk of the index along the name's tokens; a sort of the matches.
+ */
+int	ev_routes_match(struct ev_routes *, const char *name, size_t len,
+	    const size_t **idx, size_t *n);
 
 #endif /* EVBUS_H */

@@ -920,6 +920,35 @@ put_filter(struct ev_buf *out, bool *comma, const struct ev_edit *ed,
 	return 0;
 }
 
+/* evroute's rename: a new name must be one a producer may fire. */
+static int
+edit_name_check(const char *name, size_t len, struct ev_err *err)
+{
+	if (ev_name_check(name, len, err) == -1)
+		return -1;
+	if (ev_name_reserved(name, len))
+		return ev_err_set(err, EV_ERR_DENIED, "name '%.*s': names "
+		    "under evbus. are the bus's own", (int)len, name);
+	return 0;
+}
+
+/* Append the new name member (comma first unless first), noted in info. */
+static int
+put_new_name(struct ev_buf *out, bool *comma, const struct ev_edit *ed,
+    struct ev_evinfo *info, struct ev_err *err)
+{
+	if ((*comma && ev_buf_putc(out, ',') == -1) ||
+	    ev_buf_append(out, "\"name\":", 7) == -1)
+		return ev_err_sys(err, "event");
+	*comma = true;
+	if (ev_json_put_string(out, ed->name, ed->namelen, err) == -1)
+		return -1;
+	memcpy(info->name, ed->name, ed->namelen);
+	info->name[ed->namelen] = '\0';
+	info->namelen = ed->namelen;
+	return 0;
+}
+
 int
 ev_event_edit(const char *buf, size_t len, const struct ev_prepare *prep,
     const struct ev_edit *ed, struct ev_buf *out, struct ev_evinfo *info,
@@ -936,6 +965,9 @@ ev_event_edit(const char *buf, size_t len, const struct ev_prepare *prep,
 	int rv = -1;
 
 	if (ed->id != NULL && edit_id_check(ed->id, ed->idlen, err) == -1)
+		return -1;
+	if (ed->name != NULL && edit_name_check(ed->name, ed->namelen,
+	    err) == -1)
 		return -1;
 	if (event_scan(buf, len, prep->maxdepth, false, &scan, info,
 	    err) == -1 || check_target(info, err) == -1)
@@ -973,6 +1005,12 @@ ev_event_edit(const char *buf, size_t len, const struct ev_prepare *prep,
 			if (!newid)
 				break;
 			if (put_new_id(out, &comma, ed, info, err) == -1)
+				goto fail;
+			continue;
+		case F_NAME:
+			if (ed->name == NULL)
+				break;
+			if (put_new_name(out, &comma, ed, info, err) == -1)
 				goto fail;
 			continue;
 		case F_ERROR:

@@ -2997,3 +2997,30 @@ ev_tmpl_render(const struct ev_tmpl *t, const char *json, size_t len,
 	ev_buf_free(&d.big);
 	return r;
 }
+
+/* --- evroute: a top-level string member of a doc (the event's name) --- */
+
+int
+ev_expr_doc_string(struct ev_expr_doc *d, const char *key, size_t keylen,
+    const char **s, size_t *len, struct ev_err *err)
+{
+	struct ctx c;
+	struct val v;
+
+	if (!d->ok)
+		return ev_err_set(err, EV_ERR_DATA,
+		    "no valid JSON text to read");
+	if (d->root.t != VT_OBJ)
+		return ev_err_set(err, EV_ERR_DATA, "not a JSON object "
+		    "(%s %s)", d->root.t == VT_ARR || d->root.t == VT_OBJ ?
+		    "an" : "a", kind_name(d->root.t));
+	if (!obj_get(d, &d->root, key, keylen, &v))
+		return ev_err_set(err, EV_ERR_DATA, "%.*s: missing",
+		    (int)keylen, key);
+	if (v.t != VT_STR)
+		return ev_err_set(err, EV_ERR_DATA, "%.*s: not a string",
+		    (int)keylen, key);
+	c.doc = d;
+	c.err = err;
+	return str_bytes(&c, &v, s, len);
+}
