@@ -267,6 +267,9 @@ parse_action(struct lline *l, struct ev_route *r, size_t a, size_t e)
 		if (k == e)
 			return lfail(l, k, "%s: expected %s after ':'",
 			    acts[i].word, acts[i].what);
+		/* Written out again, it would go on on the next line. */
+		if (s[e - 1] == '\\')
+			return lfail(l, e - 1, "a rule cannot end in '\\'");
 		if ((r->arg = dup_span(s + k, e - k)) == NULL)
 			return ev_err_sys(l->err, "routes");
 		if (r->action == EV_ROUTE_FIRE &&

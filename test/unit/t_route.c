@@ -109,6 +109,9 @@ test_continuation(void)
 	    "'->'", "an empty line ends a continued one");
 	check("a -> stdout \\", "E:f:1:13: '\\' at the end of the text: "
 	    "nothing to go on with", "continued at the end");
+	check("a -> exec:echo \\\\\n  \n", "E:f:1:16: a rule cannot end "
+	    "in '\\'", "a rule ending in '\\' (two of them, one a "
+	    "continuation)");
 	check("a -> stdout \\\n", "E:f:1:13: '\\' at the end of the text: "
 	    "nothing to go on with", "continued before the end");
 }
