@@ -29,6 +29,9 @@
 #define BACKOFF_MAX	5000		/* ... doubling up to this */
 #define BACKOFF_RESET	10000		/* a child that ran this long
 					   starts again from BACKOFF_MIN */
+#define FUTILE_MAX	5		/* after the input, children that
+					   read nothing before evroute gives
+					   up on the rest */
 
 enum sink_kind {
 	SK_STDOUT,
@@ -45,7 +48,9 @@ struct sink {
 	int		 fd;		/* -1: not open (exec: no child) */
 	bool		 nonblock;	/* writes may stop short: POLLOUT */
 	bool		 sock;		/* a socket: send(MSG_DONTWAIT) */
-	bool		 midline;	/* the last write ended inside a line */
+	int		 rfd;		/* exec: the pipe's read end, kept so
+					   that what a dead child left unread
+					   goes to the next one */
 	bool		 closing;	/* exec: input closed at the end */
 	struct ev_buf	 buf;
 	/* exec only */
@@ -53,6 +58,9 @@ struct sink {
 	int64_t		 started;	/* ev_mono_ms() at its start */
 	int64_t		 backoff;	/* ms before the next start */
 	uint64_t	 timer;		/* a pending restart */
+	size_t		 unread0;	/* bytes in the pipe at its start */
+	unsigned	 futile;	/* after the input: children in a row
+					   that read nothing */
 	struct evroute	*e;
 };
 

@@ -6,6 +6,7 @@
  * reader makes its sink fill up to SINK_HIGH, which stops evroute from
  * reading its input until the sink drains (see input.c).
  */
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -54,6 +55,7 @@ sink_get(struct evroute *e, enum sink_kind kind, const char *arg)
 	s->kind = kind;
 	s->arg = arg;
 	s->fd = -1;
+	s->rfd = -1;
 	s->e = e;
 	if (asprintf(&s->name, "%s%s", pre[kind], arg != NULL &&
 	    kind >= SK_FILE ? arg : "") == -1)
@@ -94,10 +96,24 @@ file_open(const char *path)
 	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
 }
 
+/* Bytes in an exec rule's pipe that no child has read yet. */
+static size_t
+exec_unread(const struct sink *s)
+{
+	int n;
+
+	if (s->rfd < 0 || ioctl(s->rfd, FIONREAD, &n) == -1 || n < 0)
+		return 0;
+	return (size_t)n;
+}
+
 /*
- * Start sh -c CMD with its standard input a pipe from us (the write end
- * non-blocking), its standard output and error ours, SIGPIPE and SIGHUP
- * at their defaults.  -1 with errno when it cannot be started.
+ * Start sh -c CMD with its standard input the rule's pipe, its standard
+ * output and error ours, SIGPIPE and SIGHUP at their defaults.  The pipe
+ * is made at the first start and kept: evroute holds its read end too,
+ * so that the lines a child did not read before it died are read by the
+ * next one (and a write never fails with EPIPE).  -1 with errno when it
+ * cannot be started.
  */
 static int
 exec_start(struct sink *s)
@@ -110,10 +126,18 @@ exec_start(struct sink *s)
 	int p[2], rc;
 	pid_t pid;
 
-	if (pipe2(p, O_CLOEXEC) == -1)
-		return -1;
+	if (s->rfd < 0) {
+		if (pipe2(p, O_CLOEXEC) == -1)
+			return -1;
+		if (fcntl(p[1], F_SETFL, O_NONBLOCK) == -1)
+			fatal(s->e, EV_EX_SOFTWARE, "%s: fcntl: %s", s->name,
+			    strerror(errno));
+		s->rfd = p[0];
+		s->fd = p[1];
+		s->nonblock = true;
+	}
 	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, p[0], 0);
+	posix_spawn_file_actions_adddup2(&fa, s->rfd, 0);
 	posix_spawnattr_init(&at);
 	sigemptyset(&def);
 	sigaddset(&def, SIGPIPE);
@@ -126,20 +150,15 @@ exec_start(struct sink *s)
 	rc = posix_spawn(&pid, "/bin/sh", &fa, &at, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
-	close(p[0]);
 	if (rc != 0) {
-		close(p[1]);
 		errno = rc;
 		return -1;
 	}
-	if (fcntl(p[1], F_SETFL, O_NONBLOCK) == -1 ||
-	    ev_loop_child_add(&s->e->loop, pid, on_child, s, &err) == -1)
+	if (ev_loop_child_add(&s->e->loop, pid, on_child, s, &err) == -1)
 		fatal(s->e, EV_EX_SOFTWARE, "%s: %s", s->name, err.msg);
-	s->fd = p[1];
-	s->nonblock = true;
 	s->pid = pid;
 	s->started = ev_mono_ms();
-	s->midline = false;
+	s->unread0 = exec_unread(s);
 	return 0;
 }
 
@@ -190,43 +209,15 @@ sink_put(struct evroute *e, struct sink *s, const char *line, size_t len)
 		e->paused = true;
 }
 
-/* The child's end is gone: forget the rest of a line it got part of. */
-static void
-exec_lost(struct sink *s)
-{
-	const char *p, *nl;
-
-	if (s->fd >= 0) {
-		ev_loop_fd_del(&s->e->loop, s->fd);
-		close(s->fd);
-		s->fd = -1;
-	}
-	if (s->midline && ev_buf_unread(&s->buf) > 0) {
-		p = ev_buf_head(&s->buf);
-		nl = memchr(p, '\n', ev_buf_unread(&s->buf));
-		ev_buf_consume(&s->buf, nl != NULL ? (size_t)(nl - p) + 1 :
-		    ev_buf_unread(&s->buf));
-	}
-	s->midline = false;
-}
-
-/* A write failed with errno. */
+/* A write failed with errno: exits 74. */
 static void
 sink_failed(struct sink *s)
 {
 	int saved = errno;
 
-	if (s->kind != SK_EXEC) {
-		if (s->kind == SK_STDOUT && saved == EPIPE)
-			exit(EV_EX_IOERR);
-		fatal(s->e, EV_EX_IOERR, "%s: %s", s->name, strerror(saved));
-	}
-	/* The child closed its input but may run on: stop it. */
-	report(s->e, "%s: closed its input (%s); stopping it", s->name,
-	    strerror(saved));
-	exec_lost(s);
-	if (s->pid > 0)
-		kill(s->pid, SIGTERM);
+	if (s->kind == SK_STDOUT && saved == EPIPE)
+		exit(EV_EX_IOERR);
+	fatal(s->e, EV_EX_IOERR, "%s: %s", s->name, strerror(saved));
 }
 
 /*
@@ -247,7 +238,6 @@ sink_write(struct sink *s)
 		else
 			n = write(s->fd, ev_buf_head(&s->buf), left);
 		if (n > 0) {
-			s->midline = ev_buf_head(&s->buf)[n - 1] != '\n';
 			ev_buf_consume(&s->buf, (size_t)n);
 			continue;
 		}
@@ -357,11 +347,12 @@ describe_status(int status, char *buf, size_t size)
 }
 
 /*
- * An exec child ended.  After its input was closed at the end, status 0
- * is the normal end; anything else is reported (status 1 for evroute
- * when it was not 0), and while there is input to come, or lines for it,
- * it is started again after the backoff: 100 ms, doubling up to 5 s,
- * back to 100 ms once a child has run for 10 s.
+ * An exec child ended.  Once the input is done and the pipe is empty,
+ * that is its normal end: only a status other than 0 is reported (and
+ * makes evroute's status 1).  Otherwise it is reported and started
+ * again after the backoff (100 ms, doubling up to 5 s, back to 100 ms
+ * once a child has run for 10 s), to read what is in the pipe and what
+ * is still to come.
  */
 static void
 on_child(struct ev_loop *loop, pid_t pid, int status, void *arg)
@@ -374,17 +365,32 @@ on_child(struct ev_loop *loop, pid_t pid, int status, void *arg)
 
 	(void)pid;
 	s->pid = 0;
-	exec_lost(s);
 	if (failed)
 		e->status = EV_EX_REJECTED;
 	describe_status(status, how, sizeof(how));
-	if (e->eof && ev_buf_unread(&s->buf) == 0)
-		s->closing = true;	/* nothing more for it */
-	if (s->closing) {
+	if (e->eof && ev_buf_unread(&s->buf) == 0 && exec_unread(s) == 0) {
 		if (failed)
 			report(e, "%s: %s", s->name, how);
 		return;
 	}
+	/* After the input, a command that reads nothing is given up on. */
+	if (e->eof && exec_unread(s) >= s->unread0 &&
+	    ++s->futile >= FUTILE_MAX) {
+		report(e, "%s: %s; %u times in a row without reading: "
+		    "giving up on the %zu bytes left for it", s->name, how,
+		    s->futile, exec_unread(s) + ev_buf_unread(&s->buf));
+		e->status = EV_EX_REJECTED;
+		ev_buf_reset(&s->buf);
+		if (s->fd >= 0) {
+			ev_loop_fd_del(loop, s->fd);
+			close(s->fd);
+			s->fd = -1;
+		}
+		s->closing = true;
+		return;
+	}
+	if (exec_unread(s) < s->unread0)
+		s->futile = 0;
 	if (ev_mono_ms() - s->started >= BACKOFF_RESET)
 		s->backoff = BACKOFF_MIN;
 	report(e, "%s: %s; starting it again in %lld ms", s->name, how,
@@ -417,9 +423,9 @@ on_restart(struct ev_loop *loop, uint64_t id, void *arg)
 }
 
 /*
- * At the end of the input: is every destination done?  An exec child
- * whose lines are all written gets its input closed (its EOF) here, and
- * is done once it has exited.
+ * At the end of the input: is every destination done?  An exec rule
+ * whose lines are all in its pipe gets the pipe's write end closed (its
+ * child's EOF) and is done once no child runs and none is to start.
  */
 bool
 sink_done(struct evroute *e)
@@ -436,16 +442,12 @@ sink_done(struct evroute *e)
 		}
 		if (s->kind != SK_EXEC)
 			continue;
-		if (!s->closing && s->pid == 0 && s->timer != 0) {
-			/* Nothing left for it: no need to start it again. */
-			ev_loop_timer_del(&e->loop, s->timer);
-			s->timer = 0;
-			s->closing = true;
-		}
-		if (s->fd >= 0 && !s->closing) {
-			ev_loop_fd_del(&e->loop, s->fd);
-			close(s->fd);
-			s->fd = -1;
+		if (!s->closing) {
+			if (s->fd >= 0) {
+				ev_loop_fd_del(&e->loop, s->fd);
+				close(s->fd);
+				s->fd = -1;
+			}
 			s->closing = true;
 		}
 		if (s->pid > 0 || s->timer != 0)
@@ -464,6 +466,8 @@ sink_close_all(struct evroute *e)
 		s = e->sinks[i];
 		if (s->fd > 2)
 			close(s->fd);
+		if (s->rfd >= 0)
+			close(s->rfd);
 		ev_buf_free(&s->buf);
 		free(s->name);
 		free(s);
