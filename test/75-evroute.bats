@@ -224,3 +224,115 @@ events() {
 	collect 4 "$T/again" 'request.#'
 	cmp "$T/all" "$T/again"
 }
+
+# bp_input N: N events of about 90 bytes, bp.x with payloads 1..N.
+bp_input() {
+	awk -v n="$1" 'BEGIN { for (i = 1; i <= n; i++)
+	    printf "{\"name\":\"bp.x\",\"payload\":{\"i\":%d,\"pad\":\"%s\"}}\n",
+		i, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" }'
+}
+
+# stalled PID: asleep in poll(2) while its standard input, a regular
+# file, could be read at once: it is not watching its input.
+stalled() {
+	[[ $(cat "/proc/$1/wchan" 2>/dev/null) == *poll* ]]
+}
+
+# check_bounded PID FILE: PID read only a little of FILE and holds little
+# memory (unless instrumented: then RSS is not its own).
+check_bounded() {
+	local pos size rss
+	pos=$(awk '/^pos:/ { print $2 }' "/proc/$1/fdinfo/0")
+	size=$(stat -c %s "$2")
+	rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$1/status")
+	echo "read $pos of $size bytes; VmRSS $rss kB" >&2
+	[ "$pos" -lt $((size / 8)) ] || fail "read $pos of $size bytes"
+	ev_instrumented || [ "$rss" -lt 16384 ] ||
+	    fail "VmRSS $rss kB while its consumer is stuck"
+}
+
+@test "file: SIGHUP opens the files again (log rotation)" {
+	mkfifo in
+	"${ER[@]}" -e 'a -> file:log' -e 'b -> file:log' <in >out 2>err 3>&- &
+	pid=$!
+	EV_PIDS+=("$pid")
+	exec {w}>in
+	ev a 1 >&"$w"
+	wait_lines log 1
+	mv log log.1
+	kill -HUP "$pid"
+	wait_for "[ -e log ]"
+	ev b 2 >&"$w"
+	wait_lines log 1
+	exec {w}>&-
+	finish "$pid" 0
+	assert_equal "$(cat log.1)" '{"name":"a","payload":1}'
+	assert_equal "$(cat log)" '{"name":"b","payload":2}'
+	assert_equal "$(cat err out)" ""
+}
+
+@test "exec: one long-running child per rule, started again after it dies, its death reported" {
+	mkfifo in
+	"${ER[@]}" -e 'j.# -> exec:echo $$ >>pids; exec cat >>got' <in >out 2>err 3>&- &
+	pid=$!
+	EV_PIDS+=("$pid")
+	exec {w}>in
+	ev j.a 1 >&"$w"
+	ev j.b 2 >&"$w"
+	wait_lines got 2
+	assert_equal "$(nlines pids)" 1
+	kill -KILL "$(cat pids)"
+	wait_grep err 'killed by signal 9'
+	ev j.c 3 >&"$w"
+	wait_lines got 3
+	assert_equal "$(nlines pids)" 2
+	exec {w}>&-
+	finish "$pid" 1
+	assert_equal "$(cat err)" 'evroute: exec:echo $$ >>pids; exec cat >>got: was killed by signal 9 (Killed); starting it again in 100 ms'
+	assert_equal "$(cat got)" "$(ev j.a 1; ev j.b 2; ev j.c 3)"
+}
+
+@test "exec: what a dead child left unread goes to the next, with growing backoff" {
+	{ ev j 1; ev j 2; ev j 3; } >in
+	run_fails 1 evroute -e 'j -> exec:read -r l && echo "$l" >>got; exit 3' <in
+	assert_equal "$(cat got)" "$(cat in)"
+	assert_equal "$stderr" "$(printf '%s\n' \
+	    'evroute: exec:read -r l && echo "$l" >>got; exit 3: exited with status 3; starting it again in 100 ms' \
+	    'evroute: exec:read -r l && echo "$l" >>got; exit 3: exited with status 3; starting it again in 200 ms' \
+	    'evroute: exec:read -r l && echo "$l" >>got; exit 3: exited with status 3')"
+}
+
+@test "exec: a command that never reads is given up on after the input" {
+	{ ev j 1; ev j 2; } >in
+	run_fails 1 evroute -e 'j -> exec:exit 2' <in
+	assert_equal "${stderr_lines[-1]}" 'evroute: exec:exit 2: exited with status 2; 5 times in a row without reading: giving up on the 50 bytes left for it'
+}
+
+@test "backpressure: a stuck exec consumer stops the reading; memory stays bounded" {
+	bp_input 200000 >big
+	mkfifo go
+	"${ER[@]}" -e 'bp.# -> exec:read -r _ <go; exec cat >got' <big \
+	    >out 2>err 3>&- &
+	pid=$!
+	EV_PIDS+=("$pid")
+	wait_for "stalled $pid"
+	check_bounded "$pid" big
+	echo go >go
+	finish "$pid" 0
+	cmp big got
+}
+
+@test "backpressure: a stuck reader of stdout stops the reading too" {
+	bp_input 200000 >big
+	mkfifo go outp
+	(read -r _ <go; exec cat >got) <outp 3>&- &
+	EV_PIDS+=("$!")
+	"${ER[@]}" -e "# -> stdout" <big >outp 2>err 3>&- &
+	pid=$!
+	EV_PIDS+=("$pid")
+	wait_for "stalled $pid"
+	check_bounded "$pid" big
+	echo go >go
+	finish "$pid" 0
+	wait_for "cmp -s big got"
+}
