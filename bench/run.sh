@@ -607,6 +607,28 @@ for s in $SYSTEMS; do
 	"stop_$s"
 done
 
+# --- workload 6: routing, evroute beside jq (bench/route.sh) --------------
+
+if has evbus; then
+	log "workload 6: evroute with 20 rules beside jq -c 'select(...)', $RUNS runs"
+	if nice sh "$HERE/route.sh" "$BIN" "$T/events.ndjson" "$RUNS" \
+	    > "$T/route.tsv" 2>> "$T/route.err"; then
+		while IFS="	" read -r w wall cpu; do
+			case $w in
+			evroute) sys=evbus;;
+			jq) sys=jq;;
+			*) continue;;
+			esac
+			record "6 routing, 20 rules (wall time)" "$sys" events/s \
+			    higher "$wall"
+			record "6 routing, 20 rules (CPU time)" "$sys" events/s \
+			    higher "$cpu"
+		done < "$T/route.tsv"
+	else
+		fail "routing: $(tail -n 2 "$T/route.err" | tr '\n' ' ')"
+	fi
+fi
+
 # --- the table ------------------------------------------------------------
 
 # Each figure: median, min and max over its runs; ratio = system / evbus.
@@ -634,7 +656,7 @@ if [ -s "$T/results.tsv" ]; then
 fi
 
 # Sort rows by workload then by system order; add the ratio to evbus.
-RANK="evbus mosquitto redis nats dbus /bin/true"
+RANK="evbus mosquitto redis nats dbus /bin/true jq"
 awk -F '\t' -v rank="$RANK" '
 BEGIN { nr = split(rank, r, " "); for (i = 1; i <= nr; i++) pos[r[i]] = i }
 function fmt(x, u) {
