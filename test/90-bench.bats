@@ -30,6 +30,11 @@ setup() {
 		assert_line --regexp "^\| $w[^|]*\| evbus \| $num \| $num \| $num \|"
 	done
 	assert_line --regexp '^\| 3 single-shot publish[^|]*\| /bin/true \| '
+	# Workload 6: evroute (the evbus row) beside jq.
+	for w in 'wall time' 'CPU time'; do
+		assert_line --regexp "^\| 6 routing, 20 rules \($w\) \| evbus \| $num \|"
+		assert_line --regexp "^\| 6 routing, 20 rules \($w\) \| jq \| $num \|"
+	done
 	table=$output
 
 	# The results file has the same table and the machine's description.
