@@ -336,3 +336,54 @@ check_bounded() {
 	finish "$pid" 0
 	wait_for "cmp -s big got"
 }
+
+@test "evroute(1) EXAMPLES: requests to a file, repeated crashes to a command, the rest dropped" {
+	start_bus
+	printf '#!/bin/sh\nexec cat >>paged\n' >page-oncall.sh
+	chmod +x page-oncall.sh
+	evfire -q request.echo '{"command":"say"}'
+	evfire -q web.crashed '{"crash_count":5}'
+	evfire -q db.crashed '{"crash_count":1}'
+	evfire -q other.thing
+	run_ok sh -c "evsub --from 0 -c 4 '#' | evroute \\
+	    -e 'request.# -> file:requests.ndjson' \\
+	    -e '*.crashed where .payload.crash_count > 3 -> exec:./page-oncall.sh' \\
+	    -e '# -> drop'"
+	assert_output ""
+	assert_equal "$(jq -r .name requests.ndjson)" request.echo
+	assert_equal "$(jq -r .name paged)" web.crashed
+}
+
+@test "evroute(1) EXAMPLES: Beer Garden's routing keys; firing evsub's events back publishes nothing" {
+	start_bus
+	evfire -q beergarden.request '{"system":"echo","system_version":"1.0.0","instance_name":"default"}'
+	run_ok sh -c "evsub --from 0 -c 1 beergarden.request | evroute -e 'beergarden.request -> fire:request.{.payload.system}.{.payload.system_version|mangle}.{.payload.instance_name}'"
+	collect 1 got 'request.#'
+	assert_equal "$(jq -r .name got)" request.echo.1-0-0.default
+	run_ok sh -c "evsub --from 0 -c 2 '#' | evroute -e '# -> fire'"
+	collect 3 all '#'
+	assert_equal "$(jq -r .name all)" "$(printf '%s\n' beergarden.request \
+	    request.echo.1-0-0.default test.sentinel)"
+}
+
+@test "evroute(1) EXAMPLES: a routes file checked; -a with an archive and errors" {
+	cat >routes.conf <<'ROUTES'
+# Requests, kept.
+request.# -> file:requests.ndjson
+
+# Errors of any kind, shown.
+# where .error -> stderr
+
+# Crashes that keep coming back.
+*.crashed where .payload.crash_count > 3 \
+    -> exec:logger -t oncall
+ROUTES
+	run_ok sh -c 'evroute -f routes.conf --check; echo $?'
+	assert_output 0
+	{ ev a; echo '{"name":"b","error":true}'; } >events.ndjson
+	run_ok evroute -a -e '# -> file:all.ndjson' -e '# where .error -> stderr' \
+	    --unmatched=drop <events.ndjson
+	assert_output ""
+	assert_equal "$stderr" '{"name":"b","error":true}'
+	cmp events.ndjson all.ndjson
+}
