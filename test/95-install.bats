@@ -14,6 +14,11 @@ load helper
 		    fail "no completion for $p"
 	done
 	[ -f "$T/stage/usr/share/man/man8/evbusd.8" ]
+	# evroute, its manual and its completion.
+	[ -x "$T/stage/usr/bin/evroute" ] || fail "no evroute"
+	[ -f "$T/stage/usr/share/man/man1/evroute.1" ] || fail "no evroute(1)"
+	[ -f "$T/stage/usr/share/bash-completion/completions/evroute" ] ||
+	    fail "no completion for evroute"
 	[ -f "$T/stage/usr/share/man/man7/evbus.7" ]
 	run grep '^ExecStart=' "$T/stage/usr/lib/systemd/user/evbusd.service"
 	assert_output "ExecStart=/usr/bin/evbusd"
