@@ -796,10 +796,12 @@ test_core(void)
 }
 
 static void	test_edit(void);
+static void	test_edit_name(void);
 
 int
 main(void)
 {
+	test_edit_name();
 	test_names();
 	test_prepare_bad();
 	test_prepare_good();
@@ -1059,4 +1061,40 @@ test_edit(void)
 	ev_buf_free(&out);
 	ev_buf_free(&ref);
 	ev_buf_free(&big);
+}
+
+/* evroute's fire:TEMPLATE: ev_edit.name renames where the name stands. */
+static void
+test_edit_name(void)
+{
+	struct ev_edit ed;
+	struct ev_evinfo info;
+	struct ev_buf out = { 0 };
+	struct ev_err err;
+	int r;
+
+	memset(&ed, 0, sizeof(ed));
+	ed.name = "request.echo.1-0-0.default";
+	ed.namelen = strlen(ed.name);
+	r = edit("{\"id\":\"x\",\"name\":\"req\",\"seq\":3,\"payload\":1}",
+	    &nofill, &ed, &out, &info, &err);
+	ok(edited(r, &out, "{\"id\":\"x\",\"name\":\"request.echo.1-0-0."
+	    "default\",\"payload\":1}"), "edit: name replaced where it stands");
+	is_str(info.name, "request.echo.1-0-0.default", "edit: info has it");
+	ed.name = "a..b";
+	ed.namelen = 4;
+	r = edit("{\"name\":\"req\"}", &nofill, &ed, &out, &info, &err);
+	ok(r == -1 && err.kind == EV_ERR_DATA &&
+	    strcmp(err.msg, "name 'a..b': empty token") == 0,
+	    "edit: a bad new name refused: %s", err.msg);
+	ed.name = "evbus.x";
+	ed.namelen = 7;
+	r = edit("{\"name\":\"req\"}", &nofill, &ed, &out, &info, &err);
+	ok(r == -1 && err.kind == EV_ERR_DENIED, "edit: evbus. refused");
+	ed.name = "ok";
+	ed.namelen = 2;
+	r = edit("{\"name\":\"a..b\"}", &nofill, &ed, &out, &info, &err);
+	ok(r == -1 && err.kind == EV_ERR_DATA,
+	    "edit: the old name is still checked");
+	ev_buf_free(&out);
 }

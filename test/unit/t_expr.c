@@ -762,9 +762,62 @@ test_tmpl_doc(void)
 	ev_buf_free(&out);
 }
 
+/*
+ * evroute's reading of a doc: a top-level string member, decoded, and
+ * Beer Garden's routing key rendered from the same doc.
+ */
+static void
+test_doc_string(void)
+{
+	static const char bg[] = "{\"name\":\"beergarden.request\","
+	    "\"payload\":{\"system\":\"echo\",\"system_version\":\"1.0.0\","
+	    "\"instance_name\":\"default\"}}";
+	static const char esc[] = "{\"name\":\"a\\u002eb\",\"name2\":1}";
+	static const char twice[] = "{\"name\":\"x\",\"name\":\"y\"}";
+	struct ev_expr_doc *d = ev_expr_doc_new();
+	struct ev_tmpl *t;
+	struct ev_buf out = { 0 };
+	struct ev_err err;
+	const char *s;
+	size_t len;
+
+	ev_expr_doc_set(d, bg, strlen(bg), &err);
+	ok(ev_expr_doc_string(d, "name", 4, &s, &len, &err) == 0 &&
+	    len == 18 && memcmp(s, "beergarden.request", 18) == 0,
+	    "doc_string: the name");
+	t = ev_tmpl_compile("request.{.payload.system}."
+	    "{.payload.system_version|mangle}.{.payload.instance_name}", &err);
+	ok(t != NULL && ev_tmpl_render_doc(t, d, &out, &err) == 0,
+	    "Beer Garden's routing key renders");
+	is_str(out.data, "request.echo.1-0-0.default",
+	    "... with the version's dots mangled");
+	ok(ev_expr_doc_string(d, "payload", 7, &s, &len, &err) == -1 &&
+	    strcmp(err.msg, "payload: not a string") == 0,
+	    "doc_string: not a string: %s", err.msg);
+	ok(ev_expr_doc_string(d, "id", 2, &s, &len, &err) == -1 &&
+	    strcmp(err.msg, "id: missing") == 0, "doc_string: missing");
+	ev_expr_doc_set(d, esc, strlen(esc), &err);
+	ok(ev_expr_doc_string(d, "name", 4, &s, &len, &err) == 0 &&
+	    len == 3 && memcmp(s, "a.b", 3) == 0, "doc_string: decoded");
+	ev_expr_doc_set(d, twice, strlen(twice), &err);
+	ok(ev_expr_doc_string(d, "name", 4, &s, &len, &err) == 0 &&
+	    len == 1 && *s == 'y', "doc_string: the last of two, as jq");
+	ev_expr_doc_set(d, "[1]", 3, &err);
+	ok(ev_expr_doc_string(d, "name", 4, &s, &len, &err) == -1 &&
+	    strcmp(err.msg, "not a JSON object (an array)") == 0,
+	    "doc_string: not an object: %s", err.msg);
+	ok(ev_expr_doc_set(d, "{", 1, &err) == -1 &&
+	    ev_expr_doc_string(d, "name", 4, &s, &len, &err) == -1,
+	    "doc_string: no valid text");
+	ev_tmpl_free(t);
+	ev_expr_doc_free(d);
+	ev_buf_free(&out);
+}
+
 int
 main(void)
 {
+	test_doc_string();
 	test_cases();
 	test_messages();
 	test_order();
