@@ -258,9 +258,10 @@ setup(struct evroute *e)
 	}
 	if (!e->drop_unmatched)
 		e->out = sink_get(e, SK_STDOUT, NULL);
-	if (e->unroutable_file != NULL)
+	/* Only fire rules make unroutable events. */
+	if (fire && e->unroutable_file != NULL)
 		e->unroutable = sink_get(e, SK_FILE, e->unroutable_file);
-	else if (!e->drop_unroutable)
+	else if (fire && !e->drop_unroutable)
 		e->unroutable = sink_get(e, SK_STDERR, NULL);
 	signals(e);
 	sink_open_all(e);
