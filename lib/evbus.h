@@ -1781,7 +1781,8 @@ int		 ev_expr_doc_string(struct ev_expr_doc *, const char *key,
  * A line whose first non-blank character is '#' is a comment, unless it
  * starts a rule for a pattern starting with '#': "#." ("#.crashed ->
  * stderr"), or '#' alone followed by "->" or the word "where" ("# ->
- * drop").  Blank lines are ignored.
+ * drop"; "#->" is a rule too, refused for its missing blank).  Blank
+ * lines are ignored.
  */
 #define EV_ROUTES_TEXT_MAX	(1024 * 1024)	/* bytes of one routes text */
 

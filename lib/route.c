@@ -14,7 +14,8 @@
  * whose first non-blank character is '#' is a comment unless it is a rule
  * for a pattern starting with '#': '#' followed by a '.' ("#.crashed ->
  * stderr"), or '#' alone followed by the word "where" or by "->" ("# ->
- * drop", "# where .error -> stderr").  Nothing else is a comment: there
+ * drop", "# where .error -> stderr"; "#-> drop" too, which is then an
+ * error for its missing blank).  Nothing else is a comment: there
  * are no comments at the end of a rule (exec:CMD and file:PATH take the
  * rest of the line, '#' included).
  *
@@ -212,6 +213,9 @@ static bool
 is_comment(const char *s, size_t n, size_t i)
 {
 	if (i + 1 < n && s[i + 1] == '.')
+		return false;
+	/* "#->": a rule written without its blank, told so, never lost. */
+	if (n - i >= 3 && s[i + 1] == '-' && s[i + 2] == '>')
 		return false;
 	if (i + 1 < n && !is_blank(s[i + 1]))
 		return true;

@@ -52,14 +52,20 @@ report(struct evroute *e, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-/* A message, then exit with status, the routed lines written if they can. */
+/*
+ * A message, then exit with status.  The lines routed to standard error
+ * go first, once: a failure to write them ends here again.
+ */
 void
 fatal(struct evroute *e, int status, const char *fmt, ...)
 {
+	static bool dying;
 	va_list ap;
 
-	if (e != NULL)
+	if (e != NULL && !dying) {
+		dying = true;
 		sink_flush_stderr(e);
+	}
 	fputs("evroute: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);

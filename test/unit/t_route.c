@@ -89,6 +89,8 @@ test_comments(void)
 	check("#.crashed -> stderr", "#.crashed -> stderr\n",
 	    "a pattern starting '#.' is a rule");
 	check("   #   ->   drop", "# -> drop\n", "indented '# ->'");
+	check("#-> drop", "E:f:1:2: expected a blank before '->'",
+	    "'#->' is a rule without its blank: an error, not a comment");
 	check("# this goes to -> nowhere", "",
 	    "a comment may hold '->' further on");
 	check("# where the logs go", "E:f:1:20: expected '->' and an action "
