@@ -387,3 +387,18 @@ ROUTES
 	assert_equal "$stderr" '{"name":"b","error":true}'
 	cmp events.ndjson all.ndjson
 }
+
+@test "fire: an event the bus refuses is reported with its input line; the others are published" {
+	start_bus -m 1024
+	{
+		ev big.a 1
+		printf '{"name":"big.b","payload":"%s"}\n' "$(head -c 2000 /dev/zero | tr '\0' x)"
+		ev big.c 3
+	} >in
+	run_fails 1 evroute -e 'big.# -> fire' <in
+	[[ ${stderr_lines[0]} == 'evroute: stdin:2: fire: the bus refused it (limit): '* ]] ||
+	    fail "stderr: $stderr"
+	assert_equal "${#stderr_lines[@]}" 1
+	collect 2 got 'big.#'
+	assert_equal "$(jq -r .name got)" "$(printf 'big.a\nbig.c')"
+}
