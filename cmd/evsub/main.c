@@ -121,7 +121,10 @@ confirm(struct evsub *e)
 		(void)ev_sub_confirm(&e->s, e->batch_seq, &err);
 }
 
-/* Resume from the cursor file, if there is one yet; exits 65 if bad. */
+/*
+ * Resume from the cursor file; without one, start at the oldest event.
+ * Exits 65 when the file cannot be read or is not a cursor file.
+ */
 static void
 resume(struct evsub *e)
 {
@@ -133,8 +136,13 @@ resume(struct evsub *e)
 		fprintf(stderr, "evsub: --cursor-file: %s\n", err.msg);
 		exit(EV_EX_DATAERR);
 	}
-	if (r == 0)
+	if (r == 0) {
+		/* A new cursor starts at the oldest event, as a new --durable
+		   name does. */
+		e->s.start = EV_SUB_FROM;
+		e->s.at = 0;
 		return;
+	}
 	memcpy(e->file_epoch, e->resume, sizeof(e->file_epoch));
 	e->s.resume_epoch = e->resume;
 	e->s.resume_seq = e->file_seq;
@@ -162,9 +170,10 @@ on_event(void *arg, const struct ev_subev *ev)
 	e->out.data[e->out.len] = '\0';
 	if (ev->kind == EV_SUBEV_RESTART && e->cursor_file != NULL &&
 	    !e->quiet)
-		fprintf(stderr, "evsub: the bus has restarted without a store "
-		    "(epoch %s): going on from its oldest event\n",
-		    e->s.epoch);
+		fprintf(stderr, "evsub: %s: the bus has restarted without a "
+		    "store (epoch %s, now %s): going on from its oldest "
+		    "event\n", e->cursor_file, e->file_epoch[0] != '\0' ?
+		    e->file_epoch : "unknown", e->s.epoch);
 	if (ev->kind == EV_SUBEV_RESTART)
 		e->batch_seq = 0;	/* none yet from the new epoch */
 	if (ev->kind != EV_SUBEV_EVENT)
@@ -221,6 +230,10 @@ on_state(void *arg, enum ev_sub_state st, const struct ev_err *err)
 		    EV_EX_UNAVAILABLE);
 		break;
 	case EV_SUB_CAUGHT_UP:		/* --drain */
+		/* Nothing up to the end is left: the cursor may say so. */
+		if (e->cursor_file != NULL && e->s.drain_end > e->batch_seq)
+			e->batch_seq = e->s.drain_end;
+		confirm(e);
 		finish(e, EV_EX_OK);
 		break;
 	}
