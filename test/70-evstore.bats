@@ -197,6 +197,35 @@ flip() {
 	assert_equal "$output" "$(stamped 1 15 a.z)"
 }
 
+@test "evstore cat --where: filters in jq's spelling, all must hold; a bad one is a usage error (64)" {
+	{ stamped 5 1 a.x; stamped 5 6 b.y; } >"$T/in"
+	evstore append "$L" <"$T/in"
+	run_ok evstore cat "$L" --where '.payload > 3'
+	assert_equal "$output" "$(stamped 2 4 a.x; stamped 5 6 b.y)"
+	run_ok evstore cat "$L" --where '.payload > 3' --where '.payload <= 7' 'b.#'
+	assert_equal "$output" "$(stamped 2 6 b.y)"
+	run_ok evstore cat "$L" --where '.name | startswith("a")' -n 2
+	assert_equal "$output" "$(stamped 2 4 a.x)"
+	run_ok evstore cat "$L" --where '.seq == 3 or .seq == 8' --from 2 --until 9
+	assert_equal "$output" "$(stamped 1 3 a.x; stamped 1 8 b.y)"
+	# The same answers as jq's select.
+	f='.payload >= 3 and (.name | endswith("y") | not) or .payload == 9'
+	run_ok evstore cat "$L" --where "$f"
+	assert_equal "$output" "$(jq -c "select($f)" "$T/in")"
+	assert_equal "${#lines[@]}" 4
+	run_fails 64 evstore cat "$L" --where '.payload =='
+	assert_equal "$stderr" "evstore: --where: column 12: expected a value after '=='"
+	assert_output ''
+	run_fails 64 evstore cat "$L" --where '.payload' --where 'frob('
+	[[ $stderr == "evstore: --where: column "* ]] || fail "stderr: $stderr"
+	# A filter that fails on an event (as jq would): said, skipped, 1.
+	run_fails 1 evstore cat "$L" --where '.name.x == 1' --until 2
+	assert_equal "$stderr" "$(printf '%s\n' \
+	    "evstore: seq 1: --where: column 6: cannot index string with string \"x\"" \
+	    "evstore: seq 2: --where: column 6: cannot index string with string \"x\"")"
+	assert_output ''
+}
+
 @test "evstore cat: an empty or missing log" {
 	mkdir "$L"
 	run_ok evstore cat "$L"
