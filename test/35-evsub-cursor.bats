@@ -222,3 +222,33 @@ bus_epoch() {
 	assert_equal "$stderr" "evsub: the bus at $EVBUS_SOCKET keeps no durable subscriptions (it needs evbusd --store)"
 	assert_output ''
 }
+
+# --- evsub(1) EXAMPLES ---------------------------------------------------------
+
+@test "EXAMPLES: evsub --cursor-file ~/.cache/backup.cur --drain 'backup.#' | ./report, run after run" {
+	export HOME=$T/home
+	mkdir -p "$HOME/.cache"
+	printf '#!/bin/sh\njq -c .payload\n' >"$T/report"
+	chmod +x "$T/report"
+	start_bus
+	printf '%s\n' 1 2 | evfire -n backup.done
+	run_ok bash -c "cd '$T' && evsub --cursor-file ~/.cache/backup.cur --drain 'backup.#' | ./report"
+	assert_output "$(printf '1\n2')"
+	evfire backup.done 3
+	evfire other.thing 4
+	run_ok bash -c "cd '$T' && evsub --cursor-file ~/.cache/backup.cur --drain 'backup.#' | ./report"
+	assert_output 3
+	# The durable form needs a bus with a store (evbusd --store).
+	run_fails 69 bash -c "cd '$T' && evsub --durable nightly --drain 'backup.#' | ./report; exit \${PIPESTATUS[0]}"
+}
+
+@test "EXAMPLES: evsub --cursor-file ~/.cache/x.cur '#' resumes where it stopped" {
+	export HOME=$T/home
+	mkdir -p "$HOME/.cache"
+	start_bus
+	printf '%s\n' 1 2 3 | evfire -n x.y
+	run_ok evsub --cursor-file ~/.cache/x.cur -c 2 '#'
+	assert_equal "$(jq -c .payload <<<"$output" | tr '\n' ' ')" '1 2 '
+	run_ok evsub --cursor-file ~/.cache/x.cur -c 1 '#'
+	assert_equal "$(jq -c .payload <<<"$output")" 3
+}
