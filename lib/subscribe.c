@@ -496,8 +496,8 @@ sub_on_event(struct ev_subscriber *s, const struct ev_frame *f,
 	uint64_t h;
 	bool dup;
 
-	if (s->stats_out && (strcmp(f->verb, "INFO") == 0 ||
-	    strcmp(f->verb, "ERR") == 0))
+	if ((s->drain && strcmp(f->verb, "INFO") == 0) ||
+	    (s->stats_out && strcmp(f->verb, "ERR") == 0))
 		return sub_on_info(s, f, err);
 	if (strcmp(f->verb, "EVENT") != 0 || f->body == NULL) {
 		snprintf(verb, sizeof(verb), "%s", f->verb);
@@ -925,6 +925,8 @@ sub_on_info(struct ev_subscriber *s, const struct ev_frame *f,
 	size_t i;
 	int found = 0;
 
+	if (!s->stats_out || s->caught_up)
+		return SUB_GO_ON;	/* not ours to read */
 	s->stats_out = false;
 	if (strcmp(f->verb, "ERR") == 0 || f->body == NULL ||
 	    (j = json_loadb(f->body, f->bodylen, 0, NULL)) == NULL) {

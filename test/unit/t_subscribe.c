@@ -859,6 +859,23 @@ test_drain(void)
 	is_int(dn.nev, 2, "both events handed on");
 	sub_teardown(&s, &l);
 
+	/* STATS refused: the end's own event still ends it. */
+	d_setup(&s, &l);
+	s.durable = NULL;
+	s.drain = true;
+	s.start = EV_SUB_FROM;
+	ev_sub_start(&s, &l, &err);
+	handshake_with(&l, &s, E1, 6, "stats");
+	fake_send(&fk, "OK 6\n");
+	is_str(fake_bytes(&l, 6, buf), "STATS\n", "STATS again");
+	fake_send(&fk, "ERR denied stats: not allowed\n");
+	ok(fake_quiet(&l), "a refusal: no more STATS");
+	is_int(last_state(), EV_SUB_SUBSCRIBED, "and not stopped");
+	fake_event(&fk, 6, "g6");
+	SPIN(&l, last_state() == EV_SUB_CAUGHT_UP);
+	is_int(last_state(), EV_SUB_CAUGHT_UP, "the end's event ends it");
+	sub_teardown(&s, &l);
+
 	/* Live: nothing to replay, caught up at the OK. */
 	d_setup(&s, &l);
 	s.durable = NULL;
