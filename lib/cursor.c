@@ -67,6 +67,12 @@ ev_cursor_write(const char *path, const char *epoch, uint64_t seq,
 
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
 		return ev_err_set(err, EV_ERR_DATA, "%s: path too long", path);
+	/* Never write what ev_cursor_read would refuse. */
+	if (strlen(epoch) != EV_EPOCH_LEN ||
+	    strspn(epoch, "0123456789abcdef") != EV_EPOCH_LEN)
+		return ev_err_set(err, EV_ERR_DATA, "%s: the bus's epoch '%.*s' "
+		    "is not 16 lower-case hex digits", path, EV_EPOCH_LEN,
+		    epoch);
 	len = snprintf(line, sizeof(line), "%.*s %llu\n", EV_EPOCH_LEN, epoch,
 	    (unsigned long long)seq);
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
