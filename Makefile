@@ -12,6 +12,9 @@
 #                       test/fuzz/corpus/NAME/ so that the replay keeps it
 #   make bench          the side-by-side benchmarks (see bench/README)
 #   make bench-store    evstore beside SQLite (bench/store.sh)
+#   make torture        the long versions of the crash tests: kill -9 over
+#                       TORTURE_ROUNDS rounds (default 200), every byte of
+#                       the last records, a bit flipped at every offset
 #   make install        PREFIX=/usr/local DESTDIR=
 #
 # WERROR=1 adds -Werror; SANITIZE=address,undefined builds with sanitizers;
@@ -164,6 +167,17 @@ bench-store:
 
 fuzz:
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh mk/fuzz.sh $(FUZZ_SRC)
+
+# The crash tests' long versions: the suites read EVBUS_TORTURE (1: every
+# byte, every offset) and EVBUS_TORTURE_ROUNDS (kill -9 rounds; make check
+# runs the few it needs to stay fast).  Minutes, not seconds.
+TORTURE_ROUNDS ?= 200
+TORTURE_SUITES ?= test/35-evsub-cursor.bats test/70-evstore.bats
+.PHONY: torture
+torture: $(BIN)
+	@EVBUS_TORTURE=1 EVBUS_TORTURE_ROUNDS=$(TORTURE_ROUNDS) \
+	    EVBUS_BIN=$(abspath $(O)/bin) PATH=$(abspath $(O)/bin):$$PATH \
+	    bats $(if $(TORTURE_FILTER),-f '$(TORTURE_FILTER)') $(TORTURE_SUITES)
 
 install: $(BIN)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \

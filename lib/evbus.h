@@ -1567,6 +1567,8 @@ enum ev_sub_state {
 	EV_SUB_LOST,		/* lost; reconnecting (once per outage) */
 	EV_SUB_CLOSED,		/* lost and reconnect is off: stopped */
 	EV_SUB_FAILED,		/* cannot go on (err says why): stopped */
+	EV_SUB_CAUGHT_UP,	/* drain: everything to end handed on and
+				   confirmed: stopped */
 };
 
 enum ev_sub_phase {
@@ -1628,6 +1630,39 @@ struct ev_subscriber {
 	uint64_t	 *set;		/* after a restart: win as a set */
 	size_t		  setcap, setleft;
 	struct ev_buf	  line;		/* the restart line being handed on */
+
+	/*
+	 * Durable consumption (evsub --durable, --cursor-file, --drain).
+	 * Set by the caller after ev_sub_init, before ev_sub_start:
+	 * durable: the name of a durable subscription the bus keeps (SUB key
+	 * "durable", feature durable); the bus resumes it after the last seq
+	 * confirmed with ev_sub_confirm, whatever the epoch, and from/last
+	 * only say where a new name starts (neither: the oldest event).
+	 * drain: stop (EV_SUB_CAUGHT_UP) once every event up to the end of
+	 * the first OK has been handed on; later ones are not handed on.
+	 * resume_epoch, resume_seq: resume after resume_seq if the bus's
+	 * epoch is resume_epoch (16 hex digits), else as after a restart
+	 * (the restart line, then from the new bus's oldest event).
+	 */
+	const char	 *durable;
+	bool		  drain;
+	const char	 *resume_epoch;
+	uint64_t	  resume_seq;
+	/* Internal to durable consumption. */
+	uint64_t	  confirmed;	/* highest seq given to ev_sub_confirm */
+	uint64_t	  high;		/* highest seq handed on (durable) */
+	uint64_t	  rcvd;		/* highest seq the bus sent on this
+					   connection */
+	uint64_t	  cursor_sent;	/* highest CURSOR sent on it */
+	uint64_t	  drain_end;	/* the end to drain to */
+	bool		  drain_set;	/* drain_end is known */
+	bool		  caught_up;	/* hand on nothing more; stop once
+					   the CURSOR lines are sent */
+	bool		  has_stats;	/* the bus answers STATS */
+	bool		  stats_out;	/* STATS sent, INFO awaited */
+	int64_t		  sdelay;	/* ms before asking STATS again */
+	uint64_t	  sdelivered;	/* delivered when STATS was asked */
+	uint64_t	  stimer;	/* that timer */
 };
 
 /* Defaults: live, reconnect, dedup EV_SUB_DEDUP_DEFAULT, open_ms 5000. */
@@ -1649,6 +1684,54 @@ int	ev_sub_start(struct ev_subscriber *, struct ev_loop *,
 void	ev_sub_close(struct ev_subscriber *);
 /* ev_sub_close, and free the window and buffers. */
 void	ev_sub_free(struct ev_subscriber *);
+
+/*
+ * Durable consumption: the caller has written (or otherwise finished
+ * with) every event up to seq.  With durable set, the subscriber tells
+ * the bus "CURSOR <highest seq confirmed>" at once if it can, else after
+ * the next read or on the next connection, never naming a seq the bus has
+ * not sent on that connection; a connection lost before the bus read it
+ * only makes the bus resume earlier, and the events between it and the
+ * last one handed on are dropped as copies (a durable subscription's seqs
+ * are the store's, the same across restarts).  Without durable it only
+ * records seq.  Returns 0, or -1 with err when the bus is lost (the
+ * reconnect follows through on_state).  Cost: one small send, only when
+ * seq grows.
+ */
+int	ev_sub_confirm(struct ev_subscriber *, uint64_t seq, struct ev_err *);
+
+/*
+ * --drain, how it knows it is caught up with the end of the first OK:
+ * when it hands on (or drops as a copy) the event with seq end, or sees
+ * one after it (not handed on); when where it starts is after end; or,
+ * because a subscription's filters hide the events it does not want, when
+ * the bus's STATS says this subscription's cursor has passed end (STATS
+ * is asked on the subscription's own connection, whose reply the bus
+ * queues after every event it has already written to it: the subscriber
+ * is found by its pid and HELLO name).  STATS is asked after the OK and
+ * then after each read that leaves it not caught up, at most every 10 ms
+ * and backing off to 500 ms while nothing comes.  A bus that refuses
+ * STATS, or lists no such subscriber, leaves the first two ways only.
+ */
+
+/*
+ * cursor.c: a consumer's place in a file: one line "EPOCH SEQ\n", the
+ * bus's epoch (16 lower-case hex digits) and the seq of the last event
+ * written.  ev_cursor_read: 1 with epoch (EV_EPOCH_LEN + 1 bytes) and
+ * seq, 0 when there is no file, -1 with err: EV_ERR_DATA "PATH: not a
+ * cursor file (...)" for anything else in it, EV_ERR_SYS when it cannot
+ * be read.  ev_cursor_write: replace the file atomically (PATH.tmp, then
+ * rename(2)), after an fsync of PATH.tmp when sync is true, so that the
+ * file is always the old line or the new one, never a torn one, even
+ * after a crash of the machine (the directory is not synced: such a crash
+ * may bring back the previous line, which only repeats events).  -1 with
+ * err (EV_ERR_SYS), PATH.tmp removed.  One consumer per file.  Cost: an
+ * open, a write, an fsync if asked, a rename.
+ */
+int	ev_cursor_read(const char *path, char *epoch, uint64_t *seq,
+	    struct ev_err *);
+int	ev_cursor_write(const char *path, const char *epoch, uint64_t seq,
+	    bool sync, struct ev_err *);
 
 /*
  * expr.c: paths, filters and templates -- the small subset of jq that

@@ -19,6 +19,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "evbus.h"
 
 #define SUB_BACKOFF_MIN		50	/* ms before the second try */
@@ -56,6 +58,21 @@ static void	sub_retry(struct ev_loop *, uint64_t, void *);
 static int	sub_set_build(struct ev_subscriber *);
 static bool	sub_set_has(const struct ev_subscriber *, uint64_t);
 static void	sub_set_free(struct ev_subscriber *);
+/* Durable consumption: --durable, --cursor-file, --drain. */
+static int	sub_durable_start(struct ev_subscriber *, struct ev_err *);
+static int	sub_durable_hello(struct ev_subscriber *,
+		    const struct ev_frame *, struct ev_err *);
+static int	sub_request_durable(const struct ev_subscriber *,
+		    struct ev_buf *);
+static int	sub_drain_ok(struct ev_subscriber *, struct ev_err *);
+static bool	sub_skip(struct ev_subscriber *, uint64_t);
+static void	sub_handed(struct ev_subscriber *, uint64_t);
+static int	sub_cursor(struct ev_subscriber *, struct ev_err *);
+static int	sub_stats(struct ev_subscriber *, struct ev_err *);
+static void	sub_stats_due(struct ev_loop *, uint64_t, void *);
+static enum sub_next sub_on_info(struct ev_subscriber *,
+		    const struct ev_frame *, struct ev_err *);
+static void	sub_caught_up(struct ev_subscriber *);
 
 void
 ev_sub_init(struct ev_subscriber *s)
@@ -94,6 +111,10 @@ ev_sub_start(struct ev_subscriber *s, struct ev_loop *l, struct ev_err *err)
 	s->restart = s->outage = s->halt = false;
 	s->backoff = 0;
 	s->end = s->delivered = s->dropped = s->restarts = 0;
+	if (sub_durable_start(s, err) == -1) {
+		s->loop = NULL;
+		return -1;
+	}
 	if (sub_connect(s, s->flags, err) == -1) {
 		s->loop = NULL;
 		return -1;
@@ -109,6 +130,8 @@ ev_sub_close(struct ev_subscriber *s)
 	sub_disconnect(s);
 	ev_loop_timer_del(s->loop, s->rtimer);
 	s->rtimer = 0;
+	ev_loop_timer_del(s->loop, s->stimer);
+	s->stimer = 0;
 	sub_set_free(s);
 	s->phase = EV_SUB_IDLE;
 }
@@ -285,6 +308,9 @@ sub_writable(struct ev_loop *l, int fd, void *arg)
 	(void)fd;
 	if (sub_flush(s, &err) == -1)
 		sub_lost(s, &err);
+	else if (s->caught_up && s->phase == EV_SUB_STREAMING &&
+	    ev_buf_unread(&s->c.out) == 0)
+		sub_caught_up(s);
 }
 
 /*
@@ -325,7 +351,8 @@ sub_request(struct ev_subscriber *s, struct ev_err *err)
 		key = "from";
 	if (ev_buf_putc(&b, ']') == -1 || (key != NULL &&
 	    (ev_buf_printf(&b, ",\"%s\":", key) == -1 ||
-	    ev_buf_putu(&b, v) == -1)) || ev_buf_putc(&b, '}') == -1 ||
+	    ev_buf_putu(&b, v) == -1)) || sub_request_durable(s, &b) == -1 ||
+	    ev_buf_putc(&b, '}') == -1 ||
 	    ev_proto_body(&s->c.out, "SUB", ev_buf_head(&b),
 	    ev_buf_unread(&b)) == -1)
 		goto nomem;
@@ -361,6 +388,8 @@ sub_on_hello(struct ev_subscriber *s, const struct ev_frame *f,
 			s->pos = s->c.last_seq + 1;
 	}
 	s->restart = strcmp(s->epoch, s->c.epoch) != 0;
+	if (sub_durable_hello(s, f, err) == -1)
+		return SUB_FAIL;
 	if (sub_request(s, err) == -1)
 		return SUB_FAIL;
 	s->phase = EV_SUB_ASKED;
@@ -376,6 +405,13 @@ sub_on_ok(struct ev_subscriber *s, const struct ev_frame *f,
 	uint64_t end;
 	enum sub_next next;
 
+	/* A bus without a store refuses "durable": it is unavailable. */
+	if (strcmp(f->verb, "ERR") == 0 && s->durable != NULL &&
+	    f->argc > 1 && strcmp(f->argv[0], "state") == 0) {
+		ev_err_set(err, EV_ERR_UNAVAILABLE, "the bus refused the "
+		    "subscription: %s", f->argv[1]);
+		return SUB_FAIL;
+	}
 	if (strcmp(f->verb, "ERR") == 0) {
 		ev_err_set(err, EV_ERR_DATA, "the bus refused the "
 		    "subscription: %s", f->argc > 1 ? f->argv[1] :
@@ -398,6 +434,8 @@ sub_on_ok(struct ev_subscriber *s, const struct ev_frame *f,
 	s->backoff = 0;
 	if (s->restart && (next = sub_restart(s, handed, err)) != SUB_GO_ON)
 		return next;
+	if (sub_drain_ok(s, err) == -1)
+		return SUB_LOSE;
 	s->outage = false;
 	sub_notify(s, EV_SUB_SUBSCRIBED, NULL);
 	return s->phase == EV_SUB_IDLE ? SUB_GONE : SUB_GO_ON;
@@ -425,6 +463,7 @@ sub_restart(struct ev_subscriber *s, size_t *handed, struct ev_err *err)
 	}
 	memcpy(s->epoch, s->c.epoch, sizeof(s->epoch));
 	s->restart = false;
+	s->drain_set = false;		/* drain to the new bus's end */
 	s->ask = EV_SUB_FROM;
 	s->askat = 0;
 	s->pos = 0;
@@ -457,6 +496,9 @@ sub_on_event(struct ev_subscriber *s, const struct ev_frame *f,
 	uint64_t h;
 	bool dup;
 
+	if ((s->drain && strcmp(f->verb, "INFO") == 0) ||
+	    (s->stats_out && strcmp(f->verb, "ERR") == 0))
+		return sub_on_info(s, f, err);
 	if (strcmp(f->verb, "EVENT") != 0 || f->body == NULL) {
 		snprintf(verb, sizeof(verb), "%s", f->verb);
 		ev_text_sanitize(verb);
@@ -473,6 +515,8 @@ sub_on_event(struct ev_subscriber *s, const struct ev_frame *f,
 		    "does not start {\"seq\":N,\"id\":...");
 		return SUB_FAIL;
 	}
+	if (sub_skip(s, ev.seq))
+		return SUB_GO_ON;
 	ev.kind = ev.seq > 0 ? EV_SUBEV_EVENT : EV_SUBEV_NOTICE;
 	ev.json = f->body;
 	ev.len = f->bodylen;
@@ -499,6 +543,7 @@ sub_on_event(struct ev_subscriber *s, const struct ev_frame *f,
 		}
 		s->pos = ev.seq + 1;
 		s->delivered++;
+		sub_handed(s, ev.seq);
 	}
 	(*handed)++;
 	if (s->on_event(s->arg, &ev) != 0)
@@ -538,6 +583,16 @@ sub_frames(struct ev_subscriber *s)
 		s->on_batch(s->arg);
 		if (s->phase == EV_SUB_IDLE)
 			return;
+	}
+	/* Durable consumption: confirm what was written; drained? */
+	if (next == SUB_GO_ON && s->phase == EV_SUB_STREAMING) {
+		if (sub_cursor(s, &err) == -1)
+			next = SUB_LOSE;
+		else if (s->caught_up && !s->halt) {
+			if (ev_buf_unread(&s->c.out) == 0)
+				sub_caught_up(s);
+			return;
+		}
 	}
 	if (s->halt)
 		ev_sub_close(s);
@@ -625,4 +680,296 @@ sub_set_free(struct ev_subscriber *s)
 	free(s->set);
 	s->set = NULL;
 	s->setcap = s->setleft = 0;
+}
+
+/* --- durable consumption: --durable, --cursor-file, --drain ------------ */
+
+#define SUB_STATS_MIN		10	/* ms between STATS while events come */
+#define SUB_STATS_MAX		500	/* ... and at most, while none do */
+#define SUB_DURABLE_MAX		64	/* bytes of a durable name */
+
+/*
+ * Check the durable settings and start their state afresh: a durable name
+ * is 1 to 64 letters, digits, '.', '_' or '-'; resume_epoch 16 hex
+ * digits.  A resume makes the subscriber start as if it had handed on
+ * resume_seq on that epoch.  -1 with err (EV_ERR_DATA).
+ */
+static int
+sub_durable_start(struct ev_subscriber *s, struct ev_err *err)
+{
+	size_t i, n;
+
+	if (s->durable != NULL) {
+		n = strlen(s->durable);
+		if (n == 0 || n > SUB_DURABLE_MAX ||
+		    strspn(s->durable, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != n)
+			return ev_err_set(err, EV_ERR_DATA, "durable name '%.*s'"
+			    ": 1 to %d letters, digits, '.', '_' or '-'",
+			    SUB_DURABLE_MAX, s->durable, SUB_DURABLE_MAX);
+	}
+	if (s->resume_epoch != NULL) {
+		if (strlen(s->resume_epoch) != EV_EPOCH_LEN)
+			goto badepoch;
+		for (i = 0; i < EV_EPOCH_LEN; i++)
+			if (strchr("0123456789abcdefABCDEF",
+			    s->resume_epoch[i]) == NULL)
+				goto badepoch;
+		memcpy(s->epoch, s->resume_epoch, sizeof(s->epoch));
+		s->pos = s->resume_seq + 1;
+	}
+	s->confirmed = s->high = s->rcvd = s->cursor_sent = 0;
+	s->drain_end = 0;
+	s->drain_set = s->caught_up = s->stats_out = s->has_stats = false;
+	s->sdelay = SUB_STATS_MIN;
+	s->stimer = 0;
+	return 0;
+badepoch:
+	return ev_err_set(err, EV_ERR_DATA, "resume epoch: not 16 hex "
+	    "digits");
+}
+
+/* Does the HELLO frame f list feature name in its features=... word? */
+static bool
+sub_feature(const struct ev_frame *f, const char *name)
+{
+	const char *p;
+	size_t i, n = strlen(name);
+
+	for (i = 0; i < (size_t)f->argc; i++) {
+		if (strncmp(f->argv[i], "features=", 9) != 0)
+			continue;
+		for (p = f->argv[i] + 9; *p != '\0'; p += strcspn(p, ",")) {
+			if (*p == ',')
+				p++;
+			if (strncmp(p, name, n) == 0 &&
+			    (p[n] == ',' || p[n] == '\0'))
+				return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * A new connection's HELLO: what the bus offers (durable, STATS), and,
+ * for a durable subscription, where to ask from: a durable subscription's
+ * seqs are the store's, which go on across restarts, so a new epoch is
+ * not a restart for it; after the last seq handed on (the bus, which
+ * knows the name, starts after its cursor instead), else as asked, and
+ * for "live" no key at all (a new name then starts at the oldest event).
+ * -1 with err when the bus has no durable subscriptions.
+ */
+static int
+sub_durable_hello(struct ev_subscriber *s, const struct ev_frame *f,
+    struct ev_err *err)
+{
+	s->rcvd = s->cursor_sent = 0;
+	s->stats_out = false;
+	s->has_stats = sub_feature(f, "stats");
+	if (s->durable == NULL)
+		return 0;
+	if (!sub_feature(f, "durable"))
+		return ev_err_set(err, EV_ERR_UNAVAILABLE, "the bus at %s "
+		    "keeps no durable subscriptions (it needs evbusd --store)",
+		    s->c.path);
+	s->restart = false;
+	memcpy(s->epoch, s->c.epoch, sizeof(s->epoch));
+	s->pos = s->high > 0 ? s->high + 1 : s->ask == EV_SUB_FROM ?
+	    s->askat : 0;
+	return 0;
+}
+
+/* The SUB body's "durable" key, if any.  -1 when out of memory. */
+static int
+sub_request_durable(const struct ev_subscriber *s, struct ev_buf *b)
+{
+	if (s->durable == NULL)
+		return 0;
+	return ev_buf_printf(b, ",\"durable\":\"%s\"", s->durable);
+}
+
+/*
+ * OK received: with drain, the end to reach is the first OK's (a restart's
+ * new bus gives its own); caught up at once when there is nothing to
+ * replay or where it starts is past the end; else ask STATS.  -1 with err
+ * when the bus is lost.
+ */
+static int
+sub_drain_ok(struct ev_subscriber *s, struct ev_err *err)
+{
+	uint64_t start;
+
+	if (!s->drain || s->caught_up)
+		return 0;
+	if (!s->drain_set) {
+		s->drain_end = s->end;
+		s->drain_set = true;
+	}
+	start = s->durable != NULL ? s->high + 1 : s->pos;
+	if (s->drain_end == 0 || (start > 0 && start > s->drain_end)) {
+		s->caught_up = true;
+		return 0;
+	}
+	return sub_stats(s, err);
+}
+
+/*
+ * Before an event (seq, 0 for a notice) is handed on: should it be
+ * skipped?  Once caught up, everything is; with drain, an event after
+ * the end is (and means caught up); with durable, one already handed on
+ * (the bus resumed from its cursor, which a lost connection left behind)
+ * is dropped as a copy.
+ */
+static bool
+sub_skip(struct ev_subscriber *s, uint64_t seq)
+{
+	if (seq > s->rcvd)
+		s->rcvd = seq;
+	if (s->caught_up)
+		return true;
+	if (seq == 0)
+		return false;
+	if (s->drain_set && seq > s->drain_end) {
+		s->caught_up = true;
+		return true;
+	}
+	if (s->durable != NULL && seq <= s->high) {
+		s->dropped++;
+		if (s->drain_set && seq >= s->drain_end)
+			s->caught_up = true;
+		return true;
+	}
+	return false;
+}
+
+/* An event was handed on. */
+static void
+sub_handed(struct ev_subscriber *s, uint64_t seq)
+{
+	if (seq > s->high)
+		s->high = seq;
+	if (s->drain_set && seq >= s->drain_end)
+		s->caught_up = true;
+}
+
+/*
+ * Tell the bus the highest seq confirmed, bounded by the highest it sent
+ * on this connection, if that is more than it was told.  -1 with err on
+ * a lost bus.
+ */
+static int
+sub_cursor(struct ev_subscriber *s, struct ev_err *err)
+{
+	uint64_t v = s->confirmed < s->rcvd ? s->confirmed : s->rcvd;
+
+	if (s->durable == NULL || s->phase != EV_SUB_STREAMING ||
+	    v <= s->cursor_sent)
+		return 0;
+	if (ev_proto_line(&s->c.out, "CURSOR %" PRIu64, v) == -1)
+		return ev_err_sys(err, "subscriber");
+	s->cursor_sent = v;
+	return sub_flush(s, err);
+}
+
+int
+ev_sub_confirm(struct ev_subscriber *s, uint64_t seq, struct ev_err *err)
+{
+	if (seq > s->confirmed)
+		s->confirmed = seq;
+	return sub_cursor(s, err);
+}
+
+/* Ask the bus for STATS (drain, filters hiding the end).  -1 with err. */
+static int
+sub_stats(struct ev_subscriber *s, struct ev_err *err)
+{
+	if (!s->has_stats || s->stats_out || s->phase != EV_SUB_STREAMING)
+		return 0;
+	if (ev_proto_line(&s->c.out, "STATS") == -1)
+		return ev_err_sys(err, "subscriber");
+	s->stats_out = true;
+	s->sdelay = s->delivered != s->sdelivered ? SUB_STATS_MIN :
+	    s->sdelay * 2 > SUB_STATS_MAX ? SUB_STATS_MAX : s->sdelay * 2;
+	s->sdelivered = s->delivered;
+	return sub_flush(s, err);
+}
+
+static void
+sub_stats_due(struct ev_loop *l, uint64_t id, void *arg)
+{
+	struct ev_subscriber *s = arg;
+	struct ev_err err;
+
+	(void)l;
+	(void)id;
+	s->stimer = 0;
+	if (s->caught_up || s->phase != EV_SUB_STREAMING)
+		return;
+	if (sub_stats(s, &err) == -1)
+		sub_lost(s, &err);
+}
+
+/*
+ * The bus's answer to STATS: caught up when this subscription (found by
+ * pid and HELLO name) has no lag, or its cursor (the bus's newest seq +
+ * 1 - lag) is past the end.  Else ask again after a while.  A refusal
+ * (ERR), or no such subscriber, ends the asking.  -1 with err when the
+ * timer cannot be set.
+ */
+static enum sub_next
+sub_on_info(struct ev_subscriber *s, const struct ev_frame *f,
+    struct ev_err *err)
+{
+	json_t *j, *subs, *e, *v;
+	json_int_t newest = -1, lag = -1;
+	size_t i;
+	int found = 0;
+
+	if (!s->stats_out || s->caught_up)
+		return SUB_GO_ON;	/* not ours to read */
+	s->stats_out = false;
+	if (strcmp(f->verb, "ERR") == 0 || f->body == NULL ||
+	    (j = json_loadb(f->body, f->bodylen, 0, NULL)) == NULL) {
+		s->has_stats = false;
+		return SUB_GO_ON;
+	}
+	if ((v = json_object_get(j, "seq")) != NULL && json_is_integer(v))
+		newest = json_integer_value(v);
+	subs = json_object_get(j, "subscribers");
+	json_array_foreach(subs, i, e) {
+		v = json_object_get(e, "pid");
+		if (!json_is_integer(v) ||
+		    json_integer_value(v) != (json_int_t)getpid())
+			continue;
+		v = json_object_get(e, "client");
+		if (!json_is_string(v) ||
+		    strcmp(json_string_value(v), s->c.name) != 0)
+			continue;
+		found++;
+		v = json_object_get(e, "lag");
+		lag = json_is_integer(v) ? json_integer_value(v) : -1;
+	}
+	json_decref(j);
+	if (found != 1 || newest < 0 || lag < 0) {
+		s->has_stats = false;
+		return SUB_GO_ON;
+	}
+	if (lag == 0 || (uint64_t)(newest - lag) >= s->drain_end) {
+		s->caught_up = true;
+		return SUB_GO_ON;
+	}
+	if ((s->stimer = ev_loop_timer_add(s->loop, s->sdelay, sub_stats_due,
+	    s)) == 0) {
+		ev_err_sys(err, "subscriber");
+		return SUB_FAIL;
+	}
+	return SUB_GO_ON;
+}
+
+/* Drained, and every CURSOR line sent: stop, and say so. */
+static void
+sub_caught_up(struct ev_subscriber *s)
+{
+	ev_sub_close(s);
+	sub_notify(s, EV_SUB_CAUGHT_UP, NULL);
 }

@@ -17,6 +17,10 @@ setup() {
 		chmod +x "$EV_BIN/evstore"
 	fi
 	L=$T/log
+	# make torture: EVBUS_TORTURE=1 runs the long versions of the crash
+	# tests (every byte of the last records, a bit flipped at every
+	# offset of a segment) and EVBUS_TORTURE_ROUNDS sets the kill rounds.
+	TORTURE=${EVBUS_TORTURE:-0}
 }
 
 evstore() { timeout -k 5 "$EV_TMO" "$EV_BIN/evstore" "$@"; }
@@ -197,6 +201,35 @@ flip() {
 	assert_equal "$output" "$(stamped 1 15 a.z)"
 }
 
+@test "evstore cat --where: filters in jq's spelling, all must hold; a bad one is a usage error (64)" {
+	{ stamped 5 1 a.x; stamped 5 6 b.y; } >"$T/in"
+	evstore append "$L" <"$T/in"
+	run_ok evstore cat "$L" --where '.payload > 3'
+	assert_equal "$output" "$(stamped 2 4 a.x; stamped 5 6 b.y)"
+	run_ok evstore cat "$L" --where '.payload > 3' --where '.payload <= 7' 'b.#'
+	assert_equal "$output" "$(stamped 2 6 b.y)"
+	run_ok evstore cat "$L" --where '.name | startswith("a")' -n 2
+	assert_equal "$output" "$(stamped 2 4 a.x)"
+	run_ok evstore cat "$L" --where '.seq == 3 or .seq == 8' --from 2 --until 9
+	assert_equal "$output" "$(stamped 1 3 a.x; stamped 1 8 b.y)"
+	# The same answers as jq's select.
+	f='.payload >= 3 and (.name | endswith("y") | not) or .payload == 9'
+	run_ok evstore cat "$L" --where "$f"
+	assert_equal "$output" "$(jq -c "select($f)" "$T/in")"
+	assert_equal "${#lines[@]}" 4
+	run_fails 64 evstore cat "$L" --where '.payload =='
+	assert_equal "$stderr" "evstore: --where: column 12: expected a value after '=='"
+	assert_output ''
+	run_fails 64 evstore cat "$L" --where '.payload' --where 'frob('
+	[[ $stderr == "evstore: --where: column "* ]] || fail "stderr: $stderr"
+	# A filter that fails on an event (as jq would): said, skipped, 1.
+	run_fails 1 evstore cat "$L" --where '.name.x == 1' --until 2
+	assert_equal "$stderr" "$(printf '%s\n' \
+	    "evstore: seq 1: --where: column 6: cannot index string with string \"x\"" \
+	    "evstore: seq 2: --where: column 6: cannot index string with string \"x\"")"
+	assert_output ''
+}
+
 @test "evstore cat: an empty or missing log" {
 	mkdir "$L"
 	run_ok evstore cat "$L"
@@ -269,8 +302,11 @@ flip() {
 	seg=$L/00000000000000000001.seg
 	size=$(stat -c %s "$seg")
 	cp -a "$L" "$T/orig"
-	# The segment header, a record header, a line, in two segments.
-	for off in 3 64 70 100 $((size - 2)) $((size / 2)); do
+	# The segment header, a record header, a line, in two segments;
+	# under make torture, every offset of the first segment.
+	offs="3 64 70 100 $((size - 2)) $((size / 2))"
+	[ "$TORTURE" = 1 ] && offs=$(seq 0 $((size - 1)))
+	for off in $offs; do
 		rm -rf "$L"
 		cp -a "$T/orig" "$L"
 		flip "$seg" "$off"
@@ -288,26 +324,34 @@ flip() {
 }
 
 @test "evstore: a torn tail at every byte of the last record is cut, and reported" {
+	# The last record; under make torture, the last 8 (seqs 13 to 20,
+	# all of one length).
+	k=1
+	[ "$TORTURE" = 1 ] && k=8
 	stamped 20 | evstore append "$L"
 	seg=$L/00000000000000000001.seg
 	size=$(stat -c %s "$seg")
 	reclen=$(( $(stamped 1 20 | wc -c) + 32 ))
 	cp -a "$L" "$T/orig"
-	stamped 19 >"$T/want"
-	for cut in $(seq $((size - reclen + 1)) $((size - 1))); do
+	for rec in $(seq 0 $((k - 1))); do
+	# Record 20 - rec is at [start, start + reclen).
+	start=$((size - (rec + 1) * reclen))
+	stamped $((19 - rec)) >"$T/want"
+	for cut in $(seq $((start + 1)) $((start + reclen - 1))); do
 		rm -rf "$L"
 		cp -a "$T/orig" "$L"
 		truncate -s "$cut" "$seg"
 		run_ok evstore cat "$L"
 		assert_equal "$output" "$(cat "$T/want")"
 		run_ok evstore append --ack "$L" </dev/null
-		assert_equal "$stderr" "evstore: $seg: torn tail cut: $((cut - size + reclen)) bytes at offset $((size - reclen)) ($([ $((cut - size + reclen)) -ge 32 ] && echo 'seq 20' || echo 'no whole record header'); an incomplete record)"
-		[ "$(stat -c %s "$seg")" -eq $((size - reclen)) ] ||
+		assert_equal "$stderr" "evstore: $seg: torn tail cut: $((cut - start)) bytes at offset $start ($([ $((cut - start)) -ge 32 ] && echo "seq $((20 - rec))" || echo 'no whole record header'); an incomplete record)"
+		[ "$(stat -c %s "$seg")" -eq "$start" ] ||
 		    fail "cut at $cut: $(stat -c %s "$seg") bytes left"
+	done
 	done
 	run_ok evstore verify "$L"
 	assert_equal "$stderr" ''
-	stamped 1 20 | evstore append "$L"
+	stamped $k $((21 - k)) | evstore append "$L"
 	run_ok evstore cat "$L"
 	assert_equal "$output" "$(stamped 20)"
 }
@@ -375,8 +419,9 @@ flip() {
 }
 
 @test "evstore append: kill -9 at random moments, many rounds: every acknowledged event once, in order" {
-	n=20000
-	rounds=${EV_STORE_ROUNDS:-20}
+	rounds=${EVBUS_TORTURE_ROUNDS:-${EV_STORE_ROUNDS:-20}}
+	# Enough events that the rounds do not run out of them.
+	n=$(( rounds * 1000 > 20000 ? rounds * 1000 : 20000 ))
 	[ "${EV_VALGRIND:-0}" = 1 ] && { n=2000; rounds=4; }
 	stamped "$n" >"$T/in"
 	: >"$T/acks"
@@ -468,7 +513,7 @@ flip() {
 }
 
 @test "evstore compact: kill -9 at random moments leaves a log that opens, its newest events kept" {
-	rounds=${EV_STORE_ROUNDS:-10}
+	rounds=${EVBUS_TORTURE_ROUNDS:-${EV_STORE_ROUNDS:-10}}
 	[ "${EV_VALGRIND:-0}" = 1 ] && rounds=3
 	stamped 20000 >"$T/in"
 	evstore append --segment-size 4k "$L" <"$T/in"

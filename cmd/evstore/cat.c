@@ -44,6 +44,12 @@ struct cat {
 	int64_t		 t0;		/* its time */
 	int64_t		 m0;		/* ev_mono_ms when it was printed */
 	struct ev_buf	 out;
+	/* --where: filters that must all hold (lib/expr.c). */
+	struct ev_expr	**where;
+	size_t		 nwhere;
+	struct ev_expr_doc *doc;	/* the record being filtered */
+	bool		 report;	/* say why a filter failed on a record */
+	uint64_t	 failed;	/* records a filter failed on */
 };
 
 static bool	cat_select(void *, const struct ev_record *);
@@ -51,6 +57,8 @@ static int	cat_flush(struct cat *);
 static int	cat_wait(struct cat *, int, int);
 static int	cat_pace(struct cat *, const struct ev_record *);
 static int	parse_pace(struct cat *, const char *);
+static bool	cat_where(struct cat *, const struct ev_record *);
+static void	where_arg(struct cat *, const char *);
 
 /*
  * Is this record one to print?  Every condition of the command line is
@@ -74,7 +82,65 @@ cat_select(void *arg, const struct ev_record *r)
 	if (c->havepats && (ev_store_event_name(r->line, r->len, name,
 	    &namelen) == -1 || !ev_patset_match(&c->pats, name, namelen)))
 		return false;
+	if (c->nwhere > 0 && !cat_where(c, r))
+		return false;
 	return true;
+}
+
+/*
+ * --where: do all the filters hold for this record?  The record's line is
+ * scanned once (ev_expr_doc_set) for all of them.  A filter that fails on
+ * a record (jq would raise an error: ".a.b" of a string) counts as not
+ * holding; once the reader is placed (report), it is said on stderr with
+ * the record's seq and counted, so that cat exits 1.
+ */
+static bool
+cat_where(struct cat *c, const struct ev_record *r)
+{
+	struct ev_err err;
+	size_t i, len = r->len;
+	int k = 0;
+
+	if (len > 0 && r->line[len - 1] == '\n')
+		len--;
+	if (ev_expr_doc_set(c->doc, r->line, len, &err) == -1)
+		goto fail;
+	for (i = 0; i < c->nwhere; i++)
+		if ((k = ev_expr_eval_doc(c->where[i], c->doc, &err)) != 1)
+			break;
+	if (k != -1)
+		return k == 1;
+fail:
+	if (c->report) {
+		say("seq %llu: --where: %s", (unsigned long long)r->seq,
+		    err.msg);
+		c->failed++;
+	}
+	return false;
+}
+
+/* One --where: compiled, or a usage error naming the column. */
+static void
+where_arg(struct cat *c, const char *src)
+{
+	struct ev_expr **w;
+	struct ev_err err;
+
+	if ((w = reallocarray(c->where, c->nwhere + 1,
+	    sizeof(*w))) == NULL) {
+		say("out of memory");
+		exit(EV_EX_SOFTWARE);
+	}
+	c->where = w;
+	if ((w[c->nwhere] = ev_expr_compile(src, &err)) == NULL) {
+		fprintf(stderr, "evstore: --where: %s\n", err.msg);
+		exit(err.kind == EV_ERR_SYS ? EV_EX_SOFTWARE : EV_EX_USAGE);
+	}
+	c->nwhere++;
+	if (c->doc == NULL && (c->doc = ev_expr_doc_new()) == NULL) {
+		say("out of memory");
+		exit(EV_EX_SOFTWARE);
+	}
 }
 
 /* Write what is buffered.  -1 when standard output fails (reported). */
@@ -180,6 +246,7 @@ cmd_cat(int argc, char **argv)
 		{ "since",	required_argument,	NULL, 'S' },
 		{ "until-time",	required_argument,	NULL, 'T' },
 		{ "pace",	required_argument,	NULL, 'P' },
+		{ "where",	required_argument,	NULL, 'w' },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ NULL,		0,			NULL, 0 }
 	};
@@ -238,6 +305,9 @@ cmd_cat(int argc, char **argv)
 				usage(EV_EX_USAGE);
 			}
 			break;
+		case 'w':
+			where_arg(&c, optarg);
+			break;
 		case 'h':
 			usage(0);
 		default:
@@ -260,12 +330,17 @@ cmd_cat(int argc, char **argv)
 	if (ev_store_reader_open(&r, dir, &err) == -1) {
 		say("%s", err.msg);
 		ev_patset_free(&c.pats);
+		while (c.nwhere > 0)
+			ev_expr_free(c.where[--c.nwhere]);
+		free(c.where);
+		ev_expr_doc_free(c.doc);
 		return ev_err_exit(&err);
 	}
 	/* Counting back without a condition: the indexes' counts do. */
 	if (c.last_set)
 		k = ev_store_seek_last(r, c.last, c.havepats || c.from != 0 ||
-		    c.until != 0 || c.since_set || c.until_time_set ?
+		    c.until != 0 || c.since_set || c.until_time_set ||
+		    c.nwhere > 0 ?
 		    cat_select : NULL, &c, &err);
 	else if (c.from != 0)
 		k = ev_store_seek_seq(r, c.from, &err);
@@ -275,6 +350,7 @@ cmd_cat(int argc, char **argv)
 		k = 0;
 	if (k == -1)
 		goto fail;
+	c.report = true;
 	if (c.follow && (fd = ev_store_reader_fd(r, &err)) == -1)
 		fd = -1;	/* no inotify: look on a timer */
 	for (;;) {
@@ -306,8 +382,14 @@ cmd_cat(int argc, char **argv)
 done:
 	if (status == EV_EX_OK && cat_flush(&c) == -1)
 		status = EV_EX_IOERR;
+	if (status == EV_EX_OK && c.failed > 0)
+		status = EV_EX_REJECTED;
 	ev_store_reader_close(r);
 	ev_patset_free(&c.pats);
+	while (c.nwhere > 0)
+		ev_expr_free(c.where[--c.nwhere]);
+	free(c.where);
+	ev_expr_doc_free(c.doc);
 	ev_buf_free(&c.out);
 	return status;
 fail:

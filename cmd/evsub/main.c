@@ -35,6 +35,19 @@ struct evsub {
 	bool		 lost;		/* said so; say when back */
 	int		 status;	/* the exit status once stopped */
 	struct ev_buf	 out;
+	/* Durable consumption: --cursor-file, --durable, --drain. */
+	const char	*cursor_file;
+	char		 resume[EV_EPOCH_LEN + 1]; /* the file's epoch */
+	uint64_t	 batch_seq;	/* the last event put in out */
+	char		 file_epoch[EV_EPOCH_LEN + 1]; /* what the file says */
+	uint64_t	 file_seq;
+};
+
+/* Long options without a short form, for durable consumption. */
+enum {
+	OPT_CURSOR_FILE = 0x1201,
+	OPT_DRAIN,
+	OPT_DURABLE,
 };
 
 static void __attribute__((noreturn))
@@ -45,7 +58,9 @@ usage(int status)
 	    "[--first duration]\n"
 	    "             [--idle duration] [--deadline duration] "
 	    "[--reconnect=always|never]\n"
-	    "             [--dedup-window n] [pattern ...]\n");
+	    "             [--dedup-window n] [--durable name | --cursor-file "
+	    "file] [--drain]\n"
+	    "             [pattern ...]\n");
 	exit(status);
 }
 
@@ -77,6 +92,62 @@ output(struct evsub *e)
 	}
 }
 
+/*
+ * Durable consumption, once the batch is written: record the last event's
+ * seq in the cursor file (after a restart line with no event since: the
+ * new epoch and 0), and confirm it to the bus (--durable).  The file is
+ * replaced and synced once per batch: a crash of evsub repeats nothing,
+ * one of evsub between its write and the file's at most that batch.
+ */
+static void
+confirm(struct evsub *e)
+{
+	struct ev_err err;
+	uint64_t seq = e->batch_seq;
+	bool moved = strcmp(e->file_epoch, e->s.epoch) != 0;
+
+	if (e->cursor_file != NULL && e->s.epoch[0] != '\0' &&
+	    ((seq > 0 && (moved || seq > e->file_seq)) ||
+	    (moved && e->file_epoch[0] != '\0'))) {
+		if (ev_cursor_write(e->cursor_file, e->s.epoch, seq, true,
+		    &err) == -1) {
+			fprintf(stderr, "evsub: --cursor-file: %s\n", err.msg);
+			exit(EV_EX_IOERR);
+		}
+		memcpy(e->file_epoch, e->s.epoch, sizeof(e->file_epoch));
+		e->file_seq = seq;
+	}
+	if (e->batch_seq > 0)
+		(void)ev_sub_confirm(&e->s, e->batch_seq, &err);
+}
+
+/*
+ * Resume from the cursor file; without one, start at the oldest event.
+ * Exits 65 when the file cannot be read or is not a cursor file.
+ */
+static void
+resume(struct evsub *e)
+{
+	struct ev_err err;
+	int r;
+
+	if ((r = ev_cursor_read(e->cursor_file, e->resume, &e->file_seq,
+	    &err)) == -1) {
+		fprintf(stderr, "evsub: --cursor-file: %s\n", err.msg);
+		exit(EV_EX_DATAERR);
+	}
+	if (r == 0) {
+		/* A new cursor starts at the oldest event, as a new --durable
+		   name does. */
+		e->s.start = EV_SUB_FROM;
+		e->s.at = 0;
+		return;
+	}
+	memcpy(e->file_epoch, e->resume, sizeof(e->file_epoch));
+	e->s.resume_epoch = e->resume;
+	e->s.resume_seq = e->file_seq;
+}
+
 /* Stop with status once the current callback returns. */
 static void
 finish(struct evsub *e, int status)
@@ -97,8 +168,17 @@ on_event(void *arg, const struct ev_subev *ev)
 	e->out.len += ev->len;
 	e->out.data[e->out.len++] = '\n';
 	e->out.data[e->out.len] = '\0';
+	if (ev->kind == EV_SUBEV_RESTART && e->cursor_file != NULL &&
+	    !e->quiet)
+		fprintf(stderr, "evsub: %s: the bus has restarted without a "
+		    "store (epoch %s, now %s): going on from its oldest "
+		    "event\n", e->cursor_file, e->file_epoch[0] != '\0' ?
+		    e->file_epoch : "unknown", e->s.epoch);
+	if (ev->kind == EV_SUBEV_RESTART)
+		e->batch_seq = 0;	/* none yet from the new epoch */
 	if (ev->kind != EV_SUBEV_EVENT)
 		return 0;
+	e->batch_seq = ev->seq;
 	if (++e->printed == e->count) {
 		finish(e, EV_EX_OK);
 		return 1;
@@ -117,6 +197,7 @@ on_batch(void *arg)
 		e->t_last = ev_mono_ms();
 	}
 	output(e);
+	confirm(e);
 }
 
 static void
@@ -147,6 +228,13 @@ on_state(void *arg, enum ev_sub_state st, const struct ev_err *err)
 		    err->kind == EV_ERR_DENIED ? EV_EX_NOPERM :
 		    err->kind == EV_ERR_SYS ? EV_EX_SOFTWARE :
 		    EV_EX_UNAVAILABLE);
+		break;
+	case EV_SUB_CAUGHT_UP:		/* --drain */
+		/* Nothing up to the end is left: the cursor may say so. */
+		if (e->cursor_file != NULL && e->s.drain_end > e->batch_seq)
+			e->batch_seq = e->s.drain_end;
+		confirm(e);
+		finish(e, EV_EX_OK);
 		break;
 	}
 }
@@ -239,6 +327,9 @@ main(int argc, char *argv[])
 		{ "deadline",	required_argument,	NULL, 'D' },
 		{ "reconnect",	required_argument,	NULL, 'R' },
 		{ "dedup-window", required_argument,	NULL, 'W' },
+		{ "cursor-file", required_argument,	NULL, OPT_CURSOR_FILE },
+		{ "drain",	no_argument,		NULL, OPT_DRAIN },
+		{ "durable",	required_argument,	NULL, OPT_DURABLE },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ "version",	no_argument,		NULL, 'V' },
 		{ NULL,		0,			NULL, 0 }
@@ -316,6 +407,15 @@ main(int argc, char *argv[])
 			    &v);
 			s->dedup = (size_t)v;
 			break;
+		case OPT_CURSOR_FILE:
+			e.cursor_file = optarg;
+			break;
+		case OPT_DRAIN:
+			s->drain = true;
+			break;
+		case OPT_DURABLE:
+			s->durable = optarg;
+			break;
 		case 'h':
 			usage(0);
 		case 'V':
@@ -330,6 +430,19 @@ main(int argc, char *argv[])
 		    "other\n");
 		return EV_EX_USAGE;
 	}
+	/* Durable consumption: where to start is the cursor's. */
+	if (e.cursor_file != NULL && s->durable != NULL) {
+		fprintf(stderr, "evsub: --cursor-file and --durable exclude "
+		    "each other\n");
+		return EV_EX_USAGE;
+	}
+	if (e.cursor_file != NULL && s->start != EV_SUB_LIVE) {
+		fprintf(stderr, "evsub: --cursor-file excludes --from, --last "
+		    "and --since\n");
+		return EV_EX_USAGE;
+	}
+	if (e.cursor_file != NULL)
+		resume(&e);
 	s->pats = argv + optind;
 	s->npats = (size_t)(argc - optind);
 	for (i = optind; i < argc; i++)

@@ -610,6 +610,316 @@ test_away_and_stop(void)
 	sub_teardown(&s, &l);
 }
 
+/* --- durable consumption: --durable, --drain ----------------------- */
+
+/* What the durable test's callbacks saw. */
+struct dseen {
+	struct ev_subscriber *s;
+	uint64_t	  last;		/* seq of the last event handed on */
+	int		  nev;
+	int		  batches;
+};
+
+static struct dseen dn;
+
+static int
+d_on_event(void *arg, const struct ev_subev *ev)
+{
+	(void)arg;
+	if (ev->seq > 0)
+		dn.last = ev->seq;
+	dn.nev++;
+	return 0;
+}
+
+/* As evsub does: once the batch is written, confirm its last seq. */
+static void
+d_on_batch(void *arg)
+{
+	struct ev_err err;
+
+	(void)arg;
+	dn.batches++;
+	if (dn.last > 0)
+		ev_sub_confirm(dn.s, dn.last, &err);
+}
+
+/* Like handshake(), with the bus's features word given. */
+static int
+handshake_with(struct ev_loop *l, struct ev_subscriber *s, const char *epoch,
+    uint64_t last, const char *features)
+{
+	struct ev_frame fr;
+	char reply[160];
+
+	SPIN(l, s->phase == EV_SUB_HELLO);
+	if (fake_accept(&fk) == -1 || fake_frame(&fk, &fr) == -1 ||
+	    strcmp(fr.verb, "HELLO") != 0)
+		return -1;
+	snprintf(reply, sizeof(reply), "HELLO 2 %s %llu 65536 features=%s "
+	    "max_depth=256\n", epoch, (unsigned long long)last, features);
+	fake_send(&fk, reply);
+	SPIN(l, s->phase != EV_SUB_HELLO);
+	if (s->phase != EV_SUB_ASKED || fake_frame(&fk, &fr) == -1 ||
+	    strcmp(fr.verb, "SUB") != 0 || fr.bodylen >= sizeof(fk.body))
+		return -1;
+	memcpy(fk.body, fr.body, fr.bodylen);
+	fk.body[fr.bodylen] = '\0';
+	return 0;
+}
+
+/*
+ * Exactly the next n bytes the subscriber sends, as a string in buf
+ * (turning the loop meanwhile); "" when they do not come within 2 s.
+ */
+static const char *
+fake_bytes(struct ev_loop *l, size_t n, char *buf)
+{
+	struct pollfd p = { .fd = fk.fd, .events = POLLIN };
+	int64_t t = ev_mono_ms() + 2000;
+	size_t got = 0;
+	ssize_t r;
+
+	while (got < n && ev_mono_ms() < t) {
+		ev_loop_once(l, 10, NULL);
+		if (poll(&p, 1, 10) == 1 &&
+		    (r = read(fk.fd, buf + got, n - got)) > 0)
+			got += (size_t)r;
+	}
+	buf[got < n ? 0 : n] = '\0';
+	return buf;
+}
+
+/* Nothing more was sent within 100 ms. */
+static bool
+fake_quiet(struct ev_loop *l)
+{
+	struct pollfd p = { .fd = fk.fd, .events = POLLIN };
+	int64_t t = ev_mono_ms() + 100;
+
+	while (ev_mono_ms() < t)
+		ev_loop_once(l, 10, NULL);
+	return poll(&p, 1, 0) == 0;
+}
+
+static void
+d_setup(struct ev_subscriber *s, struct ev_loop *l)
+{
+	sub_setup(s, l);
+	s->on_event = d_on_event;
+	s->on_batch = d_on_batch;
+	s->durable = "nightly";
+	memset(&dn, 0, sizeof(dn));
+	dn.s = s;
+}
+
+/* An INFO body listing this process's subscription with lag. */
+static void
+fake_info(uint64_t newest, uint64_t lag)
+{
+	char body[256], frame[320];
+
+	snprintf(body, sizeof(body), "{\"seq\":%llu,\"subscribers\":["
+	    "{\"conn\":1,\"client\":\"other\",\"pid\":%ld,\"lag\":0},"
+	    "{\"conn\":2,\"client\":\"t_subscribe\",\"pid\":%ld,\"lag\":%llu}"
+	    "]}", (unsigned long long)newest, (long)getpid(), (long)getpid(),
+	    (unsigned long long)lag);
+	snprintf(frame, sizeof(frame), "INFO %zu\n%s\n", strlen(body), body);
+	fake_send(&fk, frame);
+}
+
+static void
+test_durable(void)
+{
+	struct ev_subscriber s;
+	struct ev_loop l;
+	struct ev_err err;
+	char buf[64];
+
+	/* SUB carries the name; live asks no start: a new name's oldest. */
+	d_setup(&s, &l);
+	is_int(ev_sub_start(&s, &l, &err), 0, "durable: start");
+	is_int(handshake_with(&l, &s, E1, 9, "pub,sub,durable,stats"), 0,
+	    "durable: HELLO, then SUB");
+	is_str(fk.body, "{\"patterns\":[\"t.#\",\"!t.\\\"q\\\"\"],"
+	    "\"durable\":\"nightly\"}", "durable: the SUB body");
+	fake_send(&fk, "OK 9\n");
+	fake_event(&fk, 3, "d3");
+	fake_event(&fk, 4, "d4");
+	SPIN(&l, dn.nev == 2);
+	is_str(fake_bytes(&l, 9, buf), "CURSOR 4\n", "after the batch: "
+	    "CURSOR with its highest seq, once");
+	ok(fake_quiet(&l), "nothing else sent");
+	ev_sub_confirm(&s, 4, &err);
+	ok(fake_quiet(&l), "confirming the same seq again sends nothing");
+
+	/* Lost: the bus resumes from its cursor; copies are dropped. */
+	fake_hangup(&fk);
+	SPIN(&l, s.phase == EV_SUB_WAITING);
+	is_int(handshake_with(&l, &s, E2, 9, "durable"), 0,
+	    "durable: reconnected (a new epoch is no restart)");
+	is_str(fk.body, "{\"patterns\":[\"t.#\",\"!t.\\\"q\\\"\"],"
+	    "\"from\":5,\"durable\":\"nightly\"}",
+	    "durable: from after the last handed on, and the name");
+	fake_send(&fk, "OK 9\n");
+	fake_event(&fk, 3, "d3");
+	fake_event(&fk, 4, "d4");
+	fake_event(&fk, 5, "d5");
+	SPIN(&l, dn.nev == 3);
+	is_int(dn.nev, 3, "only the new event is handed on");
+	is_int(s.dropped, 2, "the two copies dropped");
+	is_int(s.restarts, 0, "no restart line");
+	is_str(fake_bytes(&l, 9, buf), "CURSOR 5\n", "CURSOR 5");
+
+	/* Lost again; the bus sends only what it had: CURSOR 4, not 5. */
+	fake_hangup(&fk);
+	SPIN(&l, s.phase == EV_SUB_WAITING);
+	is_int(handshake_with(&l, &s, E2, 9, "durable"), 0, "again");
+	fake_send(&fk, "OK 9\n");
+	fake_event(&fk, 4, "d4");
+	is_str(fake_bytes(&l, 9, buf), "CURSOR 4\n", "a batch of copies "
+	    "confirms what this connection sent, no further");
+	is_int(dn.nev, 3, "nothing handed on");
+	sub_teardown(&s, &l);
+
+	/* A bus without the feature: unavailable, before SUB. */
+	d_setup(&s, &l);
+	ev_sub_start(&s, &l, &err);
+	is_int(handshake_with(&l, &s, E1, 0, "pub,sub"), -1, "no SUB sent");
+	SPIN(&l, last_state() == EV_SUB_FAILED);
+	is_int(last_state(), EV_SUB_FAILED, "no durable feature: failed");
+	is_int(sn.err.kind, EV_ERR_UNAVAILABLE, "as unavailable");
+	ok(strstr(sn.err.msg, "keeps no durable subscriptions (it needs "
+	    "evbusd --store)") != NULL, "saying why: %s", sn.err.msg);
+	sub_teardown(&s, &l);
+
+	/* A bus that refuses it (ERR state): unavailable, its words. */
+	d_setup(&s, &l);
+	ev_sub_start(&s, &l, &err);
+	handshake_with(&l, &s, E1, 0, "durable");
+	fake_send(&fk, "ERR state durable: this bus has no store "
+	    "(evbusd --store)\n");
+	SPIN(&l, last_state() == EV_SUB_FAILED);
+	is_int(sn.err.kind, EV_ERR_UNAVAILABLE, "ERR state: unavailable");
+	is_str(sn.err.msg, "the bus refused the subscription: durable: this "
+	    "bus has no store (evbusd --store)", "with the bus's words");
+	sub_teardown(&s, &l);
+
+	/* A bad name is refused at the start. */
+	d_setup(&s, &l);
+	s.durable = "a b";
+	is_int(ev_sub_start(&s, &l, &err), -1, "a name with a space");
+	is_int(err.kind, EV_ERR_DATA, "is a data error");
+	sub_teardown(&s, &l);
+}
+
+static void
+test_drain(void)
+{
+	struct ev_subscriber s;
+	struct ev_loop l;
+	struct ev_err err;
+	char buf[64];
+
+	/* The end's own event: caught up, CURSOR sent, then stopped. */
+	d_setup(&s, &l);
+	s.drain = true;
+	ev_sub_start(&s, &l, &err);
+	handshake_with(&l, &s, E1, 3, "durable");
+	fake_send(&fk, "OK 3\n");
+	fake_event(&fk, 2, "e2");
+	fake_event(&fk, 3, "e3");
+	fake_event(&fk, 4, "e4");
+	SPIN(&l, last_state() == EV_SUB_CAUGHT_UP);
+	is_int(last_state(), EV_SUB_CAUGHT_UP, "drain: caught up at the end");
+	is_int(dn.nev, 2, "nothing after the end handed on");
+	is_str(fake_bytes(&l, 9, buf), "CURSOR 3\n", "confirmed before "
+	    "stopping");
+	is_int(s.phase, EV_SUB_IDLE, "stopped");
+	is_int(l.nfds + l.ntimers, 0, "nothing left in the loop");
+	sub_teardown(&s, &l);
+
+	/* Filters hide the end: STATS, until the cursor is past it. */
+	d_setup(&s, &l);
+	s.durable = NULL;
+	s.drain = true;
+	s.start = EV_SUB_FROM;
+	ev_sub_start(&s, &l, &err);
+	handshake_with(&l, &s, E1, 10, "stats");
+	fake_send(&fk, "OK 10\n");
+	is_str(fake_bytes(&l, 6, buf), "STATS\n", "drain: STATS after OK");
+	fake_event(&fk, 2, "f2");
+	fake_info(10, 9);		/* cursor 2: not yet */
+	is_str(fake_bytes(&l, 6, buf), "STATS\n", "asked again");
+	is_int(last_state(), EV_SUB_SUBSCRIBED, "not caught up yet");
+	fake_event(&fk, 5, "f5");
+	fake_info(11, 1);		/* cursor 11 */
+	SPIN(&l, last_state() == EV_SUB_CAUGHT_UP);
+	is_int(last_state(), EV_SUB_CAUGHT_UP, "caught up by STATS");
+	is_int(dn.nev, 2, "both events handed on");
+	sub_teardown(&s, &l);
+
+	/* STATS refused: the end's own event still ends it. */
+	d_setup(&s, &l);
+	s.durable = NULL;
+	s.drain = true;
+	s.start = EV_SUB_FROM;
+	ev_sub_start(&s, &l, &err);
+	handshake_with(&l, &s, E1, 6, "stats");
+	fake_send(&fk, "OK 6\n");
+	is_str(fake_bytes(&l, 6, buf), "STATS\n", "STATS again");
+	fake_send(&fk, "ERR denied stats: not allowed\n");
+	ok(fake_quiet(&l), "a refusal: no more STATS");
+	is_int(last_state(), EV_SUB_SUBSCRIBED, "and not stopped");
+	fake_event(&fk, 6, "g6");
+	SPIN(&l, last_state() == EV_SUB_CAUGHT_UP);
+	is_int(last_state(), EV_SUB_CAUGHT_UP, "the end's event ends it");
+	sub_teardown(&s, &l);
+
+	/* Live: nothing to replay, caught up at the OK. */
+	d_setup(&s, &l);
+	s.durable = NULL;
+	s.drain = true;
+	ev_sub_start(&s, &l, &err);
+	handshake_with(&l, &s, E1, 10, "stats");
+	fake_send(&fk, "OK 10\n");
+	SPIN(&l, last_state() == EV_SUB_CAUGHT_UP);
+	is_int(last_state(), EV_SUB_CAUGHT_UP, "live: caught up at once");
+	sub_teardown(&s, &l);
+
+	/* A resume past the end: the same. */
+	d_setup(&s, &l);
+	s.durable = NULL;
+	s.drain = true;
+	s.resume_epoch = E1;
+	s.resume_seq = 10;
+	ev_sub_start(&s, &l, &err);
+	handshake_with(&l, &s, E1, 10, "stats");
+	is_str(fk.body, "{\"patterns\":[\"t.#\",\"!t.\\\"q\\\"\"],"
+	    "\"from\":11}", "resume: from after the seq");
+	fake_send(&fk, "OK 10\n");
+	SPIN(&l, last_state() == EV_SUB_CAUGHT_UP);
+	is_int(last_state(), EV_SUB_CAUGHT_UP, "resumed at the end: done");
+	sub_teardown(&s, &l);
+
+	/* A resume on another epoch: the restart line, from its oldest. */
+	d_setup(&s, &l);
+	s.durable = NULL;
+	s.resume_epoch = E1;
+	s.resume_seq = 10;
+	s.on_event = on_event;
+	ev_sub_start(&s, &l, &err);
+	handshake_with(&l, &s, E2, 4, "stats");
+	is_str(fk.body, "{\"patterns\":[\"t.#\",\"!t.\\\"q\\\"\"],"
+	    "\"from\":0}", "another epoch: from its oldest");
+	fake_send(&fk, "OK 4\n");
+	SPIN(&l, sn.nev == 1);
+	is_int(sn.kinds[0], EV_SUBEV_RESTART, "the restart line");
+	ok(has("\"previous_epoch\":\"" E1 "\",\"after\":10}"),
+	    "naming the resumed epoch and seq");
+	sub_teardown(&s, &l);
+}
+
 int
 main(void)
 {
@@ -620,6 +930,8 @@ main(void)
 	test_window();
 	test_failures();
 	test_away_and_stop();
+	test_durable();
+	test_drain();
 	fake_close(&fk);
 	seen_reset();
 	return tap_done();
