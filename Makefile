@@ -26,7 +26,7 @@ PKG_CONFIG ?= pkg-config
 CC	?= cc
 CFLAGS	?= -O2 -g
 
-PROGS	= evbusd evfire evsub evstore
+PROGS	= evbusd evfire evsub evstore evlist
 O	?= build
 FUZZ_SECONDS ?= 20
 
@@ -74,6 +74,7 @@ evbusd_SRC = $(sort $(wildcard cmd/evbusd/*.c))
 evfire_SRC = $(sort $(wildcard cmd/evfire/*.c))
 evsub_SRC  = $(sort $(wildcard cmd/evsub/*.c))
 evstore_SRC = $(sort $(wildcard cmd/evstore/*.c))
+evlist_SRC = $(sort $(wildcard cmd/evlist/*.c))
 
 UNIT_SRC = $(sort $(wildcard test/unit/t_*.c))
 UNIT_BIN = $(UNIT_SRC:test/unit/%.c=$(O)/test/%)

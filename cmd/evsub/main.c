@@ -35,6 +35,10 @@ struct evsub {
 	bool		 lost;		/* said so; say when back */
 	int		 status;	/* the exit status once stopped */
 	struct ev_buf	 out;
+	/* -F and the identity options. */
+	struct ev_tmpl	*tmpl;		/* -F, or NULL */
+	uint64_t	 failed;	/* events -F could not render */
+	struct ev_identity ident;
 };
 
 static void __attribute__((noreturn))
@@ -45,7 +49,9 @@ usage(int status)
 	    "[--first duration]\n"
 	    "             [--idle duration] [--deadline duration] "
 	    "[--reconnect=always|never]\n"
-	    "             [--dedup-window n] [pattern ...]\n");
+	    "             [--dedup-window n] [-F format] [--node name] "
+	    "[--service name]\n"
+	    "             [--tag tag]... [pattern ...]\n");
 	exit(status);
 }
 
@@ -90,13 +96,18 @@ static int
 on_event(void *arg, const struct ev_subev *ev)
 {
 	struct evsub *e = arg;
+	struct ev_err err;
+	int r;
 
-	if (ev_buf_reserve(&e->out, ev->len + 1) == -1)
-		nomem();
-	memcpy(e->out.data + e->out.len, ev->json, ev->len);
-	e->out.len += ev->len;
-	e->out.data[e->out.len++] = '\n';
-	e->out.data[e->out.len] = '\0';
+	/* The bus's line, or -F's text; a notice under -F on stderr. */
+	if ((r = ev_format_line(e->tmpl, ev, &e->out, &err)) == -1) {
+		if (err.kind == EV_ERR_SYS)
+			nomem();
+		fprintf(stderr, "evsub: %s\n", err.msg);
+		e->failed++;
+	} else if (r == 0 && !e->quiet)
+		fprintf(stderr, "evsub: notice: %.*s\n", (int)ev->len,
+		    ev->json);
 	if (ev->kind != EV_SUBEV_EVENT)
 		return 0;
 	if (++e->printed == e->count) {
@@ -228,17 +239,23 @@ timers(struct evsub *e)
 int
 main(int argc, char *argv[])
 {
+	/* Long options without a letter of their own. */
+	enum { OPT_FROM = 256, OPT_NODE, OPT_SERVICE, OPT_TAG };
 	static const struct option longopts[] = {
 		{ "quiet",	no_argument,		NULL, 'q' },
 		{ "socket",	required_argument,	NULL, 's' },
 		{ "count",	required_argument,	NULL, 'c' },
-		{ "from",	required_argument,	NULL, 'F' },
+		{ "from",	required_argument,	NULL, OPT_FROM },
 		{ "last",	required_argument,	NULL, 'L' },
 		{ "first",	required_argument,	NULL, '1' },
 		{ "idle",	required_argument,	NULL, 'I' },
 		{ "deadline",	required_argument,	NULL, 'D' },
 		{ "reconnect",	required_argument,	NULL, 'R' },
 		{ "dedup-window", required_argument,	NULL, 'W' },
+		{ "format",	required_argument,	NULL, 'F' },
+		{ "node",	required_argument,	NULL, OPT_NODE },
+		{ "service",	required_argument,	NULL, OPT_SERVICE },
+		{ "tag",	required_argument,	NULL, OPT_TAG },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ "version",	no_argument,		NULL, 'V' },
 		{ NULL,		0,			NULL, 0 }
@@ -250,6 +267,9 @@ main(int argc, char *argv[])
 	uint64_t v;
 	bool has_from = false, has_last = false;
 	int ch, i, r, closed;
+	static char *tags[EV_IDENTITY_TAGS];
+	const char *node = NULL, *service = NULL, *format = NULL;
+	size_t ntags = 0;
 
 	/* First: a closed stdout must not become the bus's socket. */
 	if ((closed = ev_stdfds_open()) == -1) {
@@ -265,7 +285,7 @@ main(int argc, char *argv[])
 	s->name = "evsub";
 	s->flags = EV_CLIENT_AUTOSTART;
 	e.first_ms = e.idle_ms = e.deadline_ms = -1;
-	while ((ch = getopt_long(argc, argv, "qs:c:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "qs:c:F:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'q':
 			e.quiet = true;
@@ -281,7 +301,7 @@ main(int argc, char *argv[])
 				return EV_EX_USAGE;
 			}
 			break;
-		case 'F':
+		case OPT_FROM:
 			count_arg("--from", optarg, INT64_MAX, &s->at);
 			s->start = EV_SUB_FROM;
 			has_from = true;
@@ -316,6 +336,23 @@ main(int argc, char *argv[])
 			    &v);
 			s->dedup = (size_t)v;
 			break;
+		case 'F':
+			format = optarg;
+			break;
+		case OPT_NODE:
+			node = optarg;
+			break;
+		case OPT_SERVICE:
+			service = optarg;
+			break;
+		case OPT_TAG:
+			if (ntags == EV_IDENTITY_TAGS) {
+				fprintf(stderr, "evsub: --tag: at most %d\n",
+				    EV_IDENTITY_TAGS);
+				return EV_EX_USAGE;
+			}
+			tags[ntags++] = optarg;
+			break;
 		case 'h':
 			usage(0);
 		case 'V':
@@ -339,6 +376,17 @@ main(int argc, char *argv[])
 			return EV_EX_USAGE;
 		}
 	ev_patset_free(&check);
+	if (format != NULL && (e.tmpl = ev_tmpl_compile(format,
+	    &err)) == NULL) {
+		fprintf(stderr, "evsub: -F: %s\n", err.msg);
+		return err.kind == EV_ERR_SYS ? EV_EX_SOFTWARE : EV_EX_USAGE;
+	}
+	if (ev_identity_init(&e.ident, node, service, tags, ntags,
+	    &err) == -1) {
+		fprintf(stderr, "evsub: %s\n", err.msg);
+		return err.kind == EV_ERR_SYS ? EV_EX_SOFTWARE : EV_EX_USAGE;
+	}
+	s->ident = &e.ident;
 	signal(SIGPIPE, SIG_IGN);
 
 	s->on_event = on_event;
@@ -361,5 +409,10 @@ main(int argc, char *argv[])
 	ev_sub_free(s);
 	ev_loop_free(&e.loop);
 	ev_buf_free(&e.out);
+	ev_tmpl_free(e.tmpl);
+	ev_identity_free(&e.ident);
+	/* -F: events it could not render turn a success into 1. */
+	if (e.status == EV_EX_OK && e.failed > 0)
+		return EV_EX_REJECTED;
 	return e.status;
 }
