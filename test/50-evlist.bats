@@ -374,3 +374,127 @@ names() {
 	EVBUS_TAGS=$(seq -s, 1 65) run_fails 64 evsub
 	assert_equal "$stderr" "evsub: EVBUS_TAGS: more than 64 tags"
 }
+
+@test "bash completion offers every option evlist(1) lists" {
+	man=$BATS_TEST_DIRNAME/../man/man1/evlist.1
+	want=$(awk '/^\.It Fl / { sub(/^\.It /, ""); n = split($0, p, / , /)
+	    for (i = 1; i <= n; i++) { split(p[i], w, " "); print "-" w[2] } }' \
+	    "$man" | sed 's/=.*//' | sort -u)
+	[ "$(wc -l <<<"$want")" -ge 16 ] || fail "options from the manual: $want"
+	# shellcheck source=/dev/null
+	source "$BATS_TEST_DIRNAME/../share/bash-completion/evbus"
+	COMP_LINE='evlist -'
+	COMP_POINT=${#COMP_LINE}
+	_evlist
+	run sort -u < <(printf '%s\n' "${COMPREPLY[@]}")
+	assert_output "$want"
+}
+
+# --- the wire: SYNC ------------------------------------------------------------
+
+@test "wire: SUB with sync: SYNC after the replay, after each event that may be for it, never for others" {
+	start_bus
+	publish sy.a 1
+	publish sy.other 2
+	wire_open
+	wire_send 'HELLO 2 bats\n'
+	body='{"patterns":["sy.a"],"from":0,"sync":true,"node":"n1"}'
+	wire_send 'SUB %d\n%s\n' "${#body}" "$body"
+	# HELLO, OK, EVENT and its body, SYNC.
+	wait_lines "$T/wire.out" 5
+	end=$(wire_reply 2 | cut -d' ' -f2)
+	assert_equal "$(wire_reply 2)" "OK $end"
+	assert_equal "$(wire_reply 3 | cut -d' ' -f1)" EVENT
+	assert_equal "$(wire_reply 4 | jq -c .payload)" 1
+	# At the newest event then: the bus's own announcement of this
+	# subscriber may have come after OK.
+	[[ $(wire_reply 5) =~ ^SYNC\ ([0-9]+)$ ]] || fail "$(wire_reply 5)"
+	[ "${BASH_REMATCH[1]}" -ge "$end" ] || fail "SYNC before OK's end"
+	# Not a candidate: nothing.  A match: the event, then SYNC at it.
+	publish sy.other 3
+	publish sy.a 4
+	wait_lines "$T/wire.out" 8
+	s4=$(wire_reply 7 | jq .seq)
+	assert_equal "$(wire_reply 7 | jq -c .payload)" 4
+	assert_equal "$(wire_reply 8)" "SYNC $s4"
+	# A candidate turned away by its identity: SYNC alone.
+	run_ok evfire --node '^n2$' sy.a 5
+	wait_lines "$T/wire.out" 9
+	[[ $(wire_reply 9) =~ ^SYNC\ ([0-9]+)$ ]] || fail "$(wire_reply 9)"
+	[ "${BASH_REMATCH[1]}" -gt "$s4" ] || fail "SYNC did not move"
+	wire_send 'QUIT\n'
+	wire_close
+	assert_equal "$(nlines "$T/wire.out")" 9
+	# Nothing to replay: SYNC at once; a bad value refused.
+	wire_open
+	body='{"patterns":["none"],"sync":true}'
+	bad='{"patterns":["none"],"sync":1}'
+	wire_send 'HELLO 2 bats\nSUB %d\n%s\n' "${#body}" "$body"
+	wait_lines "$T/wire.out" 3
+	[[ $(wire_reply 3) =~ ^SYNC\ [0-9]+$ ]] || fail "$(wire_reply 3)"
+	wire_send 'QUIT\n'
+	wire_close
+	wire_open
+	wire_send 'HELLO 2 bats\nSUB %d\n%s\nQUIT\n' "${#bad}" "$bad"
+	wire_close
+	assert_equal "$(wire_reply 2)" "ERR data sync: not true or false"
+}
+
+# --- the manuals' examples -------------------------------------------------------
+
+@test "evlist(1) and evsub(1) EXAMPLES: -F, the loops, --stats, identity" {
+	start_bus
+	publish deploy.start '{"v":2}'
+	s=$(evlist 'deploy.#' | jq .seq)
+	run_ok evlist -F '{.seq} {.name} {.payload}' 'deploy.#'
+	assert_output "$s deploy.start {\"v\":2}"
+	run_ok evsub -c 1 --from 0 -F '{.seq}\t{.name}\t{.payload|json}' 'deploy.#'
+	assert_output "$(printf '%s\tdeploy.start\t{"v":2}' "$s")"
+	# The long-poll loop, two turns of it, with a handler.
+	cd "$T"
+	printf '#!/bin/sh\njq -c .payload >>handled\n' >handle.sh
+	chmod +x handle.sh
+	idx=0
+	for turn in 1 2; do
+		evlist -i "$idx" -w 5m --index-file idx.txt 'deploy.#' | ./handle.sh
+		idx=$(cat idx.txt)
+		[ "$turn" = 2 ] || publish deploy.done '{"v":3}'
+	done
+	assert_equal "$(cat handled)" "$(printf '{"v":2}\n{"v":3}')"
+	# The loop that tells statuses apart: one timeout, then a batch.
+	rm -f handled
+	turns=0
+	idx=$(cat idx.txt 2>/dev/null || echo 0)
+	while [ "$turns" -lt 2 ]; do
+		turns=$((turns + 1))
+		st=0
+		evlist -i "$idx" -w 200ms --index-file idx.txt 'deploy.#' >batch.ndjson || st=$?
+		case $st in
+		0) ;;
+		3) publish deploy.more '{"v":4}'; continue ;;
+		*) fail "status $st" ;;
+		esac
+		./handle.sh <batch.ndjson
+		idx=$(cat idx.txt)
+	done
+	assert_equal "$(cat handled)" '{"v":4}'
+	# The cron line's command, twice: the backup, then nothing new.
+	publish backup.done 1
+	for want in 1 ''; do
+		out=$(evlist -i "$(cat idx 2>/dev/null || echo 0)" \
+		    -w 1s --index-file idx 'backup.#' | jq -c .payload)
+		assert_equal "$out" "$want"
+	done
+	start_bg "$T/bg" evlist -i "$(bus_seq)" -w 5m 'deploy.#'
+	pid=$BG_PID
+	wait_listing
+	run_ok evlist --stats
+	run jq -c '.subscribers[] | [.client, .lag]' <<<"$output"
+	assert_output '["evlist",0]'
+	publish deploy.x 5
+	finish "$pid" 0
+	# evsub(1): a web node of the canary group.
+	run_ok evfire --node '^web-' --tag '^canary$' deploy.canary
+	run_ok evsub -c 1 --from 0 -F '{.name}' --node web-1 --tag canary 'deploy.canary'
+	assert_output deploy.canary
+}
