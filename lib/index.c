@@ -29,10 +29,12 @@ ev_index_parse(const char *s, char epoch[EV_EPOCH_LEN + 1], uint64_t *seq,
 			    "the epoch before ':' must be %d hexadecimal "
 			    "digits", s, EV_EPOCH_LEN);
 		for (i = 0; i < EV_EPOCH_LEN; i++) {
-			if (!isxdigit((unsigned char)s[i]))
+			if (!isxdigit((unsigned char)s[i])) {
+				epoch[0] = '\0';
 				return ev_err_set(err, EV_ERR_DATA, "index "
 				    "'%.60s': the epoch before ':' must be %d "
 				    "hexadecimal digits", s, EV_EPOCH_LEN);
+			}
 			epoch[i] = (char)tolower((unsigned char)s[i]);
 		}
 		epoch[EV_EPOCH_LEN] = '\0';
