@@ -12,6 +12,7 @@
 #                       test/fuzz/corpus/NAME/ so that the replay keeps it
 #   make bench          the side-by-side benchmarks (see bench/README)
 #   make bench-store    evstore beside SQLite (bench/store.sh)
+#   make bench-evlist   how soon a blocked evlist wakes (bench/evlist.sh)
 #   make install        PREFIX=/usr/local DESTDIR=
 #
 # WERROR=1 adds -Werror; SANITIZE=address,undefined builds with sanitizers;
@@ -90,7 +91,7 @@ MAN	= $(sort $(wildcard man/man1/*.1 man/man7/*.7 man/man8/*.8))
 BIN	= $(PROGS:%=$(O)/bin/%)
 
 .PHONY: all check test unit replay bats lint demo bench bench-store fuzz deps \
-	install uninstall clean
+	install uninstall clean bench-evlist
 
 all: $(BIN) $(UNIT_BIN) $(FUZZ_BIN) $(TOOL_BIN)
 
@@ -156,6 +157,11 @@ bench: deps
 $(O)/bench/store_sqlite: bench/store_sqlite.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< -lsqlite3
+
+# evlist's wake-up latency and listing time (bench/evlist.sh).
+bench-evlist:
+	@$(MAKE) --no-print-directory $(BIN)
+	@bash bench/evlist.sh $(O)/bin
 
 bench-store:
 	@sh mk/deps.sh build bench
