@@ -370,28 +370,35 @@ sub_request_ident(struct ev_buf *b, const struct ev_identity *id,
 
 	if (id == NULL)
 		return 0;
-	if (id->node != NULL && (ev_buf_append(b, ",\"node\":", 8) == -1 ||
-	    ev_json_put_string(b, id->node, strlen(id->node), err) == -1))
-		goto fail;
-	if (id->service != NULL && (ev_buf_append(b, ",\"service\":",
-	    11) == -1 || ev_json_put_string(b, id->service,
-	    strlen(id->service), err) == -1))
-		goto fail;
+	if (id->node != NULL) {
+		if (ev_buf_append(b, ",\"node\":", 8) == -1)
+			goto nomem;
+		if (ev_json_put_string(b, id->node, strlen(id->node),
+		    err) == -1)
+			return -1;
+	}
+	if (id->service != NULL) {
+		if (ev_buf_append(b, ",\"service\":", 11) == -1)
+			goto nomem;
+		if (ev_json_put_string(b, id->service, strlen(id->service),
+		    err) == -1)
+			return -1;
+	}
 	if (id->ntags == 0)
 		return 0;
 	if (ev_buf_append(b, ",\"tags\":[", 9) == -1)
-		goto fail;
-	for (i = 0; i < id->ntags; i++)
-		if ((i > 0 && ev_buf_putc(b, ',') == -1) ||
-		    ev_json_put_string(b, id->tags[i], strlen(id->tags[i]),
+		goto nomem;
+	for (i = 0; i < id->ntags; i++) {
+		if (i > 0 && ev_buf_putc(b, ',') == -1)
+			goto nomem;
+		if (ev_json_put_string(b, id->tags[i], strlen(id->tags[i]),
 		    err) == -1)
-			goto fail;
+			return -1;
+	}
 	if (ev_buf_putc(b, ']') == -1)
-		goto fail;
+		goto nomem;
 	return 0;
-fail:
-	if (err != NULL && err->kind == EV_ERR_DATA)
-		return -1;
+nomem:
 	return ev_err_sys(err, "subscription");
 }
 
