@@ -154,7 +154,15 @@ wait_listing() {
 	assert_output ''
 	assert_equal "$stderr" "index $idx"
 	assert_equal "$(cat "$T/idx")" "$idx"
+	# -w 0: a poll, which still sees what is there.
+	run_fails 3 evlist -i "$idx" -w 0 'to.a'
+	publish to.a 3
+	run_ok evlist -i "$idx" -w 0 --index-file "$T/idx" 'to.a'
+	assert_equal "$(jq -c .payload <<<"$output")" 3
+	run_ok evlist -i "$idx" -w 0 'to.a'
+	assert_equal "$(jq -c .payload <<<"$output")" 3
 	# A bare index gets the epoch of the bus it was waited on.
+	idx=$(cat "$T/idx")
 	n=${idx#*:}
 	run_fails 3 evlist -i "$n" -w 300ms --index-file "$T/idx" 'to.a'
 	assert_equal "$(cat "$T/idx")" "$idx"

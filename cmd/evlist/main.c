@@ -57,8 +57,11 @@ struct evlist {
 	bool		 again;		/* subscribe again, from the oldest */
 	bool		 gap;		/* an overrun notice: EX_GAP */
 	bool		 lost;		/* between LOST and SUBSCRIBED */
+	bool		 waiting;	/* the -w timer is set */
 	int		 status;	/* set when stopped otherwise */
 };
+
+static void	on_wait(struct ev_loop *, uint64_t, void *);
 
 static void __attribute__((noreturn))
 usage(int status)
@@ -145,6 +148,21 @@ on_batch(void *arg)
 }
 
 /*
+ * Start the -w wait, once: when the bus has said that nothing newer than
+ * the index is there yet, or when it went away first, so that neither a
+ * short -w nor a long replay can end the call before the bus answered.
+ */
+static void
+start_wait(struct evlist *e)
+{
+	if (e->waiting)
+		return;
+	e->waiting = true;
+	if (ev_loop_timer_add(&e->loop, e->wait_ms, on_wait, e) == 0)
+		nomem();
+}
+
+/*
  * SYNC <seq>: everything up to seq is printed.  Without -i, that is the
  * listing; with it, the call is over once something was said (an event,
  * an event -F could not render, a notice), else it waits on.
@@ -156,8 +174,10 @@ on_sync(void *arg, uint64_t seq)
 
 	e->synced = seq;
 	if (e->has_index && e->printed == 0 && e->failed == 0 &&
-	    !e->restarted && !e->ahead)
+	    !e->restarted && !e->ahead) {
+		start_wait(e);
 		return 0;
+	}
 	e->done = true;
 	ev_loop_stop(&e->loop);
 	return 1;
@@ -193,6 +213,7 @@ on_state(void *arg, enum ev_sub_state st, const struct ev_err *err)
 	case EV_SUB_LOST:
 		fprintf(stderr, "evlist: lost the bus; reconnecting\n");
 		e->lost = true;
+		start_wait(e);
 		break;
 	case EV_SUB_CLOSED:
 		fprintf(stderr, "evlist: the bus closed the connection\n");
@@ -531,9 +552,6 @@ main(int argc, char *argv[])
 	s->on_state = on_state;
 	s->arg = &e;
 	ev_loop_init(&e.loop);
-	if (e.has_index && ev_loop_timer_add(&e.loop, e.wait_ms, on_wait,
-	    &e) == 0)
-		nomem();
 	status = report_index(&e, run(&e));
 	ev_sub_free(s);
 	ev_loop_free(&e.loop);
