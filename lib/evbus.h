@@ -1627,9 +1627,12 @@ struct ev_subscriber {
 	 * the epoch of the bus that a FROM seq was read from (16 hex digits,
 	 * NULL or "": unknown); a bus with another epoch is then a restart
 	 * from the first connection on (the restart line, from the oldest).
+	 * unannounced: ask the bus (feature "announce") not to publish
+	 * evbus.listener.connected and .disconnected for this subscription.
 	 */
 	const struct ev_identity *ident;
 	bool		  sync;
+	bool		  unannounced;	/* SUB "announce": false (a poll) */
 	int		(*on_sync)(void *, uint64_t seq);
 	const char	 *known_epoch;
 	/*

@@ -339,10 +339,13 @@ sub_request(struct ev_subscriber *s, struct ev_err *err)
 	    (ev_buf_printf(&b, ",\"%s\":", key) == -1 ||
 	    ev_buf_putu(&b, v) == -1)))
 		goto nomem;
-	/* evlist: identity and SYNC; each further key one more call here. */
+	/* evlist: identity, sync, announce; a further key: one more here. */
 	if (sub_request_ident(&b, s->ident, err) == -1)
 		goto out;
 	if (s->sync && ev_buf_append(&b, ",\"sync\":true", 12) == -1)
+		goto nomem;
+	if (s->unannounced && ev_buf_append(&b, ",\"announce\":false",
+	    17) == -1)
 		goto nomem;
 	if (ev_buf_putc(&b, '}') == -1 ||
 	    ev_proto_body(&s->c.out, "SUB", ev_buf_head(&b),

@@ -448,6 +448,35 @@ names() {
 	assert_equal "$(wire_reply 2)" "ERR data sync: not true or false"
 }
 
+@test "evlist is not announced as a listener: a loop on evbus.# does not wake itself" {
+	start_bus
+	run_ok evlist --index-file "$T/idx" 'evbus.#'
+	run_ok evlist 'x.#'
+	run_fails 3 evlist -i "$(cat "$T/idx")" -w 300ms 'evbus.#'
+	# An evsub is announced, and wakes it.
+	start_bg "$T/out" evlist -i "$(cat "$T/idx")" -w 5m 'evbus.listener.#'
+	pid=$BG_PID
+	wait_listing
+	publish w.x 1
+	run_ok evsub --from 0 -c 1 'w.#'
+	finish "$pid" 0
+	run jq -r '[.name, .payload.client] | join(" ")' "$T/out"
+	assert_line --index 0 'evbus.listener.connected evsub'
+	# On the wire: "announce":false, and a bad value refused.
+	wire_open
+	body='{"patterns":["w.#"],"announce":false}'
+	wire_send 'HELLO 2 quiet\nSUB %d\n%s\nQUIT\n' "${#body}" "$body"
+	wire_close
+	assert_equal "$(wire_reply 2 | cut -d' ' -f1)" OK
+	run_ok evlist -F '{.payload.client}' 'evbus.listener.#'
+	assert_output "$(printf 'evsub\nevsub')"
+	wire_open
+	body='{"patterns":["w.#"],"announce":"no"}'
+	wire_send 'HELLO 2 bats\nSUB %d\n%s\nQUIT\n' "${#body}" "$body"
+	wire_close
+	assert_equal "$(wire_reply 2)" "ERR data announce: not true or false"
+}
+
 # --- the manuals' examples -------------------------------------------------------
 
 @test "evlist(1) and evsub(1) EXAMPLES: -F, the loops, --stats, identity" {

@@ -127,7 +127,7 @@ conn_close(struct evbusd *b, struct conn *c, const char *why)
 {
 	if (c->dead)
 		return;
-	if (c->sub && !b->stopping)
+	if (c->sub && !b->stopping && !c->quiet)
 		conn_announce(b, c, "evbus.listener.disconnected", why);
 	sub_stop(b, c);
 	c->sub = false;

@@ -21,7 +21,7 @@
 #include "evbus.h"
 
 /* The features this daemon announces in its HELLO, for clients to test. */
-#define EVBUSD_FEATURES	"pub,sub,ping,ack-dup,sub-end,sub-since,max-depth,target,stats,sync"
+#define EVBUSD_FEATURES	"pub,sub,ping,ack-dup,sub-end,sub-since,max-depth,target,stats,sync,announce"
 
 enum conn_state {
 	CONN_HELLO,		/* waiting for HELLO */
@@ -70,6 +70,7 @@ struct conn {
 					   false: caught up, and it is told
 					   (by the index) when one comes */
 	bool		  sync;		/* evlist: SYNC at each catch-up */
+	bool		  quiet;	/* evlist: "announce": false */
 	struct ev_msg	 *partial;	/* written in part; ref held */
 	size_t		  partial_off;	/* bytes of its frame written */
 	TAILQ_ENTRY(conn) entry;

@@ -13,8 +13,8 @@
 
 static const char *const sub_keys[] = { "patterns", "from", "last",
 	"since", "node", "service", "tags",
-	/* evlist: the SYNC marker */
-	"sync" };
+	/* evlist: the SYNC marker; a poll that is not announced */
+	"sync", "announce" };
 
 /* -1 with err naming the first key of j that SUB does not know. */
 static int
@@ -31,8 +31,8 @@ sub_check_keys(json_t *j, struct ev_err *err)
 		if (i == sizeof(sub_keys) / sizeof(sub_keys[0]))
 			return ev_err_set(err, EV_ERR_DATA, "subscription: "
 			    "unknown key '%.40s' (this bus knows patterns, "
-			    "from, last, since, node, service, tags, sync)",
-			    key);
+			    "from, last, since, node, service, tags, sync, "
+			    "announce)", key);
 	}
 	return 0;
 }
@@ -254,6 +254,16 @@ sub_start(struct evbusd *b, struct conn *c, const char *body, size_t len,
 		}
 		c->sync = json_is_true(v);
 	}
+	/* evlist: "announce": false keeps a poll out of evbus.listener.*. */
+	c->quiet = false;
+	if ((v = json_object_get(j, "announce")) != NULL) {
+		if (!json_is_boolean(v)) {
+			ev_err_set(err, EV_ERR_DATA, "announce: not true or "
+			    "false");
+			goto out;
+		}
+		c->quiet = json_is_false(v);
+	}
 
 	if (from != NULL) {
 		s = (uint64_t)json_integer_value(from);
@@ -282,7 +292,8 @@ sub_start(struct evbusd *b, struct conn *c, const char *body, size_t len,
 		ev_err_sys(err, "reply");
 		goto out;
 	}
-	conn_announce(b, c, "evbus.listener.connected", NULL);
+	if (!c->quiet)
+		conn_announce(b, c, "evbus.listener.connected", NULL);
 	r = 0;
 out:
 	if (r == -1) {

@@ -540,6 +540,8 @@ main(int argc, char *argv[])
 	s->ident = &e.ident;
 	s->sync = true;
 	s->on_sync = on_sync;
+	/* A poll, as a publisher is: two bus events a call would be noise. */
+	s->unannounced = true;
 	s->start = EV_SUB_FROM;
 	/* -i 0 is everything the bus has: no gap before its oldest. */
 	s->at = e.has_index && e.index > 0 ? e.index + 1 : 0;

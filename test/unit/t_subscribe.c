@@ -640,14 +640,16 @@ test_evlist(void)
 	s.ident = &id;
 	s.sync = true;
 	s.on_sync = on_sync;
+	s.unannounced = true;
 	s.start = EV_SUB_FROM;
 	s.at = 5;
 	ev_sub_start(&s, &l, &err);
 	is_int(handshake(&l, &s, E1, 9), 0, "evlist: HELLO, then SUB");
 	is_str(fk.body, "{\"patterns\":[\"t.#\",\"!t.\\\"q\\\"\"],"
 	    "\"from\":5,\"node\":\"web-1\",\"service\":\"api\","
-	    "\"tags\":[\"blue\",\"v\\\"2\"],\"sync\":true}",
-	    "  the identity's keys and sync, escaped");
+	    "\"tags\":[\"blue\",\"v\\\"2\"],\"sync\":true,"
+	    "\"announce\":false}",
+	    "  the identity's keys, sync and announce, escaped");
 	fake_send(&fk, "OK 9\n");
 	fake_event(&fk, 6, "s6");
 	fake_send(&fk, "SYNC 9\n");
@@ -672,8 +674,9 @@ test_evlist(void)
 	sub_setup(&s, &l);
 	ev_sub_start(&s, &l, &err);
 	handshake(&l, &s, E1, 0);
-	ok(strstr(fk.body, "sync") == NULL && strstr(fk.body, "node") == NULL,
-	    "  no sync, no identity: neither key");
+	ok(strstr(fk.body, "sync") == NULL && strstr(fk.body, "node") ==
+	    NULL && strstr(fk.body, "announce") == NULL,
+	    "  no sync, identity or unannounced: none of their keys");
 	fake_send(&fk, "OK 0\nSYNC 0\n");
 	SPIN(&l, s.phase == EV_SUB_IDLE);
 	is_int(last_state(), EV_SUB_FAILED, "  SYNC unasked for: failed");
