@@ -15,6 +15,7 @@
 #   make torture        the long versions of the crash tests: kill -9 over
 #                       TORTURE_ROUNDS rounds (default 200), every byte of
 #                       the last records, a bit flipped at every offset
+#   make bench-evlist   how soon a blocked evlist wakes (bench/evlist.sh)
 #   make install        PREFIX=/usr/local DESTDIR=
 #
 # WERROR=1 adds -Werror; SANITIZE=address,undefined builds with sanitizers;
@@ -29,7 +30,7 @@ PKG_CONFIG ?= pkg-config
 CC	?= cc
 CFLAGS	?= -O2 -g
 
-PROGS	= evbusd evfire evsub evstore evroute
+PROGS	= evbusd evfire evsub evstore evlist evroute
 O	?= build
 FUZZ_SECONDS ?= 20
 
@@ -78,6 +79,7 @@ evfire_SRC = $(sort $(wildcard cmd/evfire/*.c))
 evsub_SRC  = $(sort $(wildcard cmd/evsub/*.c))
 evstore_SRC = $(sort $(wildcard cmd/evstore/*.c))
 evroute_SRC = $(sort $(wildcard cmd/evroute/*.c))
+evlist_SRC = $(sort $(wildcard cmd/evlist/*.c))
 
 UNIT_SRC = $(sort $(wildcard test/unit/t_*.c))
 UNIT_BIN = $(UNIT_SRC:test/unit/%.c=$(O)/test/%)
@@ -93,7 +95,7 @@ MAN	= $(sort $(wildcard man/man1/*.1 man/man7/*.7 man/man8/*.8))
 BIN	= $(PROGS:%=$(O)/bin/%)
 
 .PHONY: all check test unit replay bats lint demo bench bench-store fuzz deps \
-	install uninstall clean
+	install uninstall clean bench-evlist
 
 all: $(BIN) $(UNIT_BIN) $(FUZZ_BIN) $(TOOL_BIN)
 
@@ -159,6 +161,11 @@ bench: deps
 $(O)/bench/store_sqlite: bench/store_sqlite.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< -lsqlite3
+
+# evlist's wake-up latency and listing time (bench/evlist.sh).
+bench-evlist:
+	@$(MAKE) --no-print-directory $(BIN)
+	@bash bench/evlist.sh $(O)/bin
 
 bench-store:
 	@sh mk/deps.sh build bench

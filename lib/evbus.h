@@ -114,6 +114,8 @@ int	ev_time_parse(const char *, int64_t now_ms, int64_t *ms,
 /* util.c: identifiers and small parsers. */
 void	ev_uuid4(char out[EV_UUID_LEN + 1]);
 void	ev_epoch_new(char out[EV_EPOCH_LEN + 1]);
+/* Is s exactly EV_EPOCH_LEN hexadecimal digits (either case)? */
+bool	ev_epoch_valid(const char *s);
 /*
  * Strict decimal: digits only, no sign or space.  0, or -1 with errno
  * EINVAL (not a number) or ERANGE (over max).
@@ -1366,6 +1368,38 @@ void	ev_target_free(struct ev_target *);
 /* Does the event set any filter expression? */
 bool	ev_event_targeted(const struct ev_evinfo *);
 void	ev_identity_free(struct ev_identity *);
+/*
+ * A subscriber's identity as evsub and evlist take it (--node, --service,
+ * --tag): node, service, or tags given (non-NULL, ntags > 0) win over
+ * $EVBUS_NODE, $EVBUS_SERVICE and $EVBUS_TAGS (tags separated by commas,
+ * spaces around them dropped, empty ones skipped); without either, the
+ * node is the host name (gethostname(2)), the rest none.  An empty value
+ * (given or from the environment) declares none, so EVBUS_NODE= keeps
+ * the host name out.  Each name must be at most EV_NAME_MAX bytes, tags
+ * at most EV_IDENTITY_TAGS of them (what the bus accepts in SUB).  Fills
+ * id with copies (the caller frees it with ev_identity_free).  0, or -1
+ * with err (EV_ERR_DATA naming the option or variable; EV_ERR_SYS), id
+ * then empty.  Cost: a few small allocations.
+ */
+#define EV_IDENTITY_TAGS	64
+int	ev_identity_init(struct ev_identity *, const char *node,
+	    const char *service, char *const *tags, size_t ntags,
+	    struct ev_err *);
+
+/*
+ * index.c: evlist's index, a position on one run of a bus: "EPOCH:SEQ"
+ * (the bus's epoch, 16 hexadecimal digits, and a seq), or a bare "SEQ"
+ * that belongs to whatever run the bus is in.  ev_index_parse: 0 with
+ * epoch ("" for a bare seq, else the digits in lower case) and *seq, or
+ * -1 with err (EV_ERR_DATA saying what is wrong; a trailing newline is
+ * forgiven, as $(cat file) and read keep one).  ev_index_format writes
+ * "EPOCH:SEQ", or "SEQ" for an empty epoch, to out (at least
+ * EV_INDEX_LEN + 1 bytes).
+ */
+#define EV_INDEX_LEN	(EV_EPOCH_LEN + 1 + 20)
+int	ev_index_parse(const char *, char epoch[EV_EPOCH_LEN + 1],
+	    uint64_t *seq, struct ev_err *);
+void	ev_index_format(char *out, const char *epoch, uint64_t seq);
 
 /*
  * loop.c: a small event loop on poll(2), in the spirit of early Redis's
@@ -1591,6 +1625,24 @@ struct ev_subscriber {
 	bool		  reconnect;	/* else a lost bus stops it */
 	size_t		  dedup;	/* window; 0: no de-duplication */
 	int		  open_ms;	/* deadline of each handshake */
+	/*
+	 * evlist's additions.  ident: the identity sent as the SUB keys
+	 * node, service and tags (NULL: none; must outlive the subscriber).
+	 * sync: ask the bus (feature "sync") for SYNC <seq> each time it has
+	 * written every event this subscription wants up to seq, its newest
+	 * then; on_sync is called for each, in order with the events, and
+	 * like on_event returns 0 to go on, anything else to stop.  epoch:
+	 * the epoch of the bus that a FROM seq was read from (16 hex digits,
+	 * NULL or "": unknown); a bus with another epoch is then a restart
+	 * from the first connection on (the restart line, from the oldest).
+	 * unannounced: ask the bus (feature "announce") not to publish
+	 * evbus.listener.connected and .disconnected for this subscription.
+	 */
+	const struct ev_identity *ident;
+	bool		  sync;
+	bool		  unannounced;	/* SUB "announce": false (a poll) */
+	int		(*on_sync)(void *, uint64_t seq);
+	const char	 *known_epoch;
 	/*
 	 * Called for each event and notice, in order.  Return 0 to go on;
 	 * anything else stops the subscriber (as ev_sub_close) once
@@ -1932,5 +1984,18 @@ int	ev_routes_describe(const struct ev_routes *, struct ev_buf *out);
  */
 int	ev_routes_match(struct ev_routes *, const char *name, size_t len,
 	    const size_t **idx, size_t *n);
+
+/*
+ * format.c: one line of evsub's or evlist's output for what a subscriber
+ * handed on (struct ev_subev): with no template, the bus's JSON as it
+ * came; with one (-F), the template's text for an event.  A newline ends
+ * the line.  Appends to out and returns 1; 0, appending nothing, for a
+ * notice under a template (it has no seq and none of an event's fields:
+ * the caller says it on stderr); -1 with err and out as it was:
+ * EV_ERR_DATA "seq N: missing .payload.x" when the template cannot be
+ * rendered for this event, EV_ERR_SYS when out cannot grow.
+ */
+int		 ev_format_line(const struct ev_tmpl *, const struct ev_subev *,
+		    struct ev_buf *out, struct ev_err *err);
 
 #endif /* EVBUS_H */

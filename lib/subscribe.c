@@ -42,6 +42,10 @@ static void	sub_lost(struct ev_subscriber *, const struct ev_err *);
 static void	sub_fail(struct ev_subscriber *, const struct ev_err *);
 static int	sub_flush(struct ev_subscriber *, struct ev_err *);
 static int	sub_request(struct ev_subscriber *, struct ev_err *);
+static int	sub_request_ident(struct ev_buf *,
+		    const struct ev_identity *, struct ev_err *);
+static enum sub_next sub_on_sync(struct ev_subscriber *,
+		    const struct ev_frame *, struct ev_err *);
 static enum sub_next sub_on_hello(struct ev_subscriber *,
 		    const struct ev_frame *, struct ev_err *);
 static enum sub_next sub_on_ok(struct ev_subscriber *,
@@ -108,6 +112,14 @@ ev_sub_start(struct ev_subscriber *s, struct ev_loop *l, struct ev_err *err)
 	/* A seq to start at is where we are; 0 means "ask as told". */
 	s->pos = s->start == EV_SUB_FROM ? s->at : 0;
 	s->epoch[0] = '\0';
+	/* evlist: an epoch known in advance: a bus with another restarted. */
+	if (s->known_epoch != NULL && s->known_epoch[0] != '\0') {
+		if (!ev_epoch_valid(s->known_epoch))
+			return ev_err_set(err, EV_ERR_DATA, "subscriber: "
+			    "epoch '%.20s' is not 16 hexadecimal digits",
+			    s->known_epoch);
+		memcpy(s->epoch, s->known_epoch, sizeof(s->epoch));
+	}
 	s->restart = s->outage = s->halt = false;
 	s->backoff = 0;
 	s->end = s->delivered = s->dropped = s->restarts = 0;
@@ -351,8 +363,17 @@ sub_request(struct ev_subscriber *s, struct ev_err *err)
 		key = "from";
 	if (ev_buf_putc(&b, ']') == -1 || (key != NULL &&
 	    (ev_buf_printf(&b, ",\"%s\":", key) == -1 ||
-	    ev_buf_putu(&b, v) == -1)) || sub_request_durable(s, &b) == -1 ||
-	    ev_buf_putc(&b, '}') == -1 ||
+	    ev_buf_putu(&b, v) == -1)) || sub_request_durable(s, &b) == -1)
+		goto nomem;
+	/* evlist: identity, sync, announce; a further key: one more here. */
+	if (sub_request_ident(&b, s->ident, err) == -1)
+		goto out;
+	if (s->sync && ev_buf_append(&b, ",\"sync\":true", 12) == -1)
+		goto nomem;
+	if (s->unannounced && ev_buf_append(&b, ",\"announce\":false",
+	    17) == -1)
+		goto nomem;
+	if (ev_buf_putc(&b, '}') == -1 ||
 	    ev_proto_body(&s->c.out, "SUB", ev_buf_head(&b),
 	    ev_buf_unread(&b)) == -1)
 		goto nomem;
@@ -363,6 +384,76 @@ nomem:
 out:
 	ev_buf_free(&b);
 	return r;
+}
+
+/*
+ * evlist: append the identity's SUB keys to b: ,"node":S ,"service":S
+ * ,"tags":[...] for the parts it has (id NULL: none).  -1 with err
+ * (EV_ERR_DATA for a string that is not UTF-8, EV_ERR_SYS).
+ */
+static int
+sub_request_ident(struct ev_buf *b, const struct ev_identity *id,
+    struct ev_err *err)
+{
+	size_t i;
+
+	if (id == NULL)
+		return 0;
+	if (id->node != NULL) {
+		if (ev_buf_append(b, ",\"node\":", 8) == -1)
+			goto nomem;
+		if (ev_json_put_string(b, id->node, strlen(id->node),
+		    err) == -1)
+			return -1;
+	}
+	if (id->service != NULL) {
+		if (ev_buf_append(b, ",\"service\":", 11) == -1)
+			goto nomem;
+		if (ev_json_put_string(b, id->service, strlen(id->service),
+		    err) == -1)
+			return -1;
+	}
+	if (id->ntags == 0)
+		return 0;
+	if (ev_buf_append(b, ",\"tags\":[", 9) == -1)
+		goto nomem;
+	for (i = 0; i < id->ntags; i++) {
+		if (i > 0 && ev_buf_putc(b, ',') == -1)
+			goto nomem;
+		if (ev_json_put_string(b, id->tags[i], strlen(id->tags[i]),
+		    err) == -1)
+			return -1;
+	}
+	if (ev_buf_putc(b, ']') == -1)
+		goto nomem;
+	return 0;
+nomem:
+	return ev_err_sys(err, "subscription");
+}
+
+/*
+ * evlist: SYNC <seq>: everything the subscription wants up to seq has
+ * been handed on.  The subscriber's position moves past seq (a
+ * reconnection need not ask for what was passed over); on_sync says
+ * whether to go on.
+ */
+static enum sub_next
+sub_on_sync(struct ev_subscriber *s, const struct ev_frame *f,
+    struct ev_err *err)
+{
+	uint64_t seq;
+
+	if (f->argc < 1 || ev_parse_u64(f->argv[0], strlen(f->argv[0]),
+	    UINT64_MAX, &seq) == -1) {
+		ev_err_set(err, EV_ERR_PROTO, "the bus sent SYNC without "
+		    "a seq");
+		return SUB_FAIL;
+	}
+	if (seq >= s->pos)
+		s->pos = seq + 1;
+	if (s->on_sync != NULL && s->on_sync(s->arg, seq) != 0)
+		s->halt = true;
+	return s->phase == EV_SUB_IDLE ? SUB_GONE : SUB_GO_ON;
 }
 
 /* The bus's HELLO: where are we, and has it restarted?  Then SUB. */
@@ -574,6 +665,8 @@ sub_frames(struct ev_subscriber *s)
 			next = sub_on_hello(s, &f, &err);
 		else if (s->phase == EV_SUB_ASKED)
 			next = sub_on_ok(s, &f, &handed, &err);
+		else if (s->sync && strcmp(f.verb, "SYNC") == 0)
+			next = sub_on_sync(s, &f, &err);
 		else
 			next = sub_on_event(s, &f, &handed, &err);
 	}

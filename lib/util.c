@@ -84,6 +84,18 @@ ev_epoch_new(char out[EV_EPOCH_LEN + 1])
 	out[EV_EPOCH_LEN] = '\0';
 }
 
+bool
+ev_epoch_valid(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < EV_EPOCH_LEN; i++)
+		if (s[i] == '\0' || strchr("0123456789abcdefABCDEF", s[i]) ==
+		    NULL)
+			return false;
+	return s[EV_EPOCH_LEN] == '\0';
+}
+
 /*
  * Parse s[0..len) as a decimal number of at most max: digits only, no sign,
  * space or other byte, at least one digit (leading zeros are fine).

@@ -8,7 +8,7 @@ load helper
 	o=$(dirname "$EVBUS_BIN")
 	run make -s -C "$root" O="$o" install PREFIX=/usr DESTDIR="$T/stage"
 	[ "$status" -eq 0 ] || fail "make install: $output"
-	for p in evbusd evfire evsub; do
+	for p in evbusd evfire evsub evlist; do
 		[ -x "$T/stage/usr/bin/$p" ] || fail "no $p"
 		[ -f "$T/stage/usr/share/bash-completion/completions/$p" ] ||
 		    fail "no completion for $p"
@@ -19,6 +19,7 @@ load helper
 	[ -f "$T/stage/usr/share/man/man1/evroute.1" ] || fail "no evroute(1)"
 	[ -f "$T/stage/usr/share/bash-completion/completions/evroute" ] ||
 	    fail "no completion for evroute"
+	[ -f "$T/stage/usr/share/man/man1/evlist.1" ]
 	[ -f "$T/stage/usr/share/man/man7/evbus.7" ]
 	run grep '^ExecStart=' "$T/stage/usr/lib/systemd/user/evbusd.service"
 	assert_output "ExecStart=/usr/bin/evbusd"

@@ -127,7 +127,7 @@ conn_close(struct evbusd *b, struct conn *c, const char *why)
 {
 	if (c->dead)
 		return;
-	if (c->sub && !b->stopping)
+	if (c->sub && !b->stopping && !c->quiet)
 		conn_announce(b, c, "evbus.listener.disconnected", why);
 	sub_stop(b, c);
 	c->sub = false;
@@ -571,8 +571,16 @@ conn_flush(struct evbusd *b, struct conn *c)
 		}
 		if (n == 0) {
 			c->cursor = scan;
-			if (scan == ev_ring_next(&b->ring))
-				c->pending = false;
+			if (scan == ev_ring_next(&b->ring)) {
+				/* evlist: a SYNC queued now goes next pass. */
+				if (sub_caught_up(b, c) == -1) {
+					conn_close(b, c, "out of memory for "
+					    "a reply");
+					return -1;
+				}
+				if (conn_releasable(c) > 0)
+					continue;
+			}
 			break;
 		}
 		memset(&mh, 0, sizeof(mh));
@@ -643,8 +651,11 @@ conn_flush(struct evbusd *b, struct conn *c)
 			return 0;
 		}
 		c->cursor = scan;
-		if (scan == ev_ring_next(&b->ring))
-			c->pending = false;
+		if (scan == ev_ring_next(&b->ring) &&
+		    sub_caught_up(b, c) == -1) {
+			conn_close(b, c, "out of memory for a reply");
+			return -1;
+		}
 	}
 	return 0;
 }

@@ -21,7 +21,7 @@
 #include "evbus.h"
 
 /* The features this daemon announces in its HELLO, for clients to test. */
-#define EVBUSD_FEATURES	"pub,sub,ping,ack-dup,sub-end,sub-since,max-depth,target,stats"
+#define EVBUSD_FEATURES	"pub,sub,ping,ack-dup,sub-end,sub-since,max-depth,target,stats,sync,announce"
 
 enum conn_state {
 	CONN_HELLO,		/* waiting for HELLO */
@@ -69,6 +69,8 @@ struct conn {
 	bool		  pending;	/* events from cursor on may be for it;
 					   false: caught up, and it is told
 					   (by the index) when one comes */
+	bool		  sync;		/* evlist: SYNC at each catch-up */
+	bool		  quiet;	/* evlist: "announce": false */
 	struct ev_msg	 *partial;	/* written in part; ref held */
 	size_t		  partial_off;	/* bytes of its frame written */
 	TAILQ_ENTRY(conn) entry;
@@ -152,6 +154,7 @@ bool	 sub_wants(const struct conn *, const struct ev_msg *);
 void	 sub_notify(struct evbusd *, const struct ev_msg *);
 void	 sub_stop(struct evbusd *, struct conn *);
 int	 sub_gap(struct evbusd *, struct conn *);
+int	 sub_caught_up(struct evbusd *, struct conn *);
 int	 bus_stats(struct evbusd *, struct ev_buf *);
 int	 sub_patterns_json(const struct conn *, struct ev_buf *);
 

@@ -12,7 +12,9 @@
 #include "evbusd.h"
 
 static const char *const sub_keys[] = { "patterns", "from", "last",
-	"since", "node", "service", "tags" };
+	"since", "node", "service", "tags",
+	/* evlist: the SYNC marker; a poll that is not announced */
+	"sync", "announce" };
 
 /* -1 with err naming the first key of j that SUB does not know. */
 static int
@@ -29,7 +31,8 @@ sub_check_keys(json_t *j, struct ev_err *err)
 		if (i == sizeof(sub_keys) / sizeof(sub_keys[0]))
 			return ev_err_set(err, EV_ERR_DATA, "subscription: "
 			    "unknown key '%.40s' (this bus knows patterns, "
-			    "from, last, since, node, service, tags)", key);
+			    "from, last, since, node, service, tags, sync, "
+			    "announce)", key);
 	}
 	return 0;
 }
@@ -243,6 +246,24 @@ sub_start(struct evbusd *b, struct conn *c, const char *body, size_t len,
 		goto out;
 	if (sub_identity(j, &c->ident, err) == -1)
 		goto out;
+	/* evlist: "sync": true asks for SYNC <seq> at each catch-up. */
+	if ((v = json_object_get(j, "sync")) != NULL) {
+		if (!json_is_boolean(v)) {
+			ev_err_set(err, EV_ERR_DATA, "sync: not true or false");
+			goto out;
+		}
+		c->sync = json_is_true(v);
+	}
+	/* evlist: "announce": false keeps a poll out of evbus.listener.*. */
+	c->quiet = false;
+	if ((v = json_object_get(j, "announce")) != NULL) {
+		if (!json_is_boolean(v)) {
+			ev_err_set(err, EV_ERR_DATA, "announce: not true or "
+			    "false");
+			goto out;
+		}
+		c->quiet = json_is_false(v);
+	}
 
 	if (from != NULL) {
 		s = (uint64_t)json_integer_value(from);
@@ -263,7 +284,16 @@ sub_start(struct evbusd *b, struct conn *c, const char *body, size_t len,
 	}
 	c->sub = true;
 	c->pending = c->cursor < ev_ring_next(&b->ring);
-	conn_announce(b, c, "evbus.listener.connected", NULL);
+	/* evlist: nothing to replay: in sync at once. */
+	if (c->sync && !c->pending && conn_reply(c, "SYNC %" PRIu64,
+	    ev_ring_next(&b->ring) - 1) == -1) {
+		sub_stop(b, c);
+		c->sub = false;
+		ev_err_sys(err, "reply");
+		goto out;
+	}
+	if (!c->quiet)
+		conn_announce(b, c, "evbus.listener.connected", NULL);
 	r = 0;
 out:
 	if (r == -1) {
@@ -316,6 +346,28 @@ sub_wants(const struct conn *c, const struct ev_msg *m)
 {
 	return ev_patset_match(&c->pats, m->name, m->namelen) &&
 	    (m->target == NULL || ev_target_match(m->target, &c->ident));
+}
+
+/*
+ * evlist's SYNC marker.  c has just been written every event it wants
+ * up to the ring's newest (cursor is the ring's next): it is no longer
+ * pending, and, when it asked for "sync", it is told so with SYNC <seq>,
+ * seq being that newest event, queued behind what was written.  Only a
+ * change from pending to caught up says it, so that each catch-up after
+ * an event that may be for c gives one SYNC, and a connection that has
+ * nothing coming is never told twice.  -1 when the reply could not be
+ * queued (the caller closes the connection: a client waiting for SYNC
+ * must not wait forever).
+ */
+int
+sub_caught_up(struct evbusd *b, struct conn *c)
+{
+	if (!c->pending)
+		return 0;
+	c->pending = false;
+	if (!c->sync)
+		return 0;
+	return conn_reply(c, "SYNC %" PRIu64, ev_ring_next(&b->ring) - 1);
 }
 
 /*

@@ -41,6 +41,10 @@ struct evsub {
 	uint64_t	 batch_seq;	/* the last event put in out */
 	char		 file_epoch[EV_EPOCH_LEN + 1]; /* what the file says */
 	uint64_t	 file_seq;
+	/* -F and the identity options. */
+	struct ev_tmpl	*tmpl;		/* -F, or NULL */
+	uint64_t	 failed;	/* events -F could not render */
+	struct ev_identity ident;
 };
 
 /* Long options without a short form, for durable consumption. */
@@ -60,6 +64,8 @@ usage(int status)
 	    "[--reconnect=always|never]\n"
 	    "             [--dedup-window n] [--durable name | --cursor-file "
 	    "file] [--drain]\n"
+	    "             [-F format] [--node name] [--service name] "
+	    "[--tag tag]...\n"
 	    "             [pattern ...]\n");
 	exit(status);
 }
@@ -161,13 +167,9 @@ static int
 on_event(void *arg, const struct ev_subev *ev)
 {
 	struct evsub *e = arg;
+	struct ev_err err;
+	int r;
 
-	if (ev_buf_reserve(&e->out, ev->len + 1) == -1)
-		nomem();
-	memcpy(e->out.data + e->out.len, ev->json, ev->len);
-	e->out.len += ev->len;
-	e->out.data[e->out.len++] = '\n';
-	e->out.data[e->out.len] = '\0';
 	if (ev->kind == EV_SUBEV_RESTART && e->cursor_file != NULL &&
 	    !e->quiet)
 		fprintf(stderr, "evsub: %s: the bus has restarted without a "
@@ -176,6 +178,15 @@ on_event(void *arg, const struct ev_subev *ev)
 		    e->file_epoch : "unknown", e->s.epoch);
 	if (ev->kind == EV_SUBEV_RESTART)
 		e->batch_seq = 0;	/* none yet from the new epoch */
+	/* The bus's line, or -F's text; a notice under -F on stderr. */
+	if ((r = ev_format_line(e->tmpl, ev, &e->out, &err)) == -1) {
+		if (err.kind == EV_ERR_SYS)
+			nomem();
+		fprintf(stderr, "evsub: %s\n", err.msg);
+		e->failed++;
+	} else if (r == 0 && !e->quiet)
+		fprintf(stderr, "evsub: notice: %.*s\n", (int)ev->len,
+		    ev->json);
 	if (ev->kind != EV_SUBEV_EVENT)
 		return 0;
 	e->batch_seq = ev->seq;
@@ -316,11 +327,13 @@ timers(struct evsub *e)
 int
 main(int argc, char *argv[])
 {
+	/* Long options without a letter of their own. */
+	enum { OPT_FROM = 256, OPT_NODE, OPT_SERVICE, OPT_TAG };
 	static const struct option longopts[] = {
 		{ "quiet",	no_argument,		NULL, 'q' },
 		{ "socket",	required_argument,	NULL, 's' },
 		{ "count",	required_argument,	NULL, 'c' },
-		{ "from",	required_argument,	NULL, 'F' },
+		{ "from",	required_argument,	NULL, OPT_FROM },
 		{ "last",	required_argument,	NULL, 'L' },
 		{ "first",	required_argument,	NULL, '1' },
 		{ "idle",	required_argument,	NULL, 'I' },
@@ -330,6 +343,10 @@ main(int argc, char *argv[])
 		{ "cursor-file", required_argument,	NULL, OPT_CURSOR_FILE },
 		{ "drain",	no_argument,		NULL, OPT_DRAIN },
 		{ "durable",	required_argument,	NULL, OPT_DURABLE },
+		{ "format",	required_argument,	NULL, 'F' },
+		{ "node",	required_argument,	NULL, OPT_NODE },
+		{ "service",	required_argument,	NULL, OPT_SERVICE },
+		{ "tag",	required_argument,	NULL, OPT_TAG },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ "version",	no_argument,		NULL, 'V' },
 		{ NULL,		0,			NULL, 0 }
@@ -341,6 +358,9 @@ main(int argc, char *argv[])
 	uint64_t v;
 	bool has_from = false, has_last = false;
 	int ch, i, r, closed;
+	static char *tags[EV_IDENTITY_TAGS];
+	const char *node = NULL, *service = NULL, *format = NULL;
+	size_t ntags = 0;
 
 	/* First: a closed stdout must not become the bus's socket. */
 	if ((closed = ev_stdfds_open()) == -1) {
@@ -356,7 +376,7 @@ main(int argc, char *argv[])
 	s->name = "evsub";
 	s->flags = EV_CLIENT_AUTOSTART;
 	e.first_ms = e.idle_ms = e.deadline_ms = -1;
-	while ((ch = getopt_long(argc, argv, "qs:c:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "qs:c:F:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'q':
 			e.quiet = true;
@@ -372,7 +392,7 @@ main(int argc, char *argv[])
 				return EV_EX_USAGE;
 			}
 			break;
-		case 'F':
+		case OPT_FROM:
 			count_arg("--from", optarg, INT64_MAX, &s->at);
 			s->start = EV_SUB_FROM;
 			has_from = true;
@@ -416,6 +436,23 @@ main(int argc, char *argv[])
 		case OPT_DURABLE:
 			s->durable = optarg;
 			break;
+		case 'F':
+			format = optarg;
+			break;
+		case OPT_NODE:
+			node = optarg;
+			break;
+		case OPT_SERVICE:
+			service = optarg;
+			break;
+		case OPT_TAG:
+			if (ntags == EV_IDENTITY_TAGS) {
+				fprintf(stderr, "evsub: --tag: at most %d\n",
+				    EV_IDENTITY_TAGS);
+				return EV_EX_USAGE;
+			}
+			tags[ntags++] = optarg;
+			break;
 		case 'h':
 			usage(0);
 		case 'V':
@@ -452,6 +489,17 @@ main(int argc, char *argv[])
 			return EV_EX_USAGE;
 		}
 	ev_patset_free(&check);
+	if (format != NULL && (e.tmpl = ev_tmpl_compile(format,
+	    &err)) == NULL) {
+		fprintf(stderr, "evsub: -F: %s\n", err.msg);
+		return err.kind == EV_ERR_SYS ? EV_EX_SOFTWARE : EV_EX_USAGE;
+	}
+	if (ev_identity_init(&e.ident, node, service, tags, ntags,
+	    &err) == -1) {
+		fprintf(stderr, "evsub: %s\n", err.msg);
+		return err.kind == EV_ERR_SYS ? EV_EX_SOFTWARE : EV_EX_USAGE;
+	}
+	s->ident = &e.ident;
 	signal(SIGPIPE, SIG_IGN);
 
 	s->on_event = on_event;
@@ -474,5 +522,10 @@ main(int argc, char *argv[])
 	ev_sub_free(s);
 	ev_loop_free(&e.loop);
 	ev_buf_free(&e.out);
+	ev_tmpl_free(e.tmpl);
+	ev_identity_free(&e.ident);
+	/* -F: events it could not render turn a success into 1. */
+	if (e.status == EV_EX_OK && e.failed > 0)
+		return EV_EX_REJECTED;
 	return e.status;
 }

@@ -920,6 +920,112 @@ test_drain(void)
 	sub_teardown(&s, &l);
 }
 
+/* --- evlist's additions: identity keys, sync, a known epoch ----------- */
+
+static uint64_t syncs[8];
+static int nsync, sync_stop;
+
+static int
+on_sync(void *arg, uint64_t seq)
+{
+	(void)arg;
+	if (nsync < 8)
+		syncs[nsync] = seq;
+	nsync++;
+	return sync_stop > 0 && nsync == sync_stop;
+}
+
+static void
+test_evlist(void)
+{
+	static char *tagv[] = { "blue", "v\"2" };
+	struct ev_identity id = { "web-1", "api", tagv, 2 };
+	struct ev_subscriber s;
+	struct ev_loop l;
+	struct ev_err err;
+
+	/* Identity and sync in the request; SYNC handed to on_sync. */
+	sub_setup(&s, &l);
+	nsync = sync_stop = 0;
+	s.ident = &id;
+	s.sync = true;
+	s.on_sync = on_sync;
+	s.unannounced = true;
+	s.start = EV_SUB_FROM;
+	s.at = 5;
+	ev_sub_start(&s, &l, &err);
+	is_int(handshake(&l, &s, E1, 9), 0, "evlist: HELLO, then SUB");
+	is_str(fk.body, "{\"patterns\":[\"t.#\",\"!t.\\\"q\\\"\"],"
+	    "\"from\":5,\"node\":\"web-1\",\"service\":\"api\","
+	    "\"tags\":[\"blue\",\"v\\\"2\"],\"sync\":true,"
+	    "\"announce\":false}",
+	    "  the identity's keys, sync and announce, escaped");
+	fake_send(&fk, "OK 9\n");
+	fake_event(&fk, 6, "s6");
+	fake_send(&fk, "SYNC 9\n");
+	SPIN(&l, nsync == 1);
+	is_int(nsync, 1, "  SYNC handed to on_sync");
+	is_int(syncs[0], 9, "  with its seq");
+	is_int(sn.nev, 1, "  after the event before it");
+	/* A reconnection asks from after the SYNC's seq. */
+	fake_hangup(&fk);
+	SPIN(&l, last_state() == EV_SUB_LOST);
+	is_int(handshake(&l, &s, E1, 9), 0, "  reconnected");
+	ok(strstr(fk.body, "\"from\":10,") != NULL,
+	    "  asks from after the SYNC's seq: %s", fk.body);
+	fake_send(&fk, "OK 9\n");
+	sync_stop = 2;
+	fake_send(&fk, "SYNC 12\n");
+	SPIN(&l, s.phase == EV_SUB_IDLE);
+	is_int(s.phase, EV_SUB_IDLE, "  on_sync's 1 stops it");
+	sub_teardown(&s, &l);
+
+	/* Without sync, SYNC is a protocol error, as any unknown frame. */
+	sub_setup(&s, &l);
+	ev_sub_start(&s, &l, &err);
+	handshake(&l, &s, E1, 0);
+	ok(strstr(fk.body, "sync") == NULL && strstr(fk.body, "node") ==
+	    NULL && strstr(fk.body, "announce") == NULL,
+	    "  no sync, identity or unannounced: none of their keys");
+	fake_send(&fk, "OK 0\nSYNC 0\n");
+	SPIN(&l, s.phase == EV_SUB_IDLE);
+	is_int(last_state(), EV_SUB_FAILED, "  SYNC unasked for: failed");
+	sub_teardown(&s, &l);
+
+	/* A known epoch that the bus does not have: a restart at once. */
+	sub_setup(&s, &l);
+	s.start = EV_SUB_FROM;
+	s.at = 4;
+	s.known_epoch = E2;
+	ev_sub_start(&s, &l, &err);
+	is_int(handshake(&l, &s, E1, 3), 0, "known epoch: HELLO, SUB");
+	ok(strstr(fk.body, "\"from\":0}") != NULL,
+	    "  another epoch: asks from the oldest: %s", fk.body);
+	fake_send(&fk, "OK 3\n");
+	SPIN(&l, sn.nev == 1);
+	ok(sn.nev == 1 && sn.kinds[0] == EV_SUBEV_RESTART,
+	    "  the restart line first");
+	ok(has("\"previous_epoch\":\"" E2 "\"") && has("\"after\":3}"),
+	    "  naming the known epoch and the seq before 'at'");
+	sub_teardown(&s, &l);
+
+	/* The same epoch: resume as asked; a bad one refused at start. */
+	sub_setup(&s, &l);
+	s.start = EV_SUB_FROM;
+	s.at = 4;
+	s.known_epoch = E1;
+	ev_sub_start(&s, &l, &err);
+	handshake(&l, &s, E1, 3);
+	ok(strstr(fk.body, "\"from\":4}") != NULL,
+	    "known epoch, the same: from as asked: %s", fk.body);
+	sub_teardown(&s, &l);
+	sub_setup(&s, &l);
+	s.known_epoch = "xyz";
+	ok(ev_sub_start(&s, &l, &err) == -1 && err.kind == EV_ERR_DATA,
+	    "  a known epoch that is not one: refused");
+	sub_teardown(&s, &l);
+}
+
 int
 main(void)
 {
@@ -932,6 +1038,7 @@ main(void)
 	test_away_and_stop();
 	test_durable();
 	test_drain();
+	test_evlist();
 	fake_close(&fk);
 	seen_reset();
 	return tap_done();
