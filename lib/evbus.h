@@ -24,6 +24,9 @@
 #define EV_LINE_MAX		1024		/* a command line before its body */
 #define EV_ARGS_MAX		8		/* words on a command line */
 #define EV_SUB_MAX		(64 * 1024)	/* bytes in a SUB body */
+/* where: a SUB's "where" filters */
+#define EV_WHERE_MAX		16		/* filters in one SUB */
+#define EV_WHERE_LEN		4096		/* bytes in one filter */
 #define EV_UUID_LEN		36
 #define EV_EPOCH_LEN		16
 

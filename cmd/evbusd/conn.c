@@ -156,6 +156,7 @@ conn_reap(struct evbusd *b)
 		free(c->hold);
 		ev_patset_free(&c->pats);
 		ev_identity_free(&c->ident);
+		sub_where_free(c);
 		ev_msg_unref(c->partial);
 		free(c);
 		n++;

@@ -21,7 +21,7 @@
 #include "evbus.h"
 
 /* The features this daemon announces in its HELLO, for clients to test. */
-#define EVBUSD_FEATURES	"pub,sub,ping,ack-dup,sub-end,sub-since,max-depth,target,stats"
+#define EVBUSD_FEATURES	"pub,sub,ping,ack-dup,sub-end,sub-since,max-depth,target,stats,where"
 
 enum conn_state {
 	CONN_HELLO,		/* waiting for HELLO */
@@ -40,6 +40,8 @@ struct holdpt {
 	uint64_t	seq;
 	uint64_t	batch;
 };
+
+struct sub_where;		/* a subscriber's filters (sub.c) */
 
 struct conn {
 	int		  fd;
@@ -64,6 +66,7 @@ struct conn {
 	bool		  sub;
 	struct ev_patset  pats;
 	struct ev_identity ident;	/* for targeted events */
+	struct sub_where *where;	/* its "where" filters, or NULL (sub.c) */
 	uint64_t	  cursor;	/* next seq to consider sending */
 	uint64_t	  delivered;	/* events written to it */
 	bool		  pending;	/* events from cursor on may be for it;
@@ -106,6 +109,11 @@ struct evbusd {
 	size_t		  budget;	/* events that may still enter the ring
 					   before subscribers are served */
 	size_t		  budget_bytes;
+	/* where: the event the subscribers' filters read (sub.c) */
+	struct ev_expr_doc *wdoc;	/* NULL until a filter needs it */
+	uint64_t	  wdoc_seq;	/* the event it holds; 0: none */
+	bool		  wdoc_ok;	/* it could be set (valid JSON) */
+	uint64_t	  filtered_out;	/* events kept back by "where" */
 };
 
 /* loop.c */
@@ -154,6 +162,10 @@ void	 sub_stop(struct evbusd *, struct conn *);
 int	 sub_gap(struct evbusd *, struct conn *);
 int	 bus_stats(struct evbusd *, struct ev_buf *);
 int	 sub_patterns_json(const struct conn *, struct ev_buf *);
+/* where: filters evaluated in the daemon */
+int	 sub_where_json(const struct conn *, struct ev_buf *);
+void	 sub_where_free(struct conn *);
+void	 sub_where_fini(struct evbusd *);
 
 /* log.c */
 void	 log_init(int, int);

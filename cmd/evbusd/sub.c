@@ -5,6 +5,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -12,7 +13,7 @@
 #include "evbusd.h"
 
 static const char *const sub_keys[] = { "patterns", "from", "last",
-	"since", "node", "service", "tags" };
+	"since", "node", "service", "tags", "where" };
 
 /* -1 with err naming the first key of j that SUB does not know. */
 static int
@@ -29,7 +30,8 @@ sub_check_keys(json_t *j, struct ev_err *err)
 		if (i == sizeof(sub_keys) / sizeof(sub_keys[0]))
 			return ev_err_set(err, EV_ERR_DATA, "subscription: "
 			    "unknown key '%.40s' (this bus knows patterns, "
-			    "from, last, since, node, service, tags)", key);
+			    "from, last, since, node, service, tags, where)",
+			    key);
 	}
 	return 0;
 }
@@ -89,6 +91,189 @@ sub_identity(json_t *j, struct ev_identity *id, struct ev_err *err)
 		id->ntags++;
 	}
 	return 0;
+}
+
+/* --- where: filters evaluated in the daemon ---------------------------- */
+
+/*
+ * A subscriber's filters, compiled once at SUB.  All must hold.  The
+ * counters are kept here so that sub_wants, which reads a const conn,
+ * can count the events they keep back.
+ */
+struct sub_where {
+	struct evbusd	 *bus;		/* its doc cache and filtered_out */
+	uint64_t	  serial;	/* the connection's, for the log */
+	size_t		  n;
+	struct ev_expr	**expr;
+	char		**text;		/* as given, for STATS */
+	uint64_t	  next;		/* seqs below were counted */
+	uint64_t	  filtered;	/* events its filters kept back */
+	bool		  counting;	/* delivering, not finding the start */
+};
+
+void
+sub_where_free(struct conn *c)
+{
+	struct sub_where *w = c->where;
+	size_t i;
+
+	if (w == NULL)
+		return;
+	for (i = 0; i < w->n; i++) {
+		ev_expr_free(w->expr[i]);
+		free(w->text[i]);
+	}
+	free(w->expr);
+	free(w->text);
+	free(w);
+	c->where = NULL;
+}
+
+/* At exit: the doc the filters shared. */
+void
+sub_where_fini(struct evbusd *b)
+{
+	ev_expr_doc_free(b->wdoc);
+	b->wdoc = NULL;
+	b->wdoc_seq = 0;
+}
+
+/*
+ * The "where" key: an array of at most EV_WHERE_MAX strings of at most
+ * EV_WHERE_LEN bytes, each a filter (evbus(7), FILTERS AND TEMPLATES),
+ * compiled here, once.  An empty array is no filter.  -1 with err:
+ * EV_ERR_DATA "where: column N: why" for a filter that does not compile
+ * ("where[i]: ..." when there are several), EV_ERR_SYS when out of
+ * memory; c->where is then NULL.  Makes the bus's shared doc on first
+ * use.  Cost: compiling each filter.
+ */
+static int
+sub_where_parse(struct evbusd *b, struct conn *c, json_t *v,
+    struct ev_err *err)
+{
+	struct sub_where *w;
+	struct ev_err e;
+	json_t *t;
+	size_t i, n;
+
+	if (!json_is_array(v) || json_array_size(v) > EV_WHERE_MAX)
+		return ev_err_set(err, EV_ERR_DATA, "where: not an array of "
+		    "at most %d strings", EV_WHERE_MAX);
+	json_array_foreach(v, i, t)
+		if (!json_is_string(t) || json_string_length(t) >
+		    EV_WHERE_LEN || memchr(json_string_value(t), '\0',
+		    json_string_length(t)) != NULL)
+			return ev_err_set(err, EV_ERR_DATA, "where: not all "
+			    "strings of at most %d bytes", EV_WHERE_LEN);
+	if ((n = json_array_size(v)) == 0)
+		return 0;
+	if (b->wdoc == NULL && (b->wdoc = ev_expr_doc_new()) == NULL)
+		return ev_err_sys(err, "where");
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return ev_err_sys(err, "where");
+	c->where = w;
+	w->bus = b;
+	w->serial = c->serial;
+	if ((w->expr = calloc(n, sizeof(*w->expr))) == NULL ||
+	    (w->text = calloc(n, sizeof(*w->text))) == NULL) {
+		ev_err_sys(err, "where");
+		goto fail;
+	}
+	for (i = 0; i < n; i++) {
+		t = json_array_get(v, i);
+		if ((w->text[i] = strdup(json_string_value(t))) == NULL) {
+			ev_err_sys(err, "where");
+			goto fail;
+		}
+		w->n++;
+		if ((w->expr[i] = ev_expr_compile(w->text[i], &e)) == NULL) {
+			if (e.kind == EV_ERR_SYS)
+				ev_err_sys(err, "where");
+			else if (n == 1)
+				ev_err_set(err, EV_ERR_DATA, "where: %s", e.msg);
+			else
+				ev_err_set(err, EV_ERR_DATA, "where[%zu]: %s",
+				    i, e.msg);
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	sub_where_free(c);
+	return -1;
+}
+
+/*
+ * The last clause of the delivery decision: do all of c's filters hold
+ * for m?  The event is located once (ev_expr_doc_set) and the doc shared
+ * by every subscriber's filters until another event is asked about; a
+ * subscriber catching up from the ring just sets it again.  An error
+ * while evaluating (where jq would raise one: .a.b on a string) means
+ * "not delivered", as jq skips the event; it is logged with -vv.  Once
+ * delivering, each event kept back is counted once, in c's and the
+ * bus's filtered_out, however often a short write makes it be looked
+ * at again.
+ * Cost: a doc set per new event (about one scan of it), then per filter
+ * the paths not yet located in that event; no allocation.
+ */
+static bool
+sub_where_pass(struct sub_where *w, const struct ev_msg *m)
+{
+	struct evbusd *b = w->bus;
+	struct ev_err err;
+	const char *what = "the event";
+	size_t i;
+	int r = 1;
+
+	if (b->wdoc_seq != m->seq) {
+		b->wdoc_seq = m->seq;
+		b->wdoc_ok = ev_expr_doc_set(b->wdoc, m->line, m->len - 1,
+		    &err) == 0;
+	}
+	if (!b->wdoc_ok) {
+		r = -1;
+		ev_err_set(&err, EV_ERR_DATA, "the event cannot be read");
+	}
+	for (i = 0; r == 1 && i < w->n; i++) {
+		what = w->text[i];
+		r = ev_expr_eval_doc(w->expr[i], b->wdoc, &err);
+	}
+	if (!w->counting || m->seq < w->next)
+		return r == 1;
+	w->next = m->seq + 1;
+	if (r == 1)
+		return true;
+	w->filtered++;
+	b->filtered_out++;
+	if (r == -1 && err.kind == EV_ERR_SYS)
+		log_warnx("client %" PRIu64 ": where: event %" PRIu64 ": %s",
+		    w->serial, m->seq, err.msg);
+	else if (r == -1)
+		log_debug("client %" PRIu64 ": where '%.80s': event %"
+		    PRIu64 ": %s", w->serial, what, m->seq, err.msg);
+	return false;
+}
+
+/*
+ * c's filters for STATS: ,"where":[texts],"filtered_out":n (an empty
+ * list and 0 for none).  -1 when out of memory.
+ */
+int
+sub_where_json(const struct conn *c, struct ev_buf *out)
+{
+	const struct sub_where *w = c->where;
+	size_t i, n = w != NULL ? w->n : 0;
+	int r = ev_buf_append(out, ",\"where\":[", 10);
+
+	for (i = 0; r == 0 && i < n; i++)
+		if ((i > 0 && ev_buf_putc(out, ',') == -1) ||
+		    ev_json_put_string(out, w->text[i], strlen(w->text[i]),
+		    NULL) == -1)
+			r = -1;
+	if (r == 0)
+		r = ev_buf_printf(out, "],\"filtered_out\":%llu",
+		    (unsigned long long)(w != NULL ? w->filtered : 0));
+	return r;
 }
 
 /*
@@ -243,6 +428,10 @@ sub_start(struct evbusd *b, struct conn *c, const char *body, size_t len,
 		goto out;
 	if (sub_identity(j, &c->ident, err) == -1)
 		goto out;
+	/* where: compiled before the replay's start is looked for */
+	if ((v = json_object_get(j, "where")) != NULL &&
+	    sub_where_parse(b, c, v, err) == -1)
+		goto out;
 
 	if (from != NULL) {
 		s = (uint64_t)json_integer_value(from);
@@ -263,12 +452,17 @@ sub_start(struct evbusd *b, struct conn *c, const char *body, size_t len,
 	}
 	c->sub = true;
 	c->pending = c->cursor < ev_ring_next(&b->ring);
+	if (c->where != NULL) {
+		c->where->counting = true;
+		c->where->next = c->cursor;
+	}
 	conn_announce(b, c, "evbus.listener.connected", NULL);
 	r = 0;
 out:
 	if (r == -1) {
 		ev_patset_free(&c->pats);
 		ev_identity_free(&c->ident);
+		sub_where_free(c);
 	}
 	json_decref(j);
 	return r;
@@ -307,15 +501,18 @@ sub_patterns_json(const struct conn *c, struct ev_buf *out)
 /*
  * The one delivery decision: does subscriber c get event m?  Its
  * patterns, then its identity against a targeted event's filter; each
- * later rule (ACL, filters) is one more clause here.
+ * later rule (ACL, filters) is one more clause here.  Its "where"
+ * filters come last, so that they are evaluated only on the events
+ * everything else lets through.
  * Cost: a pattern-set match on the event's name; a regexec per filter
- * expression for the rare targeted event.
+ * expression for the rare targeted event; sub_where_pass's.
  */
 bool
 sub_wants(const struct conn *c, const struct ev_msg *m)
 {
 	return ev_patset_match(&c->pats, m->name, m->namelen) &&
-	    (m->target == NULL || ev_target_match(m->target, &c->ident));
+	    (m->target == NULL || ev_target_match(m->target, &c->ident)) &&
+	    (c->where == NULL || sub_where_pass(c->where, m));
 }
 
 /*
