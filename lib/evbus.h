@@ -1586,6 +1586,11 @@ struct ev_subscriber {
 	bool		  reconnect;	/* else a lost bus stops it */
 	size_t		  dedup;	/* window; 0: no de-duplication */
 	int		  open_ms;	/* deadline of each handshake */
+	/* where: filters the bus evaluates, all must hold (SUB "where");
+	   a bus without the feature "where" is refused (FAILED,
+	   EV_ERR_UNAVAILABLE) rather than asked */
+	char *const	 *where;
+	size_t		  nwhere;
 	/*
 	 * Called for each event and notice, in order.  Return 0 to go on;
 	 * anything else stops the subscriber (as ev_sub_close) once

@@ -22,6 +22,9 @@
 #define EX_DEADLINE	4	/* --deadline reached */
 #define EX_CLOSED	5	/* the bus went away, --reconnect=never */
 
+/* Long options without a letter of their own. */
+#define OPT_WHERE	0x100
+
 struct evsub {
 	struct ev_subscriber s;
 	struct ev_loop	 loop;
@@ -45,7 +48,8 @@ usage(int status)
 	    "[--first duration]\n"
 	    "             [--idle duration] [--deadline duration] "
 	    "[--reconnect=always|never]\n"
-	    "             [--dedup-window n] [pattern ...]\n");
+	    "             [--dedup-window n] [--where expr]... "
+	    "[pattern ...]\n");
 	exit(status);
 }
 
@@ -212,6 +216,37 @@ count_arg(const char *opt, const char *v, uint64_t max, uint64_t *out)
 	}
 }
 
+/*
+ * --where: compile the filter here, so that a mistake is reported before
+ * connecting, and keep it for the bus, which evaluates it; exits 64 for a
+ * filter the language refuses or one too many.
+ */
+static void
+where_arg(struct ev_subscriber *s, char **list, char *v)
+{
+	struct ev_expr *x;
+	struct ev_err err;
+
+	if (s->nwhere == EV_WHERE_MAX) {
+		fprintf(stderr, "evsub: --where: at most %d filters\n",
+		    EV_WHERE_MAX);
+		exit(EV_EX_USAGE);
+	}
+	if (strlen(v) > EV_WHERE_LEN) {
+		fprintf(stderr, "evsub: --where: at most %d bytes\n",
+		    EV_WHERE_LEN);
+		exit(EV_EX_USAGE);
+	}
+	if ((x = ev_expr_compile(v, &err)) == NULL) {
+		if (err.kind == EV_ERR_SYS)
+			nomem();
+		fprintf(stderr, "evsub: --where: %s\n", err.msg);
+		exit(EV_EX_USAGE);
+	}
+	ev_expr_free(x);
+	list[s->nwhere++] = v;
+}
+
 /* The stop conditions, as timers from now. */
 static void
 timers(struct evsub *e)
@@ -239,6 +274,7 @@ main(int argc, char *argv[])
 		{ "deadline",	required_argument,	NULL, 'D' },
 		{ "reconnect",	required_argument,	NULL, 'R' },
 		{ "dedup-window", required_argument,	NULL, 'W' },
+		{ "where",	required_argument,	NULL, OPT_WHERE },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ "version",	no_argument,		NULL, 'V' },
 		{ NULL,		0,			NULL, 0 }
@@ -246,6 +282,7 @@ main(int argc, char *argv[])
 	static struct evsub e;
 	struct ev_subscriber *s = &e.s;
 	struct ev_patset check = { 0 };
+	char *where[EV_WHERE_MAX];
 	struct ev_err err;
 	uint64_t v;
 	bool has_from = false, has_last = false;
@@ -316,6 +353,9 @@ main(int argc, char *argv[])
 			    &v);
 			s->dedup = (size_t)v;
 			break;
+		case OPT_WHERE:
+			where_arg(s, where, optarg);
+			break;
 		case 'h':
 			usage(0);
 		case 'V':
@@ -330,6 +370,7 @@ main(int argc, char *argv[])
 		    "other\n");
 		return EV_EX_USAGE;
 	}
+	s->where = where;
 	s->pats = argv + optind;
 	s->npats = (size_t)(argc - optind);
 	for (i = optind; i < argc; i++)
