@@ -249,7 +249,7 @@ sub_where_pass(struct sub_where *w, const struct ev_msg *m)
 		log_warnx("client %" PRIu64 ": where: event %" PRIu64 ": %s",
 		    w->serial, m->seq, err.msg);
 	else if (r == -1)
-		log_debug("client %" PRIu64 ": where '%.80s': event %"
+		log_debug("client %" PRIu64 ": where '%.200s': event %"
 		    PRIu64 ": %s", w->serial, what, m->seq, err.msg);
 	return false;
 }
