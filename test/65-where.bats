@@ -295,11 +295,11 @@ diego_events() {
 # (one a line, shell quotes removed).
 man_filters() {
 	mandoc -Tascii -O width=300 "$BATS_TEST_DIRNAME/../man/man7/evbus.7" |
-	    col -b | awk '
+	    col -bx | awk '
 	    /^ *Filters$/ { f = 1; next }
 	    f && /^ *Templates$/ { exit }
 	    f && /^ *Examples:$/ { e = 1; next }
-	    e && /^       [^ ]/ { print }' | sed 's/^ *//; s/  .*//' |
+	    e && /^     [^ ]/ { print }' | sed 's/^ *//; s/  .*//' |
 	    while IFS= read -r line; do
 		eval "printf '%s\n' $line"
 	    done
