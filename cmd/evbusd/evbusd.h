@@ -42,6 +42,14 @@ struct holdpt {
 };
 
 struct sub_where;		/* a subscriber's filters (sub.c) */
+struct sub_wdoc;		/* an event located for them (sub.c) */
+/*
+ * where: events a filtering subscriber is looked at for in one
+ * conn_flush, and the slots of the cache of located events (sub.c): the
+ * subscribers go through the ring in steps of this many events, each
+ * step finding the events the one before it located.
+ */
+#define SUB_WHERE_STEP	256
 
 struct conn {
 	int		  fd;
@@ -109,10 +117,8 @@ struct evbusd {
 	size_t		  budget;	/* events that may still enter the ring
 					   before subscribers are served */
 	size_t		  budget_bytes;
-	/* where: the event the subscribers' filters read (sub.c) */
-	struct ev_expr_doc *wdoc;	/* NULL until a filter needs it */
-	uint64_t	  wdoc_seq;	/* the event it holds; 0: none */
-	bool		  wdoc_ok;	/* it could be set (valid JSON) */
+	/* where: the events the subscribers' filters read (sub.c) */
+	struct sub_wdoc	 *wdocs;	/* NULL until a filter needs them */
 	uint64_t	  filtered_out;	/* events kept back by "where" */
 };
 

@@ -96,6 +96,24 @@ sub_identity(json_t *j, struct ev_identity *id, struct ev_err *err)
 /* --- where: filters evaluated in the daemon ---------------------------- */
 
 /*
+ * The events the filters read, located once each and shared by every
+ * subscriber's filters: a direct-mapped cache by seq.  A filtering
+ * subscriber is looked at for SUB_WHERE_STEP events in one conn_flush,
+ * and the next subscriber is usually at the same place: with as many
+ * slots, it finds each of those events located already.  A slot's doc is
+ * made when first used (some 20 KB, 5 MB for all); it refers to the
+ * ring's bytes of the event with that seq, which live as long as the
+ * event is in the ring, and only an event in the ring is asked about.
+ */
+#define WDOC_SLOTS	SUB_WHERE_STEP
+
+struct sub_wdoc {
+	struct ev_expr_doc *doc;
+	uint64_t	  seq;		/* the event it holds; 0: none */
+	bool		  ok;		/* it could be set (valid JSON) */
+};
+
+/*
  * A subscriber's filters, compiled once at SUB.  All must hold.  The
  * counters are kept here so that sub_wants, which reads a const conn,
  * can count the events they keep back.
@@ -129,13 +147,47 @@ sub_where_free(struct conn *c)
 	c->where = NULL;
 }
 
-/* At exit: the doc the filters shared. */
+/* At exit: the docs the filters shared. */
 void
 sub_where_fini(struct evbusd *b)
 {
-	ev_expr_doc_free(b->wdoc);
-	b->wdoc = NULL;
-	b->wdoc_seq = 0;
+	size_t i;
+
+	if (b->wdocs == NULL)
+		return;
+	for (i = 0; i < WDOC_SLOTS; i++)
+		ev_expr_doc_free(b->wdocs[i].doc);
+	free(b->wdocs);
+	b->wdocs = NULL;
+}
+
+/*
+ * Event m located in its slot of the cache: the doc, or NULL when the
+ * event cannot be read or a doc cannot be made (err says which).
+ * Cost: a lookup; on a miss, ev_expr_doc_set (one scan of the event),
+ * and the first time a slot is used, one allocation.
+ */
+static struct ev_expr_doc *
+sub_wdoc(struct evbusd *b, const struct ev_msg *m, struct ev_err *err)
+{
+	struct sub_wdoc *w = &b->wdocs[m->seq % WDOC_SLOTS];
+
+	if (w->seq != m->seq) {
+		if (w->doc == NULL && (w->doc = ev_expr_doc_new()) == NULL) {
+			ev_err_sys(err, "where");
+			return NULL;
+		}
+		w->seq = m->seq;
+		w->ok = ev_expr_doc_set(w->doc, m->line, m->len - 1,
+		    err) == 0;
+		if (!w->ok)
+			return NULL;
+	}
+	if (!w->ok) {
+		ev_err_set(err, EV_ERR_DATA, "the event cannot be read");
+		return NULL;
+	}
+	return w->doc;
 }
 
 /*
@@ -144,8 +196,8 @@ sub_where_fini(struct evbusd *b)
  * compiled here, once.  An empty array is no filter.  -1 with err:
  * EV_ERR_DATA "where: column N: why" for a filter that does not compile
  * ("where[i]: ..." when there are several), EV_ERR_SYS when out of
- * memory; c->where is then NULL.  Makes the bus's shared doc on first
- * use.  Cost: compiling each filter.
+ * memory; c->where is then NULL.  Makes the bus's table of shared docs
+ * on first use.  Cost: compiling each filter.
  */
 static int
 sub_where_parse(struct evbusd *b, struct conn *c, json_t *v,
@@ -167,7 +219,8 @@ sub_where_parse(struct evbusd *b, struct conn *c, json_t *v,
 			    "strings of at most %d bytes", EV_WHERE_LEN);
 	if ((n = json_array_size(v)) == 0)
 		return 0;
-	if (b->wdoc == NULL && (b->wdoc = ev_expr_doc_new()) == NULL)
+	if (b->wdocs == NULL &&
+	    (b->wdocs = calloc(WDOC_SLOTS, sizeof(*b->wdocs))) == NULL)
 		return ev_err_sys(err, "where");
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return ev_err_sys(err, "where");
@@ -206,8 +259,8 @@ fail:
 /*
  * The last clause of the delivery decision: do all of c's filters hold
  * for m?  The event is located once (ev_expr_doc_set) and the doc shared
- * by every subscriber's filters until another event is asked about; a
- * subscriber catching up from the ring just sets it again.  An error
+ * by every subscriber's filters (sub_wdoc); a subscriber catching up from
+ * further back in the ring just sets a slot again.  An error
  * while evaluating (where jq would raise one: .a.b on a string) means
  * "not delivered", as jq skips the event; it is logged with -vv.  Once
  * delivering, each event kept back is counted once, in c's and the
@@ -220,23 +273,17 @@ static bool
 sub_where_pass(struct sub_where *w, const struct ev_msg *m)
 {
 	struct evbusd *b = w->bus;
+	struct ev_expr_doc *doc;
 	struct ev_err err;
 	const char *what = "the event";
 	size_t i;
 	int r = 1;
 
-	if (b->wdoc_seq != m->seq) {
-		b->wdoc_seq = m->seq;
-		b->wdoc_ok = ev_expr_doc_set(b->wdoc, m->line, m->len - 1,
-		    &err) == 0;
-	}
-	if (!b->wdoc_ok) {
+	if ((doc = sub_wdoc(b, m, &err)) == NULL)
 		r = -1;
-		ev_err_set(&err, EV_ERR_DATA, "the event cannot be read");
-	}
 	for (i = 0; r == 1 && i < w->n; i++) {
 		what = w->text[i];
-		r = ev_expr_eval_doc(w->expr[i], b->wdoc, &err);
+		r = ev_expr_eval_doc(w->expr[i], doc, &err);
 	}
 	if (!w->counting || m->seq < w->next)
 		return r == 1;
