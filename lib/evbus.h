@@ -24,6 +24,9 @@
 #define EV_LINE_MAX		1024		/* a command line before its body */
 #define EV_ARGS_MAX		8		/* words on a command line */
 #define EV_SUB_MAX		(64 * 1024)	/* bytes in a SUB body */
+/* where: a SUB's "where" filters */
+#define EV_WHERE_MAX		16		/* filters in one SUB */
+#define EV_WHERE_LEN		4096		/* bytes in one filter */
 #define EV_UUID_LEN		36
 #define EV_EPOCH_LEN		16
 
@@ -1625,6 +1628,11 @@ struct ev_subscriber {
 	bool		  reconnect;	/* else a lost bus stops it */
 	size_t		  dedup;	/* window; 0: no de-duplication */
 	int		  open_ms;	/* deadline of each handshake */
+	/* where: filters the bus evaluates, all must hold (SUB "where");
+	   a bus without the feature "where" is refused (FAILED,
+	   EV_ERR_UNAVAILABLE) rather than asked */
+	char *const	 *where;
+	size_t		  nwhere;
 	/*
 	 * evlist's additions.  ident: the identity sent as the SUB keys
 	 * node, service and tags (NULL: none; must outlive the subscriber).
@@ -1736,6 +1744,15 @@ int	ev_sub_start(struct ev_subscriber *, struct ev_loop *,
 void	ev_sub_close(struct ev_subscriber *);
 /* ev_sub_close, and free the window and buffers. */
 void	ev_sub_free(struct ev_subscriber *);
+/*
+ * A --where filter for a subscriber, checked as the bus would check it:
+ * appends v to list[0..*n) (which has room for EV_WHERE_MAX) and returns
+ * 0, or -1 with err and nothing appended: EV_ERR_DATA when there are
+ * EV_WHERE_MAX already, v is longer than EV_WHERE_LEN or does not compile
+ * ("column N: why"), EV_ERR_SYS when out of memory.  v is kept, not
+ * copied.  Cost: compiling v once.
+ */
+int	ev_sub_where_add(char **list, size_t *n, char *v, struct ev_err *);
 
 /*
  * Durable consumption: the caller has written (or otherwise finished

@@ -59,6 +59,9 @@ static void	sub_readable(struct ev_loop *, int, void *);
 static void	sub_writable(struct ev_loop *, int, void *);
 static void	sub_deadline(struct ev_loop *, uint64_t, void *);
 static void	sub_retry(struct ev_loop *, uint64_t, void *);
+static bool	sub_bus_has(const struct ev_frame *, const char *);
+static int	sub_where_put(const struct ev_subscriber *, struct ev_buf *,
+		    struct ev_err *);
 static int	sub_set_build(struct ev_subscriber *);
 static bool	sub_set_has(const struct ev_subscriber *, uint64_t);
 static void	sub_set_free(struct ev_subscriber *);
@@ -361,7 +364,11 @@ sub_request(struct ev_subscriber *s, struct ev_err *err)
 		v = s->askat;
 	} else if (s->ask == EV_SUB_FROM)
 		key = "from";
-	if (ev_buf_putc(&b, ']') == -1 || (key != NULL &&
+	if (ev_buf_putc(&b, ']') == -1)
+		goto nomem;
+	if (sub_where_put(s, &b, err) == -1)
+		goto out;
+	if ((key != NULL &&
 	    (ev_buf_printf(&b, ",\"%s\":", key) == -1 ||
 	    ev_buf_putu(&b, v) == -1)) || sub_request_durable(s, &b) == -1)
 		goto nomem;
@@ -481,6 +488,12 @@ sub_on_hello(struct ev_subscriber *s, const struct ev_frame *f,
 	s->restart = strcmp(s->epoch, s->c.epoch) != 0;
 	if (sub_durable_hello(s, f, err) == -1)
 		return SUB_FAIL;
+	if (s->nwhere > 0 && !sub_bus_has(f, "where")) {
+		ev_err_set(err, EV_ERR_UNAVAILABLE, "the bus at %s cannot "
+		    "filter events (it lacks the feature 'where'; a newer "
+		    "evbusd has it)", s->c.path);
+		return SUB_FAIL;
+	}
 	if (sub_request(s, err) == -1)
 		return SUB_FAIL;
 	s->phase = EV_SUB_ASKED;
@@ -721,6 +734,60 @@ sub_readable(struct ev_loop *l, int fd, void *arg)
 		ev_err_set(&err, EV_ERR_UNAVAILABLE, "the bus at %s closed "
 		    "the connection", s->c.path);
 	sub_lost(s, &err);
+}
+
+/* --- where: filters the bus evaluates ----------------------------------- */
+
+/*
+ * Does the bus's HELLO (f) name feature in its features=a,b,... word?
+ * Cost: a scan of its words.
+ */
+static bool
+sub_bus_has(const struct ev_frame *f, const char *feature)
+{
+	const char *p, *e;
+	size_t n = strlen(feature);
+	int i;
+
+	for (i = 0; i < f->argc; i++) {
+		if (strncmp(f->argv[i], "features=", 9) != 0)
+			continue;
+		for (p = f->argv[i] + 9; *p != '\0'; p = *e == ',' ? e + 1 : e) {
+			if ((e = strchr(p, ',')) == NULL)
+				e = p + strlen(p);
+			if ((size_t)(e - p) == n && memcmp(p, feature, n) == 0)
+				return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Append ,"where":[...] for the subscriber's filters (nothing when it
+ * has none).  The bus compiles them; a caller should have compiled them
+ * already (ev_expr_compile) to report an error before connecting.  -1
+ * with err: EV_ERR_DATA for a filter that is not UTF-8, EV_ERR_SYS.
+ */
+static int
+sub_where_put(const struct ev_subscriber *s, struct ev_buf *b,
+    struct ev_err *err)
+{
+	size_t i;
+
+	if (s->nwhere == 0)
+		return 0;
+	if (ev_buf_append(b, ",\"where\":[", 10) == -1)
+		return ev_err_sys(err, "subscription");
+	for (i = 0; i < s->nwhere; i++) {
+		if (i > 0 && ev_buf_putc(b, ',') == -1)
+			return ev_err_sys(err, "subscription");
+		if (ev_json_put_string(b, s->where[i], strlen(s->where[i]),
+		    err) == -1)
+			return -1;
+	}
+	if (ev_buf_putc(b, ']') == -1)
+		return ev_err_sys(err, "subscription");
+	return 0;
 }
 
 /* --- the de-duplication window ---------------------------------------- */
@@ -1065,4 +1132,22 @@ sub_caught_up(struct ev_subscriber *s)
 {
 	ev_sub_close(s);
 	sub_notify(s, EV_SUB_CAUGHT_UP, NULL);
+}
+
+int
+ev_sub_where_add(char **list, size_t *n, char *v, struct ev_err *err)
+{
+	struct ev_expr *x;
+
+	if (*n == EV_WHERE_MAX)
+		return ev_err_set(err, EV_ERR_DATA, "at most %d filters",
+		    EV_WHERE_MAX);
+	if (strlen(v) > EV_WHERE_LEN)
+		return ev_err_set(err, EV_ERR_DATA, "at most %d bytes",
+		    EV_WHERE_LEN);
+	if ((x = ev_expr_compile(v, err)) == NULL)
+		return -1;
+	ev_expr_free(x);
+	list[(*n)++] = v;
+	return 0;
 }

@@ -20,10 +20,10 @@ publish() {
 
 @test "evsub --help and the SYNOPSIS of evsub(1) say the same" {
 	run_ok evsub --help
-	help=$(sed 's/^usage: //' <<<"$output" | tr -s ' \n' ' ')
+	help=$(sed 's/^usage: //' <<<"$output" | tr -s ' \t\n' ' ')
 	syn=$(mandoc -Tascii -O width=300 "$BATS_TEST_DIRNAME/../man/man1/evsub.1" |
 	    col -b | sed -n '/^SYNOPSIS/,/^DESCRIPTION/p' | sed '1d;$d' |
-	    tr -s ' \n' ' ')
+	    tr -s ' \t\n' ' ')
 	assert_equal "${help% }" "$(sed 's/^ //; s/ $//' <<<"$syn")"
 }
 
@@ -292,12 +292,12 @@ publish() {
 	a=$output
 	wire_open
 	wire_send 'HELLO 2 wiretest\n'
-	body='{"patterns":["a.#"],"where":"x"}'
+	body='{"patterns":["a.#"],"colour":"x"}'
 	wire_send 'SUB %d\n%s\n' "${#body}" "$body"
 	wait_lines "$T/wire.out" 2 20
 	[[ $(wire_reply 1) == "HELLO 2 "* ]] || fail "HELLO: $(wire_reply 1)"
 	assert_equal "$(wire_reply 2)" \
-	    "ERR data subscription: unknown key 'where' (this bus knows patterns, from, last, since, node, service, tags, sync, announce)"
+	    "ERR data subscription: unknown key 'colour' (this bus knows patterns, from, last, since, node, service, tags, sync, announce, where)"
 	# The connection goes on: a good SUB gets OK <end>.
 	body='{"patterns":["#","evbus.#"],"from":0}'
 	wire_send 'SUB %d\n%s\n' "${#body}" "$body"

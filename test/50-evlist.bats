@@ -37,10 +37,10 @@ wait_listing() {
 @test "evlist --help and the SYNOPSIS of evlist(1) say the same" {
 	run_ok evlist --help
 	help=$(sed 's/^usage: //; s/^ *evlist /evlist /' <<<"$output" |
-	    tr -s ' \n' ' ')
+	    tr -s ' \t\n' ' ')
 	syn=$(mandoc -Tascii -O width=300 "$BATS_TEST_DIRNAME/../man/man1/evlist.1" |
 	    col -b | sed -n '/^SYNOPSIS/,/^DESCRIPTION/p' | sed '1d;$d' |
-	    tr -s ' \n' ' ')
+	    tr -s ' \t\n' ' ')
 	assert_equal "${help% }" "$(sed 's/^ //; s/ $//' <<<"$syn")"
 }
 
@@ -534,4 +534,20 @@ names() {
 	run_ok evfire --node '^web-' --tag '^canary$' deploy.canary
 	run_ok evsub -c 1 --from 0 -F '{.name}' --node web-1 --tag canary 'deploy.canary'
 	assert_output deploy.canary
+}
+
+@test "evlist --where: only the events the filters pass, evaluated by the bus; a bad filter names its column" {
+	start_bus
+	publish deploy.web '{"env":"prod","n":1}' '{"env":"test","n":2}' \
+	    '{"env":"prod","n":3}'
+	run_ok evlist -F '{.payload.n}' --where '.payload.env == "prod"' \
+	    'deploy.#'
+	assert_output $'1\n3'
+	run_ok evlist -F '{.payload.n}' --where '.payload.env == "prod"' \
+	    --where '.payload.n > 1' 'deploy.#'
+	assert_output '3'
+	[ "$("$EV_BIN/evlist" --stats | jq .filtered_out)" -ge 3 ] ||
+	    fail "the bus did not count what it filtered"
+	run_fails 64 evlist --where '.payload.env =='
+	assert_equal "$stderr" "evlist: --where: column 16: expected a value after '=='"
 }

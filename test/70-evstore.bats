@@ -90,8 +90,8 @@ flip() {
 	run_ok mandoc -Tlint -Wwarning "$man"
 	assert_output ''
 	syn=$(mandoc -Tascii "$man" | col -b |
-	    sed -n '/^SYNOPSIS/,/^DESCRIPTION/p' | sed '1d;$d' | tr -s ' \n' ' ')
-	use=$("$EV_BIN/evstore" --help | sed 's/^usage: //' | tr -s ' \n' ' ')
+	    sed -n '/^SYNOPSIS/,/^DESCRIPTION/p' | sed '1d;$d' | tr -s ' \t\n' ' ')
+	use=$("$EV_BIN/evstore" --help | sed 's/^usage: //' | tr -s ' \t\n' ' ')
 	assert_equal "$(echo $syn)" "$(echo $use)"
 }
 

@@ -156,6 +156,7 @@ conn_reap(struct evbusd *b)
 		free(c->hold);
 		ev_patset_free(&c->pats);
 		ev_identity_free(&c->ident);
+		sub_where_free(c);
 		ev_msg_unref(c->partial);
 		free(c);
 		n++;
@@ -524,8 +525,10 @@ frame_len(const struct ev_msg *m)
  * ring's events from its cursor that it wants -- gathered into one
  * sendmsg, each event's frame header as its own piece beside the ring's
  * bytes, which are never copied.  Stops when the kernel takes no more
- * (and watches for output), or when nothing is left.  Returns -1 when the
- * connection failed and was closed.
+ * (and watches for output), or when nothing is left, or (where) once a
+ * subscriber with filters was looked at for SUB_WHERE_STEP events: the
+ * loop comes back to it after the others, which share its located
+ * events.  Returns -1 when the connection failed and was closed.
  * Cost: one delivery decision per event passed over, one system call per
  * FLUSH_IOV / 2 events or FLUSH_BYTES bytes.
  */
@@ -540,6 +543,9 @@ conn_flush(struct evbusd *b, struct conn *c)
 	uint64_t scan;
 	ssize_t r;
 	int n;
+	/* where: a filtering subscriber goes SUB_WHERE_STEP events a call */
+	uint64_t limit = c->where != NULL ? c->cursor + SUB_WHERE_STEP :
+	    UINT64_MAX;
 
 	while (conn_pending(b, c)) {
 		if (c->sub && c->pending && c->cursor <
@@ -561,7 +567,8 @@ conn_flush(struct evbusd *b, struct conn *c)
 			iov[n++].iov_len = outlen;
 		}
 		for (scan = c->cursor; c->sub && scan < ev_ring_next(&b->ring)
-		    && nm < FLUSH_IOV / 2 && total < FLUSH_BYTES; scan++) {
+		    && nm < FLUSH_IOV / 2 && total < FLUSH_BYTES &&
+		    scan < limit; scan++) {
 			m = ev_ring_get(&b->ring, scan);
 			if (!sub_wants(c, m))
 				continue;

@@ -21,7 +21,7 @@
 #include "evbus.h"
 
 /* The features this daemon announces in its HELLO, for clients to test. */
-#define EVBUSD_FEATURES	"pub,sub,ping,ack-dup,sub-end,sub-since,max-depth,target,stats,sync,announce"
+#define EVBUSD_FEATURES	"pub,sub,ping,ack-dup,sub-end,sub-since,max-depth,target,stats,sync,announce,where"
 
 enum conn_state {
 	CONN_HELLO,		/* waiting for HELLO */
@@ -40,6 +40,16 @@ struct holdpt {
 	uint64_t	seq;
 	uint64_t	batch;
 };
+
+struct sub_where;		/* a subscriber's filters (sub.c) */
+struct sub_wdoc;		/* an event located for them (sub.c) */
+/*
+ * where: events a filtering subscriber is looked at for in one
+ * conn_flush, and the slots of the cache of located events (sub.c): the
+ * subscribers go through the ring in steps of this many events, each
+ * step finding the events the one before it located.
+ */
+#define SUB_WHERE_STEP	256
 
 struct conn {
 	int		  fd;
@@ -64,6 +74,7 @@ struct conn {
 	bool		  sub;
 	struct ev_patset  pats;
 	struct ev_identity ident;	/* for targeted events */
+	struct sub_where *where;	/* its "where" filters, or NULL (sub.c) */
 	uint64_t	  cursor;	/* next seq to consider sending */
 	uint64_t	  delivered;	/* events written to it */
 	bool		  pending;	/* events from cursor on may be for it;
@@ -108,6 +119,9 @@ struct evbusd {
 	size_t		  budget;	/* events that may still enter the ring
 					   before subscribers are served */
 	size_t		  budget_bytes;
+	/* where: the events the subscribers' filters read (sub.c) */
+	struct sub_wdoc	 *wdocs;	/* NULL until a filter needs them */
+	uint64_t	  filtered_out;	/* events kept back by "where" */
 };
 
 /* loop.c */
@@ -157,6 +171,10 @@ int	 sub_gap(struct evbusd *, struct conn *);
 int	 sub_caught_up(struct evbusd *, struct conn *);
 int	 bus_stats(struct evbusd *, struct ev_buf *);
 int	 sub_patterns_json(const struct conn *, struct ev_buf *);
+/* where: filters evaluated in the daemon */
+int	 sub_where_json(const struct conn *, struct ev_buf *);
+void	 sub_where_free(struct conn *);
+void	 sub_where_fini(struct evbusd *);
 
 /* log.c */
 void	 log_init(int, int);

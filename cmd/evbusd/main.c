@@ -271,6 +271,7 @@ bus_stop(struct evbusd *b)
 	ev_sublist_free(b->subs);
 	ev_buf_free(&b->scratch);
 	ev_buf_free(&b->rbuf);
+	sub_where_fini(b);
 	close(b->epfd);
 }
 

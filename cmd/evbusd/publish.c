@@ -204,9 +204,12 @@ bus_stats(struct evbusd *b, struct ev_buf *out)
 		if (rv == 0)
 			rv = sub_patterns_json(c, out);
 		if (rv == 0)
+			rv = sub_where_json(c, out);
+		if (rv == 0)
 			rv = ev_buf_putc(out, '}');
 	}
 	if (rv == 0)
-		rv = ev_buf_append(out, "]}", 2);
+		rv = ev_buf_printf(out, "],\"filtered_out\":%llu}",
+		    (unsigned long long)b->filtered_out);
 	return rv;
 }

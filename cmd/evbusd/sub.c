@@ -5,6 +5,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -14,7 +15,9 @@
 static const char *const sub_keys[] = { "patterns", "from", "last",
 	"since", "node", "service", "tags",
 	/* evlist: the SYNC marker; a poll that is not announced */
-	"sync", "announce" };
+	"sync", "announce",
+	/* where: filters evaluated in the daemon */
+	"where" };
 
 /* -1 with err naming the first key of j that SUB does not know. */
 static int
@@ -32,7 +35,7 @@ sub_check_keys(json_t *j, struct ev_err *err)
 			return ev_err_set(err, EV_ERR_DATA, "subscription: "
 			    "unknown key '%.40s' (this bus knows patterns, "
 			    "from, last, since, node, service, tags, sync, "
-			    "announce)", key);
+			    "announce, where)", key);
 	}
 	return 0;
 }
@@ -92,6 +95,236 @@ sub_identity(json_t *j, struct ev_identity *id, struct ev_err *err)
 		id->ntags++;
 	}
 	return 0;
+}
+
+/* --- where: filters evaluated in the daemon ---------------------------- */
+
+/*
+ * The events the filters read, located once each and shared by every
+ * subscriber's filters: a direct-mapped cache by seq.  A filtering
+ * subscriber is looked at for SUB_WHERE_STEP events in one conn_flush,
+ * and the next subscriber is usually at the same place: with as many
+ * slots, it finds each of those events located already.  A slot's doc is
+ * made when first used (some 20 KB, 5 MB for all); it refers to the
+ * ring's bytes of the event with that seq, which live as long as the
+ * event is in the ring, and only an event in the ring is asked about.
+ */
+#define WDOC_SLOTS	SUB_WHERE_STEP
+
+struct sub_wdoc {
+	struct ev_expr_doc *doc;
+	uint64_t	  seq;		/* the event it holds; 0: none */
+	bool		  ok;		/* it could be set (valid JSON) */
+};
+
+/*
+ * A subscriber's filters, compiled once at SUB.  All must hold.  The
+ * counters are kept here so that sub_wants, which reads a const conn,
+ * can count the events they keep back.
+ */
+struct sub_where {
+	struct evbusd	 *bus;		/* its doc cache and filtered_out */
+	uint64_t	  serial;	/* the connection's, for the log */
+	size_t		  n;
+	struct ev_expr	**expr;
+	char		**text;		/* as given, for STATS */
+	uint64_t	  next;		/* seqs below were counted */
+	uint64_t	  filtered;	/* events its filters kept back */
+	bool		  counting;	/* delivering, not finding the start */
+};
+
+void
+sub_where_free(struct conn *c)
+{
+	struct sub_where *w = c->where;
+	size_t i;
+
+	if (w == NULL)
+		return;
+	for (i = 0; i < w->n; i++) {
+		ev_expr_free(w->expr[i]);
+		free(w->text[i]);
+	}
+	free(w->expr);
+	free(w->text);
+	free(w);
+	c->where = NULL;
+}
+
+/* At exit: the docs the filters shared. */
+void
+sub_where_fini(struct evbusd *b)
+{
+	size_t i;
+
+	if (b->wdocs == NULL)
+		return;
+	for (i = 0; i < WDOC_SLOTS; i++)
+		ev_expr_doc_free(b->wdocs[i].doc);
+	free(b->wdocs);
+	b->wdocs = NULL;
+}
+
+/*
+ * Event m located in its slot of the cache: the doc, or NULL when the
+ * event cannot be read or a doc cannot be made (err says which).
+ * Cost: a lookup; on a miss, ev_expr_doc_set (one scan of the event),
+ * and the first time a slot is used, one allocation.
+ */
+static struct ev_expr_doc *
+sub_wdoc(struct evbusd *b, const struct ev_msg *m, struct ev_err *err)
+{
+	struct sub_wdoc *w = &b->wdocs[m->seq % WDOC_SLOTS];
+
+	if (w->seq != m->seq) {
+		if (w->doc == NULL && (w->doc = ev_expr_doc_new()) == NULL) {
+			ev_err_sys(err, "where");
+			return NULL;
+		}
+		w->seq = m->seq;
+		w->ok = ev_expr_doc_set(w->doc, m->line, m->len - 1,
+		    err) == 0;
+		if (!w->ok)
+			return NULL;
+	}
+	if (!w->ok) {
+		ev_err_set(err, EV_ERR_DATA, "the event cannot be read");
+		return NULL;
+	}
+	return w->doc;
+}
+
+/*
+ * The "where" key: an array of at most EV_WHERE_MAX strings of at most
+ * EV_WHERE_LEN bytes, each a filter (evbus(7), FILTERS AND TEMPLATES),
+ * compiled here, once.  An empty array is no filter.  -1 with err:
+ * EV_ERR_DATA "where: column N: why" for a filter that does not compile
+ * ("where[i]: ..." when there are several), EV_ERR_SYS when out of
+ * memory; c->where is then NULL.  Makes the bus's table of shared docs
+ * on first use.  Cost: compiling each filter.
+ */
+static int
+sub_where_parse(struct evbusd *b, struct conn *c, json_t *v,
+    struct ev_err *err)
+{
+	struct sub_where *w;
+	struct ev_err e;
+	json_t *t;
+	size_t i, n;
+
+	if (!json_is_array(v) || json_array_size(v) > EV_WHERE_MAX)
+		return ev_err_set(err, EV_ERR_DATA, "where: not an array of "
+		    "at most %d strings", EV_WHERE_MAX);
+	json_array_foreach(v, i, t)
+		if (!json_is_string(t) || json_string_length(t) >
+		    EV_WHERE_LEN || memchr(json_string_value(t), '\0',
+		    json_string_length(t)) != NULL)
+			return ev_err_set(err, EV_ERR_DATA, "where: not all "
+			    "strings of at most %d bytes", EV_WHERE_LEN);
+	if ((n = json_array_size(v)) == 0)
+		return 0;
+	if (b->wdocs == NULL &&
+	    (b->wdocs = calloc(WDOC_SLOTS, sizeof(*b->wdocs))) == NULL)
+		return ev_err_sys(err, "where");
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return ev_err_sys(err, "where");
+	c->where = w;
+	w->bus = b;
+	w->serial = c->serial;
+	if ((w->expr = calloc(n, sizeof(*w->expr))) == NULL ||
+	    (w->text = calloc(n, sizeof(*w->text))) == NULL) {
+		ev_err_sys(err, "where");
+		goto fail;
+	}
+	for (i = 0; i < n; i++) {
+		t = json_array_get(v, i);
+		if ((w->text[i] = strdup(json_string_value(t))) == NULL) {
+			ev_err_sys(err, "where");
+			goto fail;
+		}
+		w->n++;
+		if ((w->expr[i] = ev_expr_compile(w->text[i], &e)) == NULL) {
+			if (e.kind == EV_ERR_SYS)
+				ev_err_sys(err, "where");
+			else if (n == 1)
+				ev_err_set(err, EV_ERR_DATA, "where: %s", e.msg);
+			else
+				ev_err_set(err, EV_ERR_DATA, "where[%zu]: %s",
+				    i, e.msg);
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	sub_where_free(c);
+	return -1;
+}
+
+/*
+ * The last clause of the delivery decision: do all of c's filters hold
+ * for m?  The event is located once (ev_expr_doc_set) and the doc shared
+ * by every subscriber's filters (sub_wdoc); a subscriber catching up from
+ * further back in the ring just sets a slot again.  An error
+ * while evaluating (where jq would raise one: .a.b on a string) means
+ * "not delivered", as jq skips the event; it is logged with -vv.  Once
+ * delivering, each event kept back is counted once, in c's and the
+ * bus's filtered_out, however often a short write makes it be looked
+ * at again.
+ * Cost: a doc set per new event (about one scan of it), then per filter
+ * the paths not yet located in that event; no allocation.
+ */
+static bool
+sub_where_pass(struct sub_where *w, const struct ev_msg *m)
+{
+	struct evbusd *b = w->bus;
+	struct ev_expr_doc *doc;
+	struct ev_err err;
+	const char *what = "the event";
+	size_t i;
+	int r = 1;
+
+	if ((doc = sub_wdoc(b, m, &err)) == NULL)
+		r = -1;
+	for (i = 0; r == 1 && i < w->n; i++) {
+		what = w->text[i];
+		r = ev_expr_eval_doc(w->expr[i], doc, &err);
+	}
+	if (!w->counting || m->seq < w->next)
+		return r == 1;
+	w->next = m->seq + 1;
+	if (r == 1)
+		return true;
+	w->filtered++;
+	b->filtered_out++;
+	if (r == -1 && err.kind == EV_ERR_SYS)
+		log_warnx("client %" PRIu64 ": where: event %" PRIu64 ": %s",
+		    w->serial, m->seq, err.msg);
+	else if (r == -1)
+		log_debug("client %" PRIu64 ": where '%.200s': event %"
+		    PRIu64 ": %s", w->serial, what, m->seq, err.msg);
+	return false;
+}
+
+/*
+ * c's filters for STATS: ,"where":[texts],"filtered_out":n (an empty
+ * list and 0 for none).  -1 when out of memory.
+ */
+int
+sub_where_json(const struct conn *c, struct ev_buf *out)
+{
+	const struct sub_where *w = c->where;
+	size_t i, n = w != NULL ? w->n : 0;
+	int r = ev_buf_append(out, ",\"where\":[", 10);
+
+	for (i = 0; r == 0 && i < n; i++)
+		if ((i > 0 && ev_buf_putc(out, ',') == -1) ||
+		    ev_json_put_string(out, w->text[i], strlen(w->text[i]),
+		    NULL) == -1)
+			r = -1;
+	if (r == 0)
+		r = ev_buf_printf(out, "],\"filtered_out\":%llu",
+		    (unsigned long long)(w != NULL ? w->filtered : 0));
+	return r;
 }
 
 /*
@@ -264,6 +497,10 @@ sub_start(struct evbusd *b, struct conn *c, const char *body, size_t len,
 		}
 		c->quiet = json_is_false(v);
 	}
+	/* where: compiled before the replay's start is looked for */
+	if ((v = json_object_get(j, "where")) != NULL &&
+	    sub_where_parse(b, c, v, err) == -1)
+		goto out;
 
 	if (from != NULL) {
 		s = (uint64_t)json_integer_value(from);
@@ -284,6 +521,10 @@ sub_start(struct evbusd *b, struct conn *c, const char *body, size_t len,
 	}
 	c->sub = true;
 	c->pending = c->cursor < ev_ring_next(&b->ring);
+	if (c->where != NULL) {
+		c->where->counting = true;
+		c->where->next = c->cursor;
+	}
 	/* evlist: nothing to replay: in sync at once. */
 	if (c->sync && !c->pending && conn_reply(c, "SYNC %" PRIu64,
 	    ev_ring_next(&b->ring) - 1) == -1) {
@@ -299,6 +540,7 @@ out:
 	if (r == -1) {
 		ev_patset_free(&c->pats);
 		ev_identity_free(&c->ident);
+		sub_where_free(c);
 	}
 	json_decref(j);
 	return r;
@@ -337,15 +579,18 @@ sub_patterns_json(const struct conn *c, struct ev_buf *out)
 /*
  * The one delivery decision: does subscriber c get event m?  Its
  * patterns, then its identity against a targeted event's filter; each
- * later rule (ACL, filters) is one more clause here.
+ * later rule (ACL, filters) is one more clause here.  Its "where"
+ * filters come last, so that they are evaluated only on the events
+ * everything else lets through.
  * Cost: a pattern-set match on the event's name; a regexec per filter
- * expression for the rare targeted event.
+ * expression for the rare targeted event; sub_where_pass's.
  */
 bool
 sub_wants(const struct conn *c, const struct ev_msg *m)
 {
 	return ev_patset_match(&c->pats, m->name, m->namelen) &&
-	    (m->target == NULL || ev_target_match(m->target, &c->ident));
+	    (m->target == NULL || ev_target_match(m->target, &c->ident)) &&
+	    (c->where == NULL || sub_where_pass(c->where, m));
 }
 
 /*

@@ -71,7 +71,7 @@ usage(int status)
 	    "[--index-file file] [--print-index]\n"
 	    "              [-F format] [--node name] [--service name] "
 	    "[--tag tag]...\n"
-	    "              [pattern ...]\n"
+	    "              [--where expr]... [pattern ...]\n"
 	    "       evlist [-s socket] --stats\n");
 	exit(status);
 }
@@ -411,7 +411,7 @@ int
 main(int argc, char *argv[])
 {
 	enum { OPT_INDEX_FILE = 256, OPT_PRINT_INDEX, OPT_STATS, OPT_NODE,
-	    OPT_SERVICE, OPT_TAG };
+	    OPT_SERVICE, OPT_TAG, OPT_WHERE };
 	static const struct option longopts[] = {
 		{ "socket",	 required_argument,	NULL, 's' },
 		{ "index",	 required_argument,	NULL, 'i' },
@@ -423,12 +423,14 @@ main(int argc, char *argv[])
 		{ "node",	 required_argument,	NULL, OPT_NODE },
 		{ "service",	 required_argument,	NULL, OPT_SERVICE },
 		{ "tag",	 required_argument,	NULL, OPT_TAG },
+		{ "where",	 required_argument,	NULL, OPT_WHERE },
 		{ "help",	 no_argument,		NULL, 'h' },
 		{ "version",	 no_argument,		NULL, 'V' },
 		{ NULL,		 0,			NULL, 0 }
 	};
 	static struct evlist e;
 	static char *tags[TAGS_MAX];
+	static char *where[EV_WHERE_MAX];
 	struct ev_subscriber *s = &e.s;
 	struct ev_patset check = { 0 };
 	struct ev_err err;
@@ -494,6 +496,15 @@ main(int argc, char *argv[])
 			}
 			tags[ntags++] = optarg;
 			break;
+		case OPT_WHERE:
+			if (ev_sub_where_add(where, &s->nwhere, optarg,
+			    &err) == -1) {
+				fprintf(stderr, "evlist: --where: %s\n",
+				    err.msg);
+				return err.kind == EV_ERR_SYS ?
+				    EV_EX_SOFTWARE : EV_EX_USAGE;
+			}
+			break;
 		case 'h':
 			usage(0);
 		case 'V':
@@ -507,7 +518,8 @@ main(int argc, char *argv[])
 	if (want_stats) {
 		if (optind < argc || e.has_index || has_wait ||
 		    format != NULL || e.index_file != NULL || e.print_index ||
-		    node != NULL || service != NULL || ntags > 0) {
+		    node != NULL || service != NULL || ntags > 0 ||
+		    s->nwhere > 0) {
 			fprintf(stderr, "evlist: --stats takes no other "
 			    "option than -s\n");
 			return EV_EX_USAGE;
@@ -537,6 +549,7 @@ main(int argc, char *argv[])
 		return err.kind == EV_ERR_SYS ? EV_EX_SOFTWARE : EV_EX_USAGE;
 	}
 
+	s->where = where;
 	s->pats = argv + optind;
 	s->npats = (size_t)(argc - optind);
 	s->ident = &e.ident;

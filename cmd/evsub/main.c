@@ -22,6 +22,9 @@
 #define EX_DEADLINE	4	/* --deadline reached */
 #define EX_CLOSED	5	/* the bus went away, --reconnect=never */
 
+/* Long options without a letter of their own. */
+#define OPT_WHERE	0x1100
+
 struct evsub {
 	struct ev_subscriber s;
 	struct ev_loop	 loop;
@@ -66,7 +69,7 @@ usage(int status)
 	    "file] [--drain]\n"
 	    "             [-F format] [--node name] [--service name] "
 	    "[--tag tag]...\n"
-	    "             [pattern ...]\n");
+	    "             [--where expr]... [pattern ...]\n");
 	exit(status);
 }
 
@@ -311,6 +314,24 @@ count_arg(const char *opt, const char *v, uint64_t max, uint64_t *out)
 	}
 }
 
+/*
+ * --where: compile the filter here, so that a mistake is reported before
+ * connecting, and keep it for the bus, which evaluates it; exits 64 for a
+ * filter the language refuses or one too many.
+ */
+static void
+where_arg(struct ev_subscriber *s, char **list, char *v)
+{
+	struct ev_err err;
+
+	if (ev_sub_where_add(list, &s->nwhere, v, &err) == -1) {
+		if (err.kind == EV_ERR_SYS)
+			nomem();
+		fprintf(stderr, "evsub: --where: %s\n", err.msg);
+		exit(EV_EX_USAGE);
+	}
+}
+
 /* The stop conditions, as timers from now. */
 static void
 timers(struct evsub *e)
@@ -347,6 +368,7 @@ main(int argc, char *argv[])
 		{ "node",	required_argument,	NULL, OPT_NODE },
 		{ "service",	required_argument,	NULL, OPT_SERVICE },
 		{ "tag",	required_argument,	NULL, OPT_TAG },
+		{ "where",	required_argument,	NULL, OPT_WHERE },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ "version",	no_argument,		NULL, 'V' },
 		{ NULL,		0,			NULL, 0 }
@@ -354,6 +376,7 @@ main(int argc, char *argv[])
 	static struct evsub e;
 	struct ev_subscriber *s = &e.s;
 	struct ev_patset check = { 0 };
+	char *where[EV_WHERE_MAX];
 	struct ev_err err;
 	uint64_t v;
 	bool has_from = false, has_last = false;
@@ -453,6 +476,9 @@ main(int argc, char *argv[])
 			}
 			tags[ntags++] = optarg;
 			break;
+		case OPT_WHERE:
+			where_arg(s, where, optarg);
+			break;
 		case 'h':
 			usage(0);
 		case 'V':
@@ -480,6 +506,7 @@ main(int argc, char *argv[])
 	}
 	if (e.cursor_file != NULL)
 		resume(&e);
+	s->where = where;
 	s->pats = argv + optind;
 	s->npats = (size_t)(argc - optind);
 	for (i = optind; i < argc; i++)

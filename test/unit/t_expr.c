@@ -246,6 +246,38 @@ static const struct ecase cases[] = {
 	{ "startswith(\"a\")", -1 },
 	/* Comments, and whitespace: spaces, tabs, newlines. */
 	{ ".a # a comment\n and\t.a", 1 },
+	/* where: more precedence -- and binds tighter than or, both
+	   looser than the comparisons, | loosest of all. */
+	{ ".b or .a and .c", 0 },		/* .b or (.a and .c) */
+	{ ".c and .a or .a", 1 },		/* (.c and .a) or .a */
+	{ ".a and .b | not", 1 },		/* (.a and .b) | not */
+	{ ".a == .b or .c == .c", 1 },
+	{ ".a == (.b or .a)", 1 },
+	{ "(.a | not) == false", 1 },
+	{ ".payload | .n == 1 | not", 0 },
+	{ ".payload.n == 1 and .name == \"deploy.web\" or .nope", 1 },
+	{ ".b and .c or .b and .a or .a and .a", 1 },
+	{ "(((.a)))", 1 },
+	/* where: kinds compared across each other and missing paths. */
+	{ "\"1\" == 1", 0 },
+	{ "\"1\" > 1", 1 },
+	{ ".payload.list > \"zzz\"", 1 },
+	{ ".payload.t == true", 1 },
+	{ ".payload.t < .payload.n", 1 },
+	{ "false == null", 0 },
+	{ ".payload.nil == .nope", 1 },
+	{ ".payload.nil < false", 1 },
+	{ ".nope < 0", 1 },
+	{ ".nope == false", 0 },
+	{ ".nope != null", 0 },
+	{ ".nope.x.y", 0 },
+	{ ".nope[0] == null", 1 },
+	{ ".nope | not", 1 },
+	{ ".payload.empty[\"x\"] == null", 1 },
+	{ ".payload.list[10].x == null", 1 },
+	{ ".payload.list[2].nope.deeper == null", 1 },
+	{ ".payload.list[3].x == null", 1 },	/* through a null element */
+	{ ".payload.list[1] < .payload.list", 1 },
 };
 
 static void
@@ -356,6 +388,16 @@ static const struct mcase cerrs[] = {
 	{ "1 xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
 	    "column 3: expected an operator or the end, found "
 	    "'xxxxxxxxxxxxxxxxxxxxxxxx...'" },
+	/* where: columns inside parentheses, across lines, in characters. */
+	{ ".a or (.b and )", "column 15: expected a value after 'and', "
+	    "found ')'" },
+	{ "\"\xc3\xa9\" == 1 == 2", "column 10: comparisons do not chain in "
+	    "jq: join them with 'and'" },
+	{ ".a == \"x\" and .b.c | not)", "column 25: unmatched ')'" },
+	{ ".a == 1 or", "column 11: expected a value after 'or'" },
+	{ "not(.a)", "column 4: expected an operator or the end, found '('" },
+	{ ".payload.\xc3\xa9", "column 10: unexpected character "
+	    "'\xc3\xa9'" },
 };
 
 /* Errors raised while evaluating, on ev. */
@@ -382,6 +424,13 @@ static const struct mcase eerrs[] = {
 	    "string inputs, not null" },
 	{ ".a | endswith(\"a\")", "column 6: endswith() requires string "
 	    "inputs, not boolean" },
+	/* where: the column of the step that fails, after pipes. */
+	{ ".payload | .list | .x", "column 20: cannot index array with "
+	    "string \"x\"" },
+	{ "has(\"a\") and .a[0]", "column 16: cannot index boolean with "
+	    "number" },
+	{ ".nope or .payload.list[0].x", "column 26: cannot index number "
+	    "with string \"x\"" },
 	/* A long key is cut, an escape never in two (found by fuzzing). */
 	{ ".name[\"\\u0001\\u0001\\u0001\\u0001\\u0001\\u0001\\u0001\\u0001"
 	    "\\u0001\\u0001\\u0001\\u0001\"]", "column 6: cannot index string "
@@ -402,6 +451,16 @@ test_messages(void)
 	for (i = 0; i < sizeof(eerrs) / sizeof(eerrs[0]); i++)
 		is_str(msg(eerrs[i].src, ev), eerrs[i].msg, "eval error: %s",
 		    eerrs[i].src);
+}
+
+/* where: a column counts characters across lines, from the text's start. */
+static void
+test_lines(void)
+{
+	is_str(msg(".a and\n  .b ==", NULL), "column 15: expected a value "
+	    "after '=='", "compile error on a second line");
+	is_str(msg(".a and\n  .payload.list.x", ev), "column 23: cannot "
+	    "index array with string \"x\"", "eval error on a second line");
 }
 
 /* The ascending values of jq's order; every pair compares as listed. */
@@ -820,6 +879,7 @@ main(void)
 	test_doc_string();
 	test_cases();
 	test_messages();
+	test_lines();
 	test_order();
 	test_big();
 	test_inputs();

@@ -1026,6 +1026,60 @@ test_evlist(void)
 	sub_teardown(&s, &l);
 }
 
+/*
+ * where: the filters go as the SUB key "where", escaped, to a bus that
+ * has the feature; a bus without it is not asked at all.
+ */
+static void
+test_where(void)
+{
+	static char *const where[] = { ".payload.cell == \"c\\\"2\"",
+	    ".error" };
+	struct ev_subscriber s;
+	struct ev_loop l;
+	struct ev_frame fr;
+	struct ev_err err;
+
+	sub_setup(&s, &l);
+	s.where = where;
+	s.nwhere = 2;
+	is_int(ev_sub_start(&s, &l, &err), 0, "where: start");
+	SPIN(&l, s.phase == EV_SUB_HELLO);
+	if (fake_accept(&fk) == -1 || fake_frame(&fk, &fr) == -1)
+		fr.verb = "none";
+	is_str(fr.verb, "HELLO", "where: HELLO");
+	fake_send(&fk, "HELLO 2 " E1 " 4 65536 features=pub,sub,where,stats "
+	    "max_depth=256\n");
+	SPIN(&l, s.phase != EV_SUB_HELLO);
+	fk.body[0] = '\0';
+	if (fake_frame(&fk, &fr) == 0 && strcmp(fr.verb, "SUB") == 0 &&
+	    fr.bodylen < sizeof(fk.body)) {
+		memcpy(fk.body, fr.body, fr.bodylen);
+		fk.body[fr.bodylen] = '\0';
+	}
+	is_str(fk.body, "{\"patterns\":[\"t.#\",\"!t.\\\"q\\\"\"],\"where\":"
+	    "[\".payload.cell == \\\"c\\\\\\\"2\\\"\",\".error\"],\"from\":5}",
+	    "where: the filters in the SUB, escaped");
+	sub_teardown(&s, &l);
+
+	sub_setup(&s, &l);
+	s.where = where;
+	s.nwhere = 1;
+	ev_sub_start(&s, &l, &err);
+	SPIN(&l, s.phase == EV_SUB_HELLO);
+	if (fake_accept(&fk) == 0 && fake_frame(&fk, &fr) == 0)
+		fake_send(&fk, "HELLO 2 " E1 " 4 65536 features=pub,sub,"
+		    "wherever,stats max_depth=256\n");
+	SPIN(&l, sn.nstates > 0);
+	is_int(last_state(), EV_SUB_FAILED, "where: a bus without the "
+	    "feature fails the subscriber");
+	is_int(sn.err.kind, EV_ERR_UNAVAILABLE, "where: as unavailable");
+	ok(strstr(sn.err.msg, "cannot filter events (it lacks the feature "
+	    "'where'") != NULL, "where: saying so: %s", sn.err.msg);
+	is_int(s.phase, EV_SUB_IDLE, "where: and stops, without a SUB");
+	sub_teardown(&s, &l);
+}
+
 int
 main(void)
 {
@@ -1039,6 +1093,7 @@ main(void)
 	test_durable();
 	test_drain();
 	test_evlist();
+	test_where();
 	fake_close(&fk);
 	seen_reset();
 	return tap_done();
