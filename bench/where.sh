@@ -10,8 +10,8 @@
 #             "1.0.J"): each gets its share, the rest never leaves the bus
 #
 # A run prints the wall time from evfire's start until every subscriber has
-# its COUNT and exited, and the rate of events published per second over
-# it.  The machine may be loaded: compare the set-ups' ratios, not the
+# its COUNT and exited, the rate of events published per second over it,
+# and the daemon's CPU time.  The machine may be loaded: compare the set-ups' ratios, not the
 # figures.  The ring is sized for the burst, as in bench/run.sh.
 set -eu
 
@@ -83,11 +83,15 @@ one() {
 		wait "$p"
 	done
 	end=$(date +%s%N)
+	# The daemon's CPU time (user + system) since it started: less
+	# swayed by the machine's load than the wall time.
+	cpu=$(awk -v hz="$(getconf CLK_TCK)" \
+	    '{ print int(($14 + $15) * 1000 / hz) }' "/proc/$bus/stat")
 	ms=$(((end - start) / 1000000))
 	[ "$ms" -gt 0 ] || ms=1
 	echo "$mode: $n events, $subs subscribers: $ms ms," \
 	    "$((n * 1000 / ms)) events/s (evfire done after" \
-	    "$(((pub - start) / 1000000)) ms)"
+	    "$(((pub - start) / 1000000)) ms; evbusd CPU $cpu ms)"
 	kill "$bus"
 	wait "$bus" || true
 	bus=

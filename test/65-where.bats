@@ -335,3 +335,18 @@ man_filters() {
 	done <"$T/examples"
 	[ "$n" -ge 7 ] || fail "only $n examples"
 }
+
+@test "where: filtering subscribers catching up on a long backlog get every event that passes, in order" {
+	start_bus
+	gen_events 3000 num | evfire -q
+	start_sub "$T/hi" --from 0 --where '.payload > 1500' '#'
+	start_sub "$T/ends" --from 0 --where '.payload <= 10 or .payload > 2990' '#'
+	start_sub "$T/all" --from 0 '#'
+	wait_lines "$T/hi" 1500
+	wait_lines "$T/ends" 20
+	wait_lines "$T/all" 3000
+	stat_is '[.subscribers[] | [.delivered, .filtered_out]] | sort' '[[20,2980],[1500,1500],[3000,0]]'
+	assert_equal "$(jq -c .payload "$T/hi" | md5sum)" "$(seq 1501 3000 | md5sum)"
+	assert_equal "$(jq -c .payload "$T/ends" | tr '\n' ' ')" "$(echo $(seq 1 10) $(seq 2991 3000)) "
+	jq -s -e '[.[].seq] | . == sort' "$T/hi" >/dev/null || fail "out of order"
+}
