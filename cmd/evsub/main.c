@@ -150,7 +150,8 @@ on_batch(void *arg)
  * (the bus is there and takes the patterns); a --from seq past the bus's
  * newest event is said on stderr, with the bus's epoch, since a seq saved
  * from an earlier daemon run is the usual cause (without a store, a
- * restarted bus numbers from 1 again).
+ * restarted bus numbers from 1 again).  The bus takes such a seq as its
+ * next one: what follows are the events published from now on.
  */
 static void
 first_subscription(struct evsub *e)
@@ -163,8 +164,9 @@ first_subscription(struct evsub *e)
 	}
 	if (s->start == EV_SUB_FROM && s->at > s->end + 1 && !e->quiet)
 		fprintf(stderr, "evsub: --from %" PRIu64 " is beyond the "
-		    "bus's newest event (%" PRIu64 ", epoch %s): waiting for "
-		    "it\n", s->at, s->end, s->epoch);
+		    "bus's newest event (%" PRIu64 ", epoch %s): going on "
+		    "from %" PRIu64 "\n", s->at, s->end, s->epoch,
+		    s->end + 1);
 }
 
 static void
