@@ -437,3 +437,24 @@ bus_epoch() {
 	run jq -r .name "$T/sub"
 	assert_output probe.x
 }
+
+@test "bash completion offers every option evsub(1) lists, and --reconnect's values" {
+	man=$BATS_TEST_DIRNAME/../man/man1/evsub.1
+	want=$(awk '/^\.It Fl / { sub(/^\.It /, ""); n = split($0, p, / , /)
+	    for (i = 1; i <= n; i++) { split(p[i], w, " ")
+		if (w[1] == "Fl") print "-" w[2] } }' \
+	    "$man" | sort -u)
+	[ "$(wc -l <<<"$want")" -ge 16 ] || fail "options from the manual: $want"
+	# shellcheck source=/dev/null
+	source "$BATS_TEST_DIRNAME/../share/bash-completion/evbus"
+	COMP_LINE='evsub -'
+	COMP_POINT=${#COMP_LINE}
+	_evsub
+	run sort -u < <(printf '%s\n' "${COMPREPLY[@]%=}")
+	assert_output "$want"
+	COMP_LINE='evsub --reconnect=n'
+	COMP_POINT=${#COMP_LINE}
+	COMP_WORDBREAKS=' '
+	_evsub
+	assert_equal "${COMPREPLY[*]}" "--reconnect=never"
+}

@@ -821,6 +821,23 @@ systemctl --user enable --now evbusd'
 systemctl --user enable --now evbusd'
 }
 
+# --- bash completion and evbusd(8) ----------------------------------------
+
+@test "bash completion offers every option evbusd(8) lists" {
+	want=$(awk '/^\.It Fl / { sub(/^\.It /, ""); n = split($0, p, / , /)
+	    for (i = 1; i <= n; i++) { split(p[i], w, " ")
+		if (w[1] == "Fl") print "-" w[2] } }' \
+	    "$ROOT/man/man8/evbusd.8" | sort -u)
+	[ "$(wc -l <<<"$want")" -ge 18 ] || fail "options from the manual: $want"
+	# shellcheck source=/dev/null
+	source "$ROOT/share/bash-completion/evbus"
+	COMP_LINE='evbusd -'
+	COMP_POINT=${#COMP_LINE}
+	_evbusd
+	run sort -u < <(printf '%s\n' "${COMPREPLY[@]}")
+	assert_output "$want"
+}
+
 # --- every display has its test ------------------------------------------
 
 @test "every EXAMPLES display of every manual is run by a test here" {
