@@ -458,3 +458,15 @@ bus_epoch() {
 	_evsub
 	assert_equal "${COMPREPLY[*]}" "--reconnect=never"
 }
+
+@test "evsub: durations may have a fraction (evbus(7)); what is not one is named" {
+	start_bus
+	run_fails 3 evsub --idle 0.25s 'nothing.#'
+	run_fails 4 evsub --deadline 0.3s 'nothing.#'
+	run_fails 64 evsub --idle 1.2.3s
+	assert_equal "$stderr" "evsub: --idle: duration '1.2.3s': unknown unit '.3s' (use ms, s, m, h or d)"
+	run_fails 64 evsub --deadline .5s
+	assert_equal "$stderr" "evsub: --deadline: duration '.5s': expected a number and a unit, such as 250ms, 10s, 5m, 1h or 7d"
+	grep -q '^\.Ql 1\.5s$' "$BATS_TEST_DIRNAME/../man/man7/evbus.7"
+	grep -q '^\.Ql 1\.5s$' "$BATS_TEST_DIRNAME/../man/man1/evsub.1"
+}
