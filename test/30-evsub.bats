@@ -470,3 +470,20 @@ bus_epoch() {
 	grep -q '^\.Ql 1\.5s$' "$BATS_TEST_DIRNAME/../man/man7/evbus.7"
 	grep -q '^\.Ql 1\.5s$' "$BATS_TEST_DIRNAME/../man/man1/evsub.1"
 }
+
+@test "evsub: EVBUS_AUTOSTART=no, false or off starts no bus, as evsub(1) says" {
+	local v
+	unset EVBUS_SOCKET
+	export XDG_RUNTIME_DIR=$T/xdg
+	mkdir -m 0700 "$XDG_RUNTIME_DIR" "$XDG_RUNTIME_DIR/evbus"
+	for v in no FALSE Off 0; do
+		EVBUS_AUTOSTART=$v run_fails 69 evsub -c 1
+		assert_equal "$stderr" "evsub: no bus at $XDG_RUNTIME_DIR/evbus/sock (start evbusd, or let clients start it: EVBUS_AUTOSTART is off)"
+		[ ! -e "$XDG_RUNTIME_DIR/evbus/sock" ] || fail "EVBUS_AUTOSTART=$v started a bus"
+	done
+	run mandoc -Tascii -O width=300 "$BATS_TEST_DIRNAME/../man/man1/evsub.1"
+	assert_output --partial 'When 0, no, false or off (in any case), do not start a daemon when none answers at the default socket; when 1, yes, true, on, empty or unset, start one; any other value is a usage error.'
+	track_pidfile "$XDG_RUNTIME_DIR/evbus/sock.pid"
+	EVBUS_AUTOSTART=on run_ok evsub -c 0
+	[ -S "$XDG_RUNTIME_DIR/evbus/sock" ] || fail "EVBUS_AUTOSTART=on started no bus"
+}
