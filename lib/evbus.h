@@ -1582,6 +1582,8 @@ enum ev_sub_start {
 	EV_SUB_LIVE,		/* events published from now on */
 	EV_SUB_FROM,		/* from seq at (0: the oldest the bus has) */
 	EV_SUB_LAST,		/* the last at matching events, then live */
+	EV_SUB_SINCE,		/* events whose time is at or after at (ms
+				   since the epoch), then live */
 };
 
 /* What the subscriber hands on. */
@@ -1624,7 +1626,8 @@ struct ev_subscriber {
 	char *const	 *pats;		/* none: "#" */
 	size_t		  npats;
 	enum ev_sub_start start;
-	uint64_t	  at;		/* seq for FROM, count for LAST */
+	uint64_t	  at;		/* seq for FROM, count for LAST, ms
+					   for SINCE */
 	bool		  reconnect;	/* else a lost bus stops it */
 	size_t		  dedup;	/* window; 0: no de-duplication */
 	int		  open_ms;	/* deadline of each handshake */

@@ -331,7 +331,8 @@ sub_writable(struct ev_loop *l, int fd, void *arg)
 /*
  * Queue the SUB request: the patterns, and where to start: after a
  * restart, the new daemon's oldest event (from 0); once events were
- * handed on (or a seq given), the next seq; else as the caller asked.
+ * handed on (or a seq given), the next seq; else as the caller asked
+ * (last n, or since a time).
  * The JSON is built here (patterns escaped by ev_json_put_string); it
  * is small and made once per connection.  -1 with err (EV_ERR_DATA for a
  * pattern that is not UTF-8, EV_ERR_SYS when out of memory).
@@ -364,6 +365,11 @@ sub_request(struct ev_subscriber *s, struct ev_err *err)
 		v = s->askat;
 	} else if (s->ask == EV_SUB_FROM)
 		key = "from";
+	else if (s->ask == EV_SUB_SINCE) {
+		/* since: until an event is handed on, the same point in time */
+		key = "since";
+		v = s->askat;
+	}
 	if (ev_buf_putc(&b, ']') == -1)
 		goto nomem;
 	if (sub_where_put(s, &b, err) == -1)

@@ -51,9 +51,22 @@ publish() {
 	assert_equal "$stderr" "evsub: --dedup-window '16777217': at most 16777216"
 }
 
-@test "evsub: --from and --last together is a usage error (64)" {
+@test "evsub: --from, --last and --since exclude each other (64)" {
+	local msg='evsub: --from, --last and --since exclude each other: give one'
 	start_bus
 	run_fails 64 evsub --from 1 --last 1
+	assert_equal "$stderr" "$msg"
+	run_fails 64 evsub --since 5m --from 1
+	assert_equal "$stderr" "$msg"
+	run_fails 64 evsub --last 2 --since 5m
+	assert_equal "$stderr" "$msg"
+}
+
+@test "evsub --reconnect with a bad value echoes it (64)" {
+	run_fails 64 evsub --reconnect=sometimes
+	assert_equal "$stderr" "evsub: --reconnect 'sometimes': expected always or never"
+	run_fails 64 evsub --reconnect ''
+	assert_equal "$stderr" "evsub: --reconnect '': expected always or never"
 }
 
 @test "evsub: a bad pattern is a usage error (64)" {
@@ -316,4 +329,161 @@ publish() {
 	    and (map(select(.name == "wk.a")) | length) == 1' "$T/events"
 	assert_output true
 	wire_close
+}
+
+# --- first use (issue 8): pipelines, --since, --from ahead, zero counts ------
+
+# bus_epoch: the running bus's epoch, from its HELLO.
+bus_epoch() {
+	wire_open
+	wire_send 'HELLO 2 bats\nQUIT\n'
+	wire_close
+	wire_reply 1 | cut -d ' ' -f 3
+}
+
+@test "evsub | head -n 3 on a quiet bus: evsub leaves as head does, status 0" {
+	start_bus
+	publish hd.x 1 2 3 4 5
+	mkfifo "$T/pipe"
+	# evsub writes into the pipe, head reads 3 lines of it and exits;
+	# nothing is published after that, so only the pipe can tell evsub.
+	start_sub "$T/pipe" --last 5 '#'
+	head -n 3 "$T/pipe" >"$T/out"
+	finish "$SUB_PID" 0 60
+	[ ! -s "$T/pipe.err" ] || fail "evsub said: $(cat "$T/pipe.err")"
+	run jq -c .payload "$T/out"
+	assert_output "$(printf '%s\n' 1 2 3)"
+}
+
+@test "evsub | head in a pipefail script: the pipeline succeeds" {
+	start_bus
+	publish hd.x 1 2 3 4 5
+	run_ok timeout 60 bash -c \
+	    'set -o pipefail; evsub --last 5 "#" | head -n 3 | jq -c .payload'
+	assert_output "$(printf '%s\n' 1 2 3)"
+	assert_equal "$stderr" ""
+}
+
+@test "evsub --from a seq beyond the bus's newest says so with the epoch, and goes on from the next" {
+	start_bus
+	run_ok evfire -w fa.old
+	newest=$output
+	epoch=$(bus_epoch)
+	[[ $epoch =~ ^[0-9a-f]{16}$ ]] || fail "epoch: $epoch"
+	start_sub "$T/sub" -c 2 --from 999999 'fa.#'
+	wait_grep "$T/sub.err" 'beyond'
+	assert_equal "$(cat "$T/sub.err")" \
+	    "evsub: --from 999999 is beyond the bus's newest event ($newest, epoch $epoch): going on from $((newest + 1))"
+	# The bus takes it as its next seq: the events published from now on.
+	printf '%s\n' 1 2 | evfire -n fa.new
+	finish "$SUB_PID" 0
+	run jq -c .payload "$T/sub"
+	assert_output $'1\n2'
+	# -q keeps it quiet; the next seq is not beyond anything.
+	run_fails 4 evsub -q --deadline 100ms --from 999999 'fa.#'
+	assert_equal "$stderr" ""
+	run_ok evfire -w fa.last
+	run_ok evsub -c 1 --from "$output" 'fa.#'
+	assert_equal "$stderr" ""
+}
+
+@test "evsub --since: epoch ms, RFC 3339, a duration ago; then live" {
+	start_bus
+	t1=$(date -u -d 2026-11-23T06:00:00Z +%s)000
+	printf '%s\n' \
+	    "{\"name\":\"sn.a\",\"time\":$((t1 - 1))}" \
+	    "{\"name\":\"sn.b\",\"time\":$t1}" \
+	    "{\"name\":\"sn.c\",\"time\":$((t1 + 1))}" | evfire -w >/dev/null
+	run_ok evsub --since "$t1" -c 2 'sn.#'
+	run jq -r .name <<<"$output"
+	assert_output $'sn.b\nsn.c'
+	run_ok evsub --since 2026-11-23T07:00:00.001+01:00 -c 1 'sn.#'
+	run jq -r .name <<<"$output"
+	assert_output sn.c
+	# A duration ago: sn.now (stamped now) is within 1.5h, the others not.
+	run_ok evfire -w sn.now
+	run_ok evsub --since 1.5h -c 1 'sn.#'
+	run jq -r .name <<<"$output"
+	assert_output sn.now
+	# Then live: the replay ends, the next event comes.
+	start_sub "$T/sub" --since 1h -c 2 'sn.#'
+	wait_lines "$T/sub" 1
+	run_ok evfire sn.live
+	finish "$SUB_PID" 0
+	run jq -r .name "$T/sub"
+	assert_output $'sn.now\nsn.live'
+}
+
+@test "evsub --since: a time it cannot read is a usage error that says what it expects (64)" {
+	run_fails 64 evsub --since yesterday
+	assert_equal "$stderr" "evsub: --since: time 'yesterday': expected RFC 3339 (2026-11-23T06:00:00Z), epoch milliseconds or a duration ago (5m)"
+	run_fails 64 evsub --since -5m
+	assert_equal "$stderr" "evsub: --since: time '-5m': a time that long ago is written without '-' (5m)"
+}
+
+@test "evsub -c 0 subscribes and exits 0 printing nothing; --last 0 replays nothing, then live" {
+	start_bus
+	publish z.n 1 2 3
+	run_ok evsub -c 0 --from 0 'z.#'
+	assert_output ""
+	assert_equal "$stderr" ""
+	# -c 0 still needs a bus that takes the subscription.
+	run_fails 69 evsub -c 0 -s "$T/nobody.sock"
+	run_fails 64 evsub -c 0 'a.b#'
+	start_sub "$T/sub" --last 0 -c 1 'z.#' 'probe.#'
+	# Live only: probe until the subscription is in place.
+	wait_for "evfire -q probe.x >/dev/null && [ -s '$T/sub' ]" 30
+	finish "$SUB_PID" 0
+	run jq -r .name "$T/sub"
+	assert_output probe.x
+}
+
+@test "bash completion offers every option evsub(1) lists, and --reconnect's values" {
+	man=$BATS_TEST_DIRNAME/../man/man1/evsub.1
+	want=$(awk '/^\.It Fl / { sub(/^\.It /, ""); n = split($0, p, / , /)
+	    for (i = 1; i <= n; i++) { split(p[i], w, " ")
+		if (w[1] == "Fl") print "-" w[2] } }' \
+	    "$man" | sort -u)
+	[ "$(wc -l <<<"$want")" -ge 16 ] || fail "options from the manual: $want"
+	# shellcheck source=/dev/null
+	source "$BATS_TEST_DIRNAME/../share/bash-completion/evbus"
+	COMP_LINE='evsub -'
+	COMP_POINT=${#COMP_LINE}
+	_evsub
+	run sort -u < <(printf '%s\n' "${COMPREPLY[@]%=}")
+	assert_output "$want"
+	COMP_LINE='evsub --reconnect=n'
+	COMP_POINT=${#COMP_LINE}
+	COMP_WORDBREAKS=' '
+	_evsub
+	assert_equal "${COMPREPLY[*]}" "--reconnect=never"
+}
+
+@test "evsub: durations may have a fraction (evbus(7)); what is not one is named" {
+	start_bus
+	run_fails 3 evsub --idle 0.25s 'nothing.#'
+	run_fails 4 evsub --deadline 0.3s 'nothing.#'
+	run_fails 64 evsub --idle 1.2.3s
+	assert_equal "$stderr" "evsub: --idle: duration '1.2.3s': unknown unit '.3s' (use ms, s, m, h or d)"
+	run_fails 64 evsub --deadline .5s
+	assert_equal "$stderr" "evsub: --deadline: duration '.5s': expected a number and a unit, such as 250ms, 10s, 5m, 1h or 7d"
+	grep -q '^\.Ql 1\.5s$' "$BATS_TEST_DIRNAME/../man/man7/evbus.7"
+	grep -q '^\.Ql 1\.5s$' "$BATS_TEST_DIRNAME/../man/man1/evsub.1"
+}
+
+@test "evsub: EVBUS_AUTOSTART=no, false or off starts no bus, as evsub(1) says" {
+	local v
+	unset EVBUS_SOCKET
+	export XDG_RUNTIME_DIR=$T/xdg
+	mkdir -m 0700 "$XDG_RUNTIME_DIR" "$XDG_RUNTIME_DIR/evbus"
+	for v in no FALSE Off 0; do
+		EVBUS_AUTOSTART=$v run_fails 69 evsub -c 1
+		assert_equal "$stderr" "evsub: no bus at $XDG_RUNTIME_DIR/evbus/sock (start evbusd, or let clients start it: EVBUS_AUTOSTART is off)"
+		[ ! -e "$XDG_RUNTIME_DIR/evbus/sock" ] || fail "EVBUS_AUTOSTART=$v started a bus"
+	done
+	run mandoc -Tascii -O width=300 "$BATS_TEST_DIRNAME/../man/man1/evsub.1"
+	assert_output --partial 'When 0, no, false or off (in any case), do not start a daemon when none answers at the default socket; when 1, yes, true, on, empty or unset, start one; any other value is a usage error.'
+	track_pidfile "$XDG_RUNTIME_DIR/evbus/sock.pid"
+	EVBUS_AUTOSTART=on run_ok evsub -c 0
+	[ -S "$XDG_RUNTIME_DIR/evbus/sock" ] || fail "EVBUS_AUTOSTART=on started no bus"
 }

@@ -6,9 +6,13 @@
  * stop conditions as timers.  Events are the bus's bytes, one line each,
  * gathered per read and written with one write.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,13 +26,28 @@
 #define EX_DEADLINE	4	/* --deadline reached */
 #define EX_CLOSED	5	/* the bus went away, --reconnect=never */
 
-/* Long options without a letter of their own. */
-#define OPT_WHERE	0x1100
+/* Long options without a short one: values past any character. */
+enum {
+	OPT_FROM = 256,
+	OPT_LAST,
+	OPT_SINCE,
+	OPT_FIRST,
+	OPT_IDLE,
+	OPT_DEADLINE,
+	OPT_RECONNECT,
+	OPT_DEDUP,
+	OPT_VERSION,
+	OPT_WHERE,
+	OPT_NODE,
+	OPT_SERVICE,
+	OPT_TAG,
+};
 
 struct evsub {
 	struct ev_subscriber s;
 	struct ev_loop	 loop;
-	uint64_t	 count;		/* -c; 0 for no limit */
+	uint64_t	 count;		/* -c, when counted */
+	bool		 counted;	/* -c given (0 included) */
 	uint64_t	 printed;	/* events printed (notices apart) */
 	uint64_t	 seen;		/* printed as of the last batch */
 	/* The stop conditions' durations; -1: none. */
@@ -36,6 +55,7 @@ struct evsub {
 	int64_t		 t_last;	/* when the last event came */
 	bool		 quiet;
 	bool		 lost;		/* said so; say when back */
+	bool		 told;		/* the first subscription was seen */
 	int		 status;	/* the exit status once stopped */
 	struct ev_buf	 out;
 	/* Durable consumption: --cursor-file, --durable, --drain. */
@@ -61,14 +81,14 @@ static void __attribute__((noreturn))
 usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-	    "usage: evsub [-q] [-s socket] [-c count] [--from seq | --last n] "
-	    "[--first duration]\n"
-	    "             [--idle duration] [--deadline duration] "
-	    "[--reconnect=always|never]\n"
-	    "             [--dedup-window n] [--durable name | --cursor-file "
-	    "file] [--drain]\n"
-	    "             [-F format] [--node name] [--service name] "
-	    "[--tag tag]...\n"
+	    "usage: evsub [-q] [-s socket] [-c count] "
+	    "[--from seq | --last n | --since time]\n"
+	    "             [--first duration]"
+	    " [--idle duration] [--deadline duration]\n"
+	    "             [--reconnect=always|never]"
+	    " [--dedup-window n]\n"
+	    "             [--durable name | --cursor-file file] [--drain]\n"
+	    "             [-F format] [--node name] [--service name] [--tag tag]...\n"
 	    "             [--where expr]... [pattern ...]\n");
 	exit(status);
 }
@@ -80,7 +100,10 @@ nomem(void)
 	exit(EV_EX_SOFTWARE);
 }
 
-/* Write all of out to standard output; exit 74 when that fails. */
+/*
+ * Write all of out to standard output; exit 74 when that fails, and 0,
+ * quietly, when the reader went away (EPIPE): see reader_gone.
+ */
 static void
 output(struct evsub *e)
 {
@@ -94,9 +117,9 @@ output(struct evsub *e)
 		}
 		if (n == -1 && errno == EINTR)
 			continue;
-		if (errno != EPIPE)
-			fprintf(stderr, "evsub: stdout: %s\n",
-			    strerror(errno));
+		if (errno == EPIPE)
+			exit(EV_EX_OK);
+		fprintf(stderr, "evsub: stdout: %s\n", strerror(errno));
 		exit(EV_EX_IOERR);
 	}
 }
@@ -173,6 +196,9 @@ on_event(void *arg, const struct ev_subev *ev)
 	struct ev_err err;
 	int r;
 
+	/* -c reached (-c 0 at the subscription): nothing more is printed. */
+	if (e->counted && e->printed == e->count)
+		return 1;
 	if (ev->kind == EV_SUBEV_RESTART && e->cursor_file != NULL &&
 	    !e->quiet)
 		fprintf(stderr, "evsub: %s: the bus has restarted without a "
@@ -193,7 +219,7 @@ on_event(void *arg, const struct ev_subev *ev)
 	if (ev->kind != EV_SUBEV_EVENT)
 		return 0;
 	e->batch_seq = ev->seq;
-	if (++e->printed == e->count) {
+	if (++e->printed == e->count && e->counted) {
 		finish(e, EV_EX_OK);
 		return 1;
 	}
@@ -214,6 +240,30 @@ on_batch(void *arg)
 	confirm(e);
 }
 
+/*
+ * The bus accepted the first subscription: -c 0 has what it asked for
+ * (the bus is there and takes the patterns); a --from seq past the bus's
+ * newest event is said on stderr, with the bus's epoch, since a seq saved
+ * from an earlier daemon run is the usual cause (without a store, a
+ * restarted bus numbers from 1 again).  The bus takes such a seq as its
+ * next one: what follows are the events published from now on.
+ */
+static void
+first_subscription(struct evsub *e)
+{
+	struct ev_subscriber *s = &e->s;
+
+	if (e->counted && e->count == 0) {
+		finish(e, EV_EX_OK);
+		return;
+	}
+	if (s->start == EV_SUB_FROM && s->at > s->end + 1 && !e->quiet)
+		fprintf(stderr, "evsub: --from %" PRIu64 " is beyond the "
+		    "bus's newest event (%" PRIu64 ", epoch %s): going on "
+		    "from %" PRIu64 "\n", s->at, s->end, s->epoch,
+		    s->end + 1);
+}
+
 static void
 on_state(void *arg, enum ev_sub_state st, const struct ev_err *err)
 {
@@ -221,6 +271,10 @@ on_state(void *arg, enum ev_sub_state st, const struct ev_err *err)
 
 	switch (st) {
 	case EV_SUB_SUBSCRIBED:
+		if (!e->told) {
+			e->told = true;
+			first_subscription(e);
+		}
 		if (e->lost && !e->quiet)
 			fprintf(stderr, "evsub: reconnected\n");
 		e->lost = false;
@@ -332,6 +386,69 @@ where_arg(struct ev_subscriber *s, char **list, char *v)
 	}
 }
 
+/*
+ * Standard output's reader went away (poll says POLLERR on the pipe):
+ * nobody wants the events any more, which is the reader's decision, not
+ * a failure.  Stop at once with status 0, quietly, dropping what was not
+ * written; a bus that stays quiet must not keep evsub waiting for an
+ * event to find out by a failed write.
+ */
+static void
+on_stdout(struct ev_loop *l, int fd, void *arg)
+{
+	struct evsub *e = arg;
+	struct pollfd p = { .fd = fd, .events = 0 };
+
+	/* Called only on POLLERR or POLLHUP (see watch_stdout); make sure. */
+	if (poll(&p, 1, 0) != 1 || (p.revents & (POLLERR | POLLHUP)) == 0)
+		return;
+	ev_loop_fd_del(l, fd);
+	ev_buf_reset(&e->out);
+	finish(e, EV_EX_OK);
+}
+
+/*
+ * When standard output is a pipe (or FIFO) open for writing only, watch it
+ * so that on_stdout learns at once that the reader closed it, as at the
+ * end of 'evsub | head -n 3'.  A pipe's write end never polls readable:
+ * poll(2) reports it only with POLLERR, once no reader is left, so the
+ * watch costs nothing until then.  Files, terminals and sockets are not
+ * watched (a terminal or socket may be readable, which would wake the
+ * loop for nothing); there a gone reader is found at the next write.
+ */
+static void
+watch_stdout(struct evsub *e)
+{
+	struct ev_err err;
+	struct stat st;
+	int fl;
+
+	if (fstat(1, &st) == -1 || !S_ISFIFO(st.st_mode) ||
+	    (fl = fcntl(1, F_GETFL)) == -1 || (fl & O_ACCMODE) != O_WRONLY)
+		return;
+	if (ev_loop_fd_add(&e->loop, 1, EV_LOOP_READ, on_stdout, NULL, e,
+	    &err) == -1)
+		nomem();
+}
+
+/*
+ * --since TIME: RFC 3339, epoch milliseconds, or a duration meaning that
+ * long ago (ev_time_parse); a time before 1970 is the epoch, the oldest
+ * event the ring may hold.
+ */
+static void
+since_arg(const char *v, uint64_t *out)
+{
+	struct ev_err err;
+	int64_t ms;
+
+	if (ev_time_parse(v, ev_now_ms(), &ms, &err) == -1) {
+		fprintf(stderr, "evsub: --since: %s\n", err.msg);
+		exit(EV_EX_USAGE);
+	}
+	*out = ms < 0 ? 0 : (uint64_t)ms;
+}
+
 /* The stop conditions, as timers from now. */
 static void
 timers(struct evsub *e)
@@ -349,18 +466,18 @@ int
 main(int argc, char *argv[])
 {
 	/* Long options without a letter of their own. */
-	enum { OPT_FROM = 256, OPT_NODE, OPT_SERVICE, OPT_TAG };
 	static const struct option longopts[] = {
 		{ "quiet",	no_argument,		NULL, 'q' },
 		{ "socket",	required_argument,	NULL, 's' },
 		{ "count",	required_argument,	NULL, 'c' },
 		{ "from",	required_argument,	NULL, OPT_FROM },
-		{ "last",	required_argument,	NULL, 'L' },
-		{ "first",	required_argument,	NULL, '1' },
-		{ "idle",	required_argument,	NULL, 'I' },
-		{ "deadline",	required_argument,	NULL, 'D' },
-		{ "reconnect",	required_argument,	NULL, 'R' },
-		{ "dedup-window", required_argument,	NULL, 'W' },
+		{ "last",	required_argument,	NULL, OPT_LAST },
+		{ "since",	required_argument,	NULL, OPT_SINCE },
+		{ "first",	required_argument,	NULL, OPT_FIRST },
+		{ "idle",	required_argument,	NULL, OPT_IDLE },
+		{ "deadline",	required_argument,	NULL, OPT_DEADLINE },
+		{ "reconnect",	required_argument,	NULL, OPT_RECONNECT },
+		{ "dedup-window", required_argument,	NULL, OPT_DEDUP },
 		{ "cursor-file", required_argument,	NULL, OPT_CURSOR_FILE },
 		{ "drain",	no_argument,		NULL, OPT_DRAIN },
 		{ "durable",	required_argument,	NULL, OPT_DURABLE },
@@ -370,7 +487,7 @@ main(int argc, char *argv[])
 		{ "tag",	required_argument,	NULL, OPT_TAG },
 		{ "where",	required_argument,	NULL, OPT_WHERE },
 		{ "help",	no_argument,		NULL, 'h' },
-		{ "version",	no_argument,		NULL, 'V' },
+		{ "version",	no_argument,		NULL, OPT_VERSION },
 		{ NULL,		0,			NULL, 0 }
 	};
 	static struct evsub e;
@@ -379,7 +496,7 @@ main(int argc, char *argv[])
 	char *where[EV_WHERE_MAX];
 	struct ev_err err;
 	uint64_t v;
-	bool has_from = false, has_last = false;
+	int starts = 0;		/* --from, --last, --since given */
 	int ch, i, r, closed;
 	static char *tags[EV_IDENTITY_TAGS];
 	const char *node = NULL, *service = NULL, *format = NULL;
@@ -408,44 +525,47 @@ main(int argc, char *argv[])
 			s->path = optarg;
 			break;
 		case 'c':
+			/* 0 too: subscribe, print nothing, exit 0. */
 			count_arg("-c", optarg, INT64_MAX, &e.count);
-			if (e.count == 0) {
-				fprintf(stderr, "evsub: -c: must be at least "
-				    "1\n");
-				return EV_EX_USAGE;
-			}
+			e.counted = true;
 			break;
 		case OPT_FROM:
 			count_arg("--from", optarg, INT64_MAX, &s->at);
 			s->start = EV_SUB_FROM;
-			has_from = true;
+			starts++;
 			break;
-		case 'L':
+		case OPT_LAST:
+			/* 0 too: replay nothing, as tail -n 0 -f. */
 			count_arg("--last", optarg, INT64_MAX, &s->at);
 			s->start = EV_SUB_LAST;
-			has_last = true;
+			starts++;
 			break;
-		case '1':
+		case OPT_SINCE:
+			since_arg(optarg, &s->at);
+			s->start = EV_SUB_SINCE;
+			starts++;
+			break;
+		case OPT_FIRST:
 			duration_arg("--first", optarg, &e.first_ms);
 			break;
-		case 'I':
+		case OPT_IDLE:
 			duration_arg("--idle", optarg, &e.idle_ms);
 			break;
-		case 'D':
+		case OPT_DEADLINE:
 			duration_arg("--deadline", optarg, &e.deadline_ms);
 			break;
-		case 'R':
+		case OPT_RECONNECT:
 			if (strcmp(optarg, "always") == 0)
 				s->reconnect = true;
 			else if (strcmp(optarg, "never") == 0)
 				s->reconnect = false;
 			else {
-				fprintf(stderr, "evsub: --reconnect: 'always' "
-				    "or 'never'\n");
+				fprintf(stderr, "evsub: --reconnect '%s': "
+				    "expected always or never\n", optarg);
 				return EV_EX_USAGE;
 			}
 			break;
-		case 'W':
+		case OPT_DEDUP:
 			count_arg("--dedup-window", optarg, EV_SUB_DEDUP_MAX,
 			    &v);
 			s->dedup = (size_t)v;
@@ -481,16 +601,16 @@ main(int argc, char *argv[])
 			break;
 		case 'h':
 			usage(0);
-		case 'V':
+		case OPT_VERSION:
 			printf("evsub %s\n", EV_VERSION);
 			return 0;
 		default:
 			usage(EV_EX_USAGE);
 		}
 	}
-	if (has_from && has_last) {
-		fprintf(stderr, "evsub: --from and --last exclude each "
-		    "other\n");
+	if (starts > 1) {
+		fprintf(stderr, "evsub: --from, --last and --since exclude "
+		    "each other: give one\n");
 		return EV_EX_USAGE;
 	}
 	/* Durable consumption: where to start is the cursor's. */
@@ -541,6 +661,7 @@ main(int argc, char *argv[])
 		return r == EV_EX_DATAERR ? EV_EX_USAGE : r;
 	}
 	timers(&e);
+	watch_stdout(&e);
 	if (ev_loop_run(&e.loop, &err) == -1) {
 		fprintf(stderr, "evsub: %s\n", err.msg);
 		e.status = EV_EX_SOFTWARE;

@@ -396,6 +396,9 @@ test_requests(void)
 		{ EV_SUB_FROM, 5, "{\"patterns\":[],\"from\":5}" },
 		{ EV_SUB_FROM, 0, "{\"patterns\":[],\"from\":0}" },
 		{ EV_SUB_LAST, 3, "{\"patterns\":[],\"last\":3}" },
+		{ EV_SUB_SINCE, 1795413600000,
+		    "{\"patterns\":[],\"since\":1795413600000}" },
+		{ EV_SUB_SINCE, 0, "{\"patterns\":[],\"since\":0}" },
 	};
 	struct ev_subscriber s;
 	struct ev_loop l;
@@ -426,6 +429,22 @@ test_requests(void)
 	SPIN(&l, s.phase == EV_SUB_WAITING);
 	is_int(handshake(&l, &s, E1, 9), 0, "reconnected");
 	is_str(fk.body, "{\"patterns\":[],\"last\":2}", "last 2 again");
+	sub_teardown(&s, &l);
+
+	/* So is a SINCE request: the same point in time. */
+	sub_setup(&s, &l);
+	s.start = EV_SUB_SINCE;
+	s.at = 1795413600000;
+	s.npats = 0;
+	ev_sub_start(&s, &l, &err);
+	handshake(&l, &s, E1, 9);
+	fake_send(&fk, "OK 9\n");
+	SPIN(&l, last_state() == EV_SUB_SUBSCRIBED);
+	fake_hangup(&fk);
+	SPIN(&l, s.phase == EV_SUB_WAITING);
+	is_int(handshake(&l, &s, E1, 9), 0, "reconnected after since");
+	is_str(fk.body, "{\"patterns\":[],\"since\":1795413600000}",
+	    "since again");
 	sub_teardown(&s, &l);
 }
 

@@ -1,0 +1,857 @@
+#!/usr/bin/env bats
+# Docs as tests: every EXAMPLES display of the manuals and the README's tour
+# run against a real bus, their output compared with what the doc shows.
+#
+# The text of each display is read from the doc itself (ex, readme_block):
+# a display of "$ command" lines and output lines runs as it is and must
+# print exactly the lines shown (doc_run); a command that runs until it is
+# stopped (a live evsub, tail -f) runs as written in the background, its
+# output checked by the test.  The last test checks that every display of
+# every page is used by a test here, so that a new example cannot go
+# untested and a changed one fails until its test agrees.
+
+load helper
+
+ROOT=$BATS_TEST_DIRNAME/..
+
+# ex PAGE N: the Nth literal display (.Bd -literal ... .Ed) of the EXAMPLES
+# section of the manual PAGE (evsub.1, evbus.7, ...), its .Ss included, as
+# the reader sees it (\e is a backslash, \& nothing), into $T/ex; fails
+# when there is no such display.
+ex() {
+	local page=$1 n=$2
+	awk -v want="$n" '
+	/^\.Sh / { insec = ($2 == "EXAMPLES"); next }
+	!insec { next }
+	/^\.Bd -literal/ { k++; inb = 1; next }
+	/^\.Ed/ { inb = 0; next }
+	inb && k == want { gsub(/\\e/, "\\"); gsub(/\\&/, ""); print }' \
+	    "$ROOT/man/man${page##*.}/$page" >"$T/ex"
+	[ -s "$T/ex" ] || fail "$page has no EXAMPLES display $n"
+}
+
+# ex_count PAGE: how many literal displays its EXAMPLES section has.
+ex_count() {
+	awk '/^\.Sh / { insec = ($2 == "EXAMPLES"); next }
+	    insec && /^\.Bd -literal/ { k++ } END { print k + 0 }' \
+	    "$ROOT/man/man${1##*.}/$1"
+}
+
+# readme_block SECTION N: the Nth fenced block under "## SECTION" of
+# README.md, into $T/ex.
+readme_block() {
+	awk -v sec="$1" -v want="$2" '
+	/^## / { insec = (substr($0, 4) == sec); next }
+	!insec { next }
+	/^```/ { if (inb) inb = 0; else { k++; inb = 1 }; next }
+	inb && k == want { print }' "$ROOT/README.md" >"$T/ex"
+	[ -s "$T/ex" ] || fail "README.md has no block $2 under $1"
+}
+
+# ex_is: the display in $T/ex is exactly standard input.
+ex_is() {
+	assert_equal "$(cat "$T/ex")" "$(cat)"
+}
+
+# doc_run [SED-EXPR...]: run the display in $T/ex in $T/work, in one bash:
+# its "$ " lines (and the lines continuing one that ends in '|' or '\') are
+# the commands, every other line is output, which must be exactly what the
+# commands print, standard error included.  SED-EXPRs rewrite the commands
+# first (a path under /tmp into the test's directory).
+doc_run() {
+	local e
+	awk -v c="$T/cmds" -v w="$T/want" '
+	BEGIN { printf "" > c; printf "" > w }
+	cont { print > c; cont = /[|\\]$/; next }
+	/^\$ / { sub(/^\$ /, ""); print > c; cont = /[|\\]$/; next }
+	{ print > w }' "$T/ex"
+	for e in "$@"; do
+		sed -i -e "$e" "$T/cmds"
+	done
+	mkdir -p "$T/work"
+	run timeout "$(ev_scale 60)" bash -c "cd '$T/work' && . '$T/cmds'" 2>&1
+	[ "$status" -lt 124 ] || fail "doc_run: status $status: $output"
+	assert_output "$(cat "$T/want")"
+}
+
+# doc_bg OUT: run the one command of the display in $T/ex (its "$ " taken
+# off) in the background in $T/work, output to OUT; sets BG_PID.  For
+# commands that run until stopped.  stdbuf makes the stdio of the
+# pipeline's programs write each line at once, as on a terminal (jq writes
+# to a file in blocks).
+doc_bg() {
+	local cmd
+	cmd=$(sed -n 's/^\$ //p' "$T/ex")
+	[ "$(wc -l <<<"$cmd")" -eq 1 ] || fail "doc_bg: not one command: $cmd"
+	mkdir -p "$T/work"
+	(cd "$T/work" && exec setsid stdbuf -oL bash -c "$cmd" >"$1" 2>"$1.err" \
+	    </dev/null 3>&-) &
+	BG_PID=$!
+	EV_PGRPS+=("$BG_PID")
+}
+
+# Stop what doc_bg started (its whole process group: the pipeline).
+teardown() {
+	local p
+	for p in "${EV_PGRPS[@]}"; do
+		kill -TERM -- "-$p" 2>/dev/null || true
+	done
+	ev_teardown
+}
+
+# subscribed PATTERN...: until a subscriber with exactly these patterns is
+# announced on the bus (evbus.listener.connected), so that what is
+# published next reaches it.
+subscribed() {
+	local want
+	want=$(jq -cn '$ARGS.positional' --args "$@")
+	wait_for "{ evsub -q --from 0 --deadline 200ms \
+	    'evbus.listener.connected' || :; } |
+	    jq -se --argjson p '$want' 'any(.[]; .payload.patterns == \$p)' \
+	    >/dev/null"
+}
+
+# unstamped FILE: its events without what the bus stamps (seq, id,
+# origin, time).
+unstamped() {
+	jq -c 'del(.seq, .id, .origin, .time)' "$1"
+}
+
+EV_PGRPS=()
+
+# --- evsub(1) -------------------------------------------------------------
+
+@test "evsub(1) example 1: the payloads of the request events" {
+	start_bus
+	ex evsub.1 1
+	ex_is <<-'EOF'
+	$ evsub 'request.#' | jq -c .payload
+	EOF
+	doc_cmd_bg "$T/out" "$(sed -n 's/^\$ //p' "$T/ex")"
+	subscribed 'request.#'
+	run_ok evfire request.echo.1-0-0.default '{"command":"say"}'
+	run_ok evfire other.thing 1
+	run_ok evfire request.x 2
+	wait_lines "$T/out" 2
+	assert_equal "$(cat "$T/out")" $'{"command":"say"}\n2'
+}
+
+@test "evsub(1) example 2: ten crashed events from seq 42" {
+	start_bus
+	ex evsub.1 2
+	ex_is <<-'EOF'
+	$ evsub -c 10 --from 42 '*.crashed'
+	EOF
+	# seq 1 is evbus.started; then 20 of each, crashed ones every other.
+	for i in $(seq 1 30); do
+		printf '{"name":"web.crashed","payload":%d}\n{"name":"web.ok"}\n' "$i"
+	done | evfire
+	run_ok bash -c "$(sed -n 's/^\$ //p' "$T/ex")"
+	run jq -c '[.seq, .name]' <<<"$output"
+	assert_output "$(for s in 42 44 46 48 50 52 54 56 58 60; do
+	    echo "[$s,\"web.crashed\"]"; done)"
+}
+
+@test "evsub(1) example 3: the five most recent events, then live" {
+	start_bus
+	publish_n 7 r.n
+	ex evsub.1 3
+	ex_is <<-'EOF'
+	$ evsub --last 5 '#'
+	EOF
+	doc_bg "$T/out"
+	wait_lines "$T/out" 5
+	run_ok evfire r.live 8
+	wait_lines "$T/out" 6
+	run jq -c .payload "$T/out"
+	assert_output "$(seq 3 8)"
+}
+
+# publish_n N NAME: N events NAME, payloads 1..N.
+publish_n() {
+	gen_events "$1" "$2" | evfire
+}
+
+@test "evsub(1) example 4: everything under app but its debug events" {
+	start_bus
+	ex evsub.1 4
+	ex_is <<-'EOF'
+	$ evsub 'app.#' '!app.debug.#'
+	EOF
+	doc_bg "$T/out"
+	subscribed 'app.#' '!app.debug.#'
+	printf '%s\n' '{"name":"app.start"}' '{"name":"app.debug.x"}' \
+	    '{"name":"app"}' '{"name":"apple"}' '{"name":"app.stop"}' | evfire
+	wait_lines "$T/out" 3
+	run jq -r .name "$T/out"
+	assert_output $'app.start\napp\napp.stop'
+}
+
+@test "evsub(1) example 5: a script waits for job.done" {
+	start_bus
+	ex evsub.1 5
+	ex_is <<'EOF'
+if evsub -q -c 1 --first 10m job.done >/dev/null; then
+	echo done
+else
+	echo "no job.done within 10 minutes" >&2
+fi
+EOF
+	cp "$T/ex" "$T/script"
+	bash "$T/script" >"$T/out" 2>&1 &
+	EV_PIDS+=("$!")
+	pid=$!
+	# Live only: fire until the script has seen one.
+	wait_for "evfire -q job.done >/dev/null && ev_exited $pid"
+	finish "$pid" 0
+	assert_equal "$(cat "$T/out")" done
+}
+
+@test "evsub(1) example 6: fire, then read it back from its seq" {
+	start_bus
+	ex evsub.1 6
+	doc_run
+}
+
+@test "evsub(1) example 7: the ring's events counted by name" {
+	start_bus
+	ex evsub.1 7
+	{
+		gen_events 60 job.done
+		gen_events 40 job.started
+	} | evfire
+	doc_run
+}
+
+@test "evsub(1) example 8: failed events appended to a file" {
+	start_bus
+	ex evsub.1 8
+	ex_is <<-'EOF'
+	$ evsub '#' | jq -c --unbuffered 'select(.error == true)' >> failures.ndjson
+	EOF
+	mkdir -p "$T/work"
+	echo '{"old":1}' >"$T/work/failures.ndjson"
+	doc_bg "$T/out"
+	subscribed '#'
+	run_ok evfire backup.ok
+	run_ok evfire -e backup.failed 'disk full'
+	wait_lines "$T/work/failures.ndjson" 2
+	run unstamped "$T/work/failures.ndjson"
+	assert_output '{"old":1}
+{"name":"backup.failed","payload":"disk full","error":true}'
+}
+
+@test "evsub(1) example 9: the job events of the last ten minutes, then live" {
+	start_bus
+	now=$(ev_now_ms)
+	printf '%s\n' \
+	    "{\"name\":\"job.old\",\"time\":$((now - 11 * 60000))}" \
+	    "{\"name\":\"job.recent\",\"time\":$((now - 9 * 60000))}" \
+	    '{"name":"other.now"}' '{"name":"job.now"}' | evfire
+	ex evsub.1 9
+	ex_is <<-'EOF'
+	$ evsub --since 10m 'job.#'
+	EOF
+	doc_bg "$T/out"
+	wait_lines "$T/out" 2
+	run_ok evfire job.live
+	wait_lines "$T/out" 3
+	run jq -r .name "$T/out"
+	assert_output $'job.recent\njob.now\njob.live'
+}
+
+@test "evsub(1) example 10: head ends the stream, pipefail holds" {
+	start_bus
+	printf '%s\n' '{"name":"a.b"}' '{"name":"a.c"}' '{"name":"deploy"}' \
+	    '{"name":"later"}' | evfire
+	ex evsub.1 10
+	doc_run
+}
+
+@test "evsub(1) example 11: the bus's own events" {
+	start_bus
+	ex evsub.1 11
+	ex_is <<-'EOF'
+	$ evsub 'evbus.#'
+	EOF
+	doc_bg "$T/out"
+	# Its own subscription is the first thing it sees.
+	wait_lines "$T/out" 1
+	run_ok evsub -c 0 'who.#'
+	wait_lines "$T/out" 3
+	run jq -c '[.name, .payload.patterns]' "$T/out"
+	assert_output '["evbus.listener.connected",["evbus.#"]]
+["evbus.listener.connected",["who.#"]]
+["evbus.listener.disconnected",["who.#"]]'
+}
+
+# --- evfire(1) ------------------------------------------------------------
+
+@test "evfire(1) example 1: a JSON object as the payload" {
+	start_bus
+	ex evfire.1 1
+	doc_run
+	collect 1 "$T/ev"
+	run unstamped "$T/ev"
+	assert_output '{"name":"request.echo.1-0-0.default","payload":{"command":"say"}}'
+}
+
+@test "evfire(1) examples 2 and 3: a string payload, guessed or forced" {
+	start_bus
+	ex evfire.1 2
+	doc_run
+	ex evfire.1 3
+	doc_run
+	collect 3 "$T/ev"
+	run unstamped "$T/ev"
+	assert_output '{"name":"deploy","payload":"v1.2.3"}
+{"name":"deploy","payload":"v1.2.3"}
+{"name":"release","payload":"1.2"}'
+}
+
+@test "evfire(1) examples 4, 7, 8: the seqs -w prints, as shown" {
+	start_bus
+	# The shown seqs are those of a bus with 5 events after its start.
+	publish_n 5 before
+	ex evfire.1 4
+	doc_run
+	publish_n 4 between
+	ex evfire.1 7
+	doc_run
+	ex evfire.1 8
+	doc_run
+	collect 5 "$T/ev" 'deploy' 'job.#'
+	run unstamped "$T/ev"
+	assert_output '{"name":"deploy","payload":"v1.2.3"}
+{"name":"job.a","payload":null}
+{"name":"job.b","payload":null}
+{"name":"job.c","payload":1}
+{"name":"job.d","payload":null}'
+}
+
+@test "evfire(1) examples 5 and 6: events from standard input; a bad line among good ones" {
+	start_bus
+	ex evfire.1 5
+	doc_run
+	ex evfire.1 6
+	doc_run
+	collect 4 "$T/ev" 'a.*'
+	run unstamped "$T/ev"
+	assert_output '{"name":"a.b","payload":1}
+{"name":"a.c","payload":null}
+{"name":"a.b","payload":null}
+{"name":"a.c","payload":null}'
+}
+
+@test "evfire(1) example 9: each line of a growing log an event" {
+	start_bus
+	ex evfire.1 9
+	ex_is <<-'EOF'
+	$ tail -f app.log | evfire -n app.log.line
+	EOF
+	mkdir -p "$T/work"
+	printf '%s\n' 'started' '{"code":7}' >"$T/work/app.log"
+	doc_bg "$T/out"
+	wait_for "evsub --from 0 -c 2 --deadline 200ms 'app.#' >'$T/ev'"
+	echo 'stopped' >>"$T/work/app.log"
+	wait_for "evsub --from 0 -c 3 --deadline 200ms 'app.#' >'$T/ev'"
+	run unstamped "$T/ev"
+	assert_output '{"name":"app.log.line","payload":"started"}
+{"name":"app.log.line","payload":{"code":7}}
+{"name":"app.log.line","payload":"stopped"}'
+}
+
+@test "evfire(1) example 10: a failure with facts" {
+	start_bus
+	ex evfire.1 10
+	doc_run
+	collect 1 "$T/ev"
+	run unstamped "$T/ev"
+	assert_output "{\"name\":\"backup.failed\",\"payload\":\"disk full\",\"error\":true,\"metadata\":{\"host\":\"$(hostname)\",\"job\":\"backup\"}}"
+}
+
+@test "evfire(1) examples 11 and 12: the newest job events again, as copies and as they were" {
+	start_bus
+	ex evfire.1 11
+	doc_run
+	ex evfire.1 12
+	doc_run
+	collect 6 "$T/ev" 'job.#'
+	run jq -c '[.name, (.metadata.replay_of | type)]' "$T/ev"
+	assert_output '["job.a","null"]
+["job.b","null"]
+["job.c","null"]
+["job.a","string"]
+["job.b","string"]
+["job.c","string"]'
+}
+
+@test "evfire(1) example 13: an id of one's own, fired twice, published once" {
+	start_bus
+	ex evfire.1 13
+	doc_run
+	# Again: nothing published, and evfire says why.
+	run_ok bash -c "$(sed -n 's/^\$ //p' "$T/ex")"
+	assert_equal "$stderr" "evfire: the event was already on the bus (same id) and was not published again; fire it without --id to publish a copy"
+	collect 1 "$T/ev"
+	run jq -c '[.id, .name]' "$T/ev"
+	assert_output '["backup-2026-11-23","backup.done"]'
+}
+
+# names_to IDENTITY: the names of the ring's events, oldest first, that a
+# subscriber to '#' declaring IDENTITY (SUB's "node" and "tags" members, as
+# JSON text) receives; on one line.
+names_to() {
+	local body="{\"patterns\":[\"#\"],\"from\":0,$1}"
+	wire_open
+	wire_send 'HELLO 2 bats\n'
+	wire_send 'SUB %d\n%s\n' "${#body}" "$body"
+	wire_send 'QUIT\n'
+	wire_close
+	tr -d '\r' <"$T/wire.out" | grep '^{' | jq -r .name | paste -sd ' '
+}
+
+@test "evfire(1) example 14: web servers tagged canary, and only those" {
+	start_bus
+	ex evfire.1 14
+	doc_run
+	run_ok evfire deploy.end
+	run names_to '"node":"web-1","tags":["canary","eu"]'
+	assert_output 'deploy.start deploy.end'
+	run names_to '"node":"db-1","tags":["canary","eu"]'
+	assert_output 'deploy.end'
+	run names_to '"node":"web-1","tags":["eu"]'
+	assert_output 'deploy.end'
+}
+
+@test "evfire(1) example 15: a token kept in a file only its owner can read" {
+	start_bus
+	export HOME=$T/home token=s3cret
+	mkdir -p "$HOME"
+	ex evfire.1 15
+	doc_run
+	run stat -c %a "$HOME/.evbus-token"
+	assert_output 600
+	collect 1 "$T/ev"
+	run unstamped "$T/ev"
+	assert_output '{"name":"deploy.start","payload":"v2"}'
+}
+
+# --- evbus(7) -------------------------------------------------------------
+
+@test "evbus(7) example 1: every event, the user's and the bus's" {
+	start_bus
+	ex evbus.7 1
+	ex_is <<-'EOF'
+	$ evsub '#' 'evbus.#' &
+	$ evfire deploy v1.2.3
+	EOF
+	sed -n '1s/^\$ \(.*\) &$/$ \1/p' "$T/ex" >"$T/ex1"
+	mv "$T/ex1" "$T/ex"
+	doc_bg "$T/out"
+	subscribed '#' 'evbus.#'
+	ex evbus.7 1
+	sed -i 1d "$T/ex"
+	doc_run
+	wait_grep "$T/out" '"name":"deploy"'
+	# (without the test's own probes for the subscription)
+	run jq -c 'select(([.payload.patterns?] | first) !=
+	    ["evbus.listener.connected"])
+	    | [.name, .payload.patterns? // .payload]' "$T/out"
+	assert_output '["evbus.listener.connected",["#","evbus.#"]]
+["deploy","v1.2.3"]'
+}
+
+@test "evbus(7) example 2: the protocol by hand with socat" {
+	unset EVBUS_SOCKET
+	export XDG_RUNTIME_DIR=$T/xdg
+	mkdir -m 0700 "$XDG_RUNTIME_DIR"
+	start_bus
+	ex evbus.7 2
+	ex_is <<-'EOF'
+	$ socat - UNIX-CONNECT:"$XDG_RUNTIME_DIR/evbus/sock"
+	EOF
+	cmd=$(sed -n 's/^\$ //p' "$T/ex")
+	run bash -c "printf 'HELLO 2 socat\nPING\nQUIT\n' | $cmd"
+	assert_line --index 0 --regexp '^HELLO 2 [0-9a-f]{16} 1 65536 features=[a-z,-]+ max_depth=256'
+	assert_line --index 1 PONG
+}
+
+# A stand-in for an MQTT broker and its clients, to run the example's
+# pipelines on one machine: mosquitto_pub -l appends each line of its
+# input to the broker's file, mosquitto_sub prints every line of it.
+fake_mosquitto() {
+	mkdir -p "$T/stub"
+	: >"$T/broker"
+	cat >"$T/stub/mosquitto_pub" <<-EOF
+	#!/bin/sh
+	exec cat >>"$T/broker"
+	EOF
+	cat >"$T/stub/mosquitto_sub" <<-EOF
+	#!/bin/sh
+	exec tail -n +1 -f "$T/broker"
+	EOF
+	chmod +x "$T/stub/mosquitto_pub" "$T/stub/mosquitto_sub"
+}
+
+@test "evbus(7) example 3: two buses joined through an MQTT broker (a stand-in)" {
+	start_bus
+	a=$EVBUS_SOCKET
+	EVBUS_SOCKET=$T/sock2 start_bus
+	b=$T/sock2
+	fake_mosquitto
+	ex evbus.7 3
+	ex_is <<-'EOF'
+	sender$   evsub '#' | mosquitto_pub -h broker -q 1 -l -t evbus
+	receiver$ mosquitto_sub -h broker -q 1 -t evbus | evfire
+	EOF
+	sender=$(sed -n 's/^sender\$ *//p' "$T/ex")
+	receiver=$(sed -n 's/^receiver\$ *//p' "$T/ex")
+	PATH=$T/stub:$PATH EVBUS_SOCKET=$a doc_cmd_bg "$T/s" "$sender"
+	PATH=$T/stub:$PATH EVBUS_SOCKET=$b doc_cmd_bg "$T/r" "$receiver"
+	subscribed '#'
+	run_ok evfire -w alert.disk '{"free":1}'
+	wait_for "EVBUS_SOCKET=$b evsub --from 0 -c 1 --deadline 200ms 'alert.#' >'$T/ev'"
+	run unstamped "$T/ev"
+	assert_output '{"name":"alert.disk","payload":{"free":1}}'
+	# The id crossed with the event.
+	id=$(evsub --from 0 -c 1 'alert.#' | jq -r .id)
+	assert_equal "$(jq -r .id "$T/ev")" "$id"
+}
+
+# doc_cmd_bg OUT COMMAND: as doc_bg, for a command given.
+doc_cmd_bg() {
+	mkdir -p "$T/work"
+	(cd "$T/work" && exec setsid stdbuf -oL bash -c "$2" >"$1" 2>"$1.err" \
+	    </dev/null 3>&-) &
+	EV_PGRPS+=("$!")
+}
+
+@test "evbus(7) example 4: alerts over ssh to another machine's bus (a stand-in ssh)" {
+	start_bus
+	EVBUS_SOCKET=$T/sock2 start_bus
+	# ssh HOST COMMAND: runs COMMAND here, with the other bus as its own.
+	mkdir -p "$T/stub"
+	cat >"$T/stub/ssh" <<-EOF
+	#!/bin/sh
+	shift
+	EVBUS_SOCKET=$T/sock2 exec "\$@"
+	EOF
+	chmod +x "$T/stub/ssh"
+	ex evbus.7 4
+	ex_is <<-'EOF'
+	$ evsub 'alert.#' | ssh host evfire
+	EOF
+	PATH=$T/stub:$PATH doc_bg "$T/out"
+	subscribed 'alert.#'
+	run_ok evfire alert.cpu 99
+	run_ok evfire other.thing 1
+	wait_for "EVBUS_SOCKET=$T/sock2 evsub --from 0 -c 1 --deadline 200ms '#' >'$T/ev'"
+	run unstamped "$T/ev"
+	assert_output '{"name":"alert.cpu","payload":99}'
+}
+
+@test "evbus(7) A session: the replies the page shows are the bus's" {
+	start_bus
+	# The session's lines, its display's '\' continuations joined.
+	awk '/^\.Ss A session/ { s = 1 } s && /^\.Bd -literal/ { b = 1; next }
+	    b && /^\.Ed/ { exit } b { gsub(/\\&/, ""); print }' \
+	    "$ROOT/man/man7/evbus.7" | sed -e ':a' -e '/\\e$/{N;s/\\e\n//;ba' -e '}' \
+	    >"$T/session"
+	[ -s "$T/session" ] || fail "no session in evbus(7)"
+	wire_open
+	while IFS= read -r line; do
+		case $line in
+		'> '*) wire_send '%s\n' "${line#> }" ;;
+		esac
+	done <"$T/session"
+	wire_close
+	# What the page shows of the bus's replies, and what it sent: equal
+	# but for the epoch, ids, origin, times and so the EVENT's length.
+	norm() {
+		sed -E 's/^HELLO 2 [0-9a-f]{16} /HELLO 2 EPOCH /
+		    s/"id":"[0-9a-f-]{36}"/"id":"ID"/
+		    s/"origin":\{[^}]*\}/"origin":{}/
+		    s/"time":[0-9]+/"time":0/
+		    s/^EVENT [0-9]+$/EVENT N/'
+	}
+	run norm < <(sed -n 's/^< //p' "$T/session")
+	want=$output
+	run norm < <(tr -d '\r' <"$T/wire.out")
+	assert_output "$want"
+}
+
+# --- evbusd(8) ------------------------------------------------------------
+
+@test "evbusd(8) example 1: a daemon for this shell session" {
+	ex evbusd.8 1
+	ex_is <<-'EOF'
+	$ evbusd &
+	$ kill $!
+	EOF
+	# Run as written, once the daemon listens between the two lines.
+	run timeout 60 bash -c "$(sed -n '1s/^\$ //p' "$T/ex")
+	    until evfire -w started.ok >/dev/null 2>&1; do sleep 0.05; done
+	    $(sed -n '2s/^\$ //p' "$T/ex")
+	    wait \$!; echo \$?"
+	assert_output 0
+	[ ! -e "$EVBUS_SOCKET" ] || fail "socket left behind"
+}
+
+@test "evbusd(8) example 2: detached, ready, its pid in the pidfile" {
+	ex evbusd.8 2
+	ex_is <<-'EOF'
+	$ evbusd -d -r 3 -p /tmp/evbusd.pid 3>&1 | head -n 1 >/dev/null
+	$ kill "$(cat /tmp/evbusd.pid)"
+	EOF
+	track_pidfile "$T/evbusd.pid"
+	# As written, with a look between the lines: the bus answers once the
+	# first returns, and the pidfile names it.
+	doc_run "s|/tmp/|$T/|g" \
+	    "1a evfire -q detached.ready && cp '$T/evbusd.pid' '$T/pid.seen'"
+	pid=$(cat "$T/pid.seen")
+	wait_exit "$pid" 20
+	wait_for "[ ! -e '$EVBUS_SOCKET' ] && [ ! -e '$T/evbusd.pid' ]" 20
+}
+
+@test "evbusd(8) example 3: a small ring on a socket of its own, logging" {
+	ex evbusd.8 3
+	ex_is <<-'EOF'
+	$ evbusd -v -b 1000 -B 1M -s /tmp/test-bus.sock &
+	$ EVBUS_SOCKET=/tmp/test-bus.sock evsub '#'
+	EOF
+	sed -i "s|/tmp/|$T/|g" "$T/ex"
+	cmd=$(sed -n '1s/^\$ \(.*\) &$/\1/p' "$T/ex")
+	doc_cmd_bg "$T/bus" "$cmd"
+	wait_for "[ -S '$T/test-bus.sock' ]"
+	sed -i 1d "$T/ex"
+	doc_bg "$T/out"
+	EVBUS_SOCKET=$T/test-bus.sock subscribed '#'
+	EVBUS_SOCKET=$T/test-bus.sock run_ok evfire small.ring 1
+	wait_lines "$T/out" 1
+	run unstamped "$T/out"
+	assert_output '{"name":"small.ring","payload":1}'
+	run grep -c ' connected$' "$T/bus.err"
+	[ "$output" -ge 2 ] || fail "-v logged no connections: $(cat "$T/bus.err")"
+}
+
+@test "evbusd(8) example 4: clients coming and going" {
+	start_bus
+	ex evbusd.8 4
+	ex_is <<-'EOF'
+	$ evsub 'evbus.listener.*'
+	EOF
+	doc_bg "$T/out"
+	wait_lines "$T/out" 1
+	run_ok evsub -c 0 'x.#'
+	wait_lines "$T/out" 3
+	run jq -c '[.name, .payload.patterns]' "$T/out"
+	assert_output '["evbus.listener.connected",["evbus.listener.*"]]
+["evbus.listener.connected",["x.#"]]
+["evbus.listener.disconnected",["x.#"]]'
+}
+
+# A systemctl that only says what it was asked.
+fake_systemctl() {
+	mkdir -p "$T/stub"
+	cat >"$T/stub/systemctl" <<-EOF
+	#!/bin/sh
+	echo "systemctl \$*" >>"$T/systemctl.log"
+	EOF
+	chmod +x "$T/stub/systemctl"
+}
+
+@test "evbusd(8) Under systemd: the unit make install made, linked and enabled" {
+	local o
+	o=$(dirname "$EVBUS_BIN")
+	run make -s -C "$ROOT" O="$o" install PREFIX="$T/usr" DESTDIR=
+	[ "$status" -eq 0 ] || fail "make install: $output"
+	fake_systemctl
+	export HOME=$T/home PREFIX=$T/usr
+	mkdir -p "$HOME"
+	ex evbusd.8 5
+	PATH=$T/stub:$PATH doc_run
+	run readlink -f "$HOME/.config/systemd/user/evbusd.service"
+	assert_output "$T/usr/lib/systemd/user/evbusd.service"
+	run grep '^ExecStart=' "$HOME/.config/systemd/user/evbusd.service"
+	assert_output "ExecStart=$T/usr/bin/evbusd"
+	run cat "$T/systemctl.log"
+	assert_output 'systemctl --user daemon-reload
+systemctl --user enable --now evbusd'
+}
+
+@test "evbusd(8) Under s6: the run script signals readiness on fd 3" {
+	ex evbusd.8 6
+	ex_is <<-'EOF'
+	#!/bin/sh
+	exec evbusd -r 3
+	EOF
+	cp "$T/ex" "$T/run"
+	chmod +x "$T/run"
+	mkfifo "$T/ready"
+	"$T/run" 3>"$T/ready" 2>"$T/run.err" &
+	pid=$!
+	EV_PIDS+=("$pid")
+	read -r -t "$(ev_scale 20)" line <"$T/ready" || fail "no readiness line"
+	assert_equal "$line" ""
+	run_ok evfire -w s6.ok
+	kill -TERM "$pid"
+	finish "$pid" 0
+}
+
+# --- README.md ------------------------------------------------------------
+
+@test "README tour: PATH, a subscriber and a request" {
+	readme_block 'A short tour' 1
+	ex_is <<-'EOF'
+	export PATH=$PWD/build/bin:$PATH
+	EOF
+	start_bus
+	readme_block 'A short tour' 2
+	ex_is <<-'EOF'
+	evsub 'request.#' | jq -c .payload &
+	evfire request.echo.1-0-0.default '{"command":"say"}'
+	EOF
+	doc_cmd_bg "$T/out" "$(sed -n '1s/ &$//p' "$T/ex")"
+	subscribed 'request.#'
+	run bash -c "$(sed -n 2p "$T/ex")"
+	[ "$status" -eq 0 ] || fail "$output"
+	wait_lines "$T/out" 1
+	# "The subscriber prints {"command":"say"}."
+	grep -qF 'The subscriber prints `{"command":"say"}`.' "$ROOT/README.md"
+	assert_equal "$(cat "$T/out")" '{"command":"say"}'
+}
+
+@test "README tour: deploy events, their payloads, and the seq -w prints" {
+	start_bus
+	readme_block 'A short tour' 3
+	ex_is <<-'EOF'
+	evfire deploy v1.2.3          # payload: the string "v1.2.3" (not JSON, so a string)
+	evfire deploy '{"v":3}'       # payload: the object {"v":3}
+	evfire -w deploy '"v1.2.3"'   # prints the seq the bus gave the event, e.g. 4
+	EOF
+	run bash "$T/ex"
+	assert_output 4
+	collect 3 "$T/ev"
+	run unstamped "$T/ev"
+	assert_output '{"name":"deploy","payload":"v1.2.3"}
+{"name":"deploy","payload":{"v":3}}
+{"name":"deploy","payload":"v1.2.3"}'
+}
+
+@test "README tour: standard input, and a log's lines" {
+	start_bus
+	readme_block 'A short tour' 4
+	ex_is <<-'EOF'
+	printf '%s\n' '{"name":"a.b","payload":1}' '{"name":"a.c"}' | evfire
+	tail -f app.log | evfire -n app.log.line
+	EOF
+	run bash -c "$(sed -n 1p "$T/ex")"
+	[ "$status" -eq 0 ] || fail "$output"
+	mkdir -p "$T/work"
+	echo 'a line' >"$T/work/app.log"
+	doc_cmd_bg "$T/out" "$(sed -n 2p "$T/ex")"
+	wait_for "evsub --from 0 -c 3 --deadline 200ms >'$T/ev'"
+	run unstamped "$T/ev"
+	assert_output '{"name":"a.b","payload":1}
+{"name":"a.c","payload":null}
+{"name":"app.log.line","payload":"a line"}'
+	# "A bad line is reported as evfire: stdin:LINE: reason"
+	run_fails 1 evfire <<<$'{"name":"ok.1"}\nnope\n{"name":"ok.2"}'
+	assert_equal "$stderr" 'evfire: stdin:2: invalid JSON at byte 1: object expected'
+}
+
+@test "README tour: replay from a seq, the last five, and the line evsub prints" {
+	start_bus
+	readme_block 'A short tour' 5
+	ex_is <<-'EOF'
+	evsub -c 10 --from 42 '*.crashed'   # replay from seq 42 out of the ring, then live; exit after 10
+	evsub --last 5 '#'                  # the 5 most recent events, then live
+	EOF
+	for i in $(seq 1 60); do echo "{\"name\":\"web.crashed\",\"payload\":$i}"; done | evfire
+	run bash -c "$(sed -n 1p "$T/ex")"
+	[ "$status" -eq 0 ] || fail "$output"
+	run jq -c .seq <<<"$output"
+	assert_output "$(seq 42 51)"
+	doc_cmd_bg "$T/out" "$(sed -n 2p "$T/ex")"
+	wait_lines "$T/out" 5
+	run jq -c .payload "$T/out"
+	assert_output "$(seq 56 60)"
+	# The line shown has the fields in the order evsub prints them.
+	readme_block 'A short tour' 6
+	run jq -c 'keys_unsorted' "$T/ex"
+	want=$output
+	run_ok evfire web.crashed
+	run_ok evsub --last 1 -c 1 'web.crashed'
+	run jq -c 'keys_unsorted' <<<"$output"
+	assert_output "$want"
+}
+
+@test "README install: what make install puts where, and the systemd steps" {
+	local o
+	o=$(dirname "$EVBUS_BIN")
+	readme_block 'Install' 1
+	ex_is <<-'EOF'
+	make install PREFIX=/usr/local DESTDIR=
+	EOF
+	run make -s -C "$ROOT" O="$o" install PREFIX=/usr/local DESTDIR="$T/stage"
+	[ "$status" -eq 0 ] || fail "make install: $output"
+	for p in evbusd evfire evsub; do
+		[ -x "$T/stage/usr/local/bin/$p" ] || fail "no $p"
+		[ -f "$T/stage/usr/local/share/bash-completion/completions/$p" ] ||
+		    fail "no completion for $p"
+	done
+	run grep '^ExecStart=' "$T/stage/usr/local/lib/systemd/user/evbusd.service"
+	assert_output 'ExecStart=/usr/local/bin/evbusd'
+	readme_block 'Install' 2
+	ex_is <<-'EOF'
+	mkdir -p ~/.config/systemd/user
+	ln -sf /usr/local/lib/systemd/user/evbusd.service ~/.config/systemd/user/   # only for another PREFIX
+	systemctl --user daemon-reload
+	systemctl --user enable --now evbusd
+	EOF
+	fake_systemctl
+	export HOME=$T/home
+	mkdir -p "$HOME"
+	PATH=$T/stub:$PATH run bash -e "$T/ex"
+	[ "$status" -eq 0 ] || fail "$output"
+	[ -d "$HOME/.config/systemd/user" ] || fail "no ~/.config/systemd/user"
+	run cat "$T/systemctl.log"
+	assert_output 'systemctl --user daemon-reload
+systemctl --user enable --now evbusd'
+}
+
+# --- bash completion and evbusd(8) ----------------------------------------
+
+@test "bash completion offers every option evbusd(8) lists" {
+	want=$(awk '/^\.It Fl / { sub(/^\.It /, ""); n = split($0, p, / , /)
+	    for (i = 1; i <= n; i++) { split(p[i], w, " ")
+		if (w[1] == "Fl") print "-" w[2] } }' \
+	    "$ROOT/man/man8/evbusd.8" | sort -u)
+	[ "$(wc -l <<<"$want")" -ge 18 ] || fail "options from the manual: $want"
+	# shellcheck source=/dev/null
+	source "$ROOT/share/bash-completion/evbus"
+	COMP_LINE='evbusd -'
+	COMP_POINT=${#COMP_LINE}
+	_evbusd
+	run sort -u < <(printf '%s\n' "${COMPREPLY[@]}")
+	assert_output "$want"
+}
+
+# --- every display has its test ------------------------------------------
+
+@test "every EXAMPLES display of every manual is run by a test here" {
+	local page n k missing=()
+	for page in evsub.1 evfire.1 evbus.7 evbusd.8; do
+		n=$(ex_count "$page")
+		[ "$n" -gt 0 ] || fail "$page: no EXAMPLES displays"
+		for ((k = 1; k <= n; k++)); do
+			grep -qE "^[[:space:]]*ex $page $k\$" "$BATS_TEST_FILENAME" ||
+			    missing+=("$page $k")
+		done
+		# And none beyond the page's count.
+		! grep -qE "^[[:space:]]*ex $page $((n + 1))\$" \
+		    "$BATS_TEST_FILENAME" || missing+=("$page has no $((n + 1))")
+	done
+	[ "${#missing[@]}" -eq 0 ] || fail "displays without a test: ${missing[*]}"
+}
