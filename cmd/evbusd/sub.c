@@ -12,7 +12,7 @@
 #include "evbusd.h"
 
 static const char *const sub_keys[] = { "patterns", "from", "last",
-	"since", "node", "service", "tags" };
+	"since", "node", "service", "tags", "list" };
 
 /* -1 with err naming the first key of j that SUB does not know. */
 static int
@@ -29,7 +29,8 @@ sub_check_keys(json_t *j, struct ev_err *err)
 		if (i == sizeof(sub_keys) / sizeof(sub_keys[0]))
 			return ev_err_set(err, EV_ERR_DATA, "subscription: "
 			    "unknown key '%.40s' (this bus knows patterns, "
-			    "from, last, since, node, service, tags)", key);
+			    "from, last, since, node, service, tags, list)",
+			    key);
 	}
 	return 0;
 }
@@ -243,6 +244,13 @@ sub_start(struct evbusd *b, struct conn *c, const char *body, size_t len,
 		goto out;
 	if (sub_identity(j, &c->ident, err) == -1)
 		goto out;
+	/* ACL: what it may receive; "list":true for evlist's permission. */
+	if ((v = json_object_get(j, "list")) != NULL && !json_is_boolean(v)) {
+		ev_err_set(err, EV_ERR_DATA, "list: not true or false");
+		goto out;
+	}
+	if (acl_sub(b, c, v != NULL && json_is_true(v), err) == -1)
+		goto out;
 
 	if (from != NULL) {
 		s = (uint64_t)json_integer_value(from);
@@ -306,16 +314,20 @@ sub_patterns_json(const struct conn *c, struct ev_buf *out)
 
 /*
  * The one delivery decision: does subscriber c get event m?  Its
- * patterns, then its identity against a targeted event's filter; each
- * later rule (ACL, filters) is one more clause here.
+ * patterns, then its identity against a targeted event's filter, then
+ * the ACL; each later rule (filters) is one more clause here.
  * Cost: a pattern-set match on the event's name; a regexec per filter
- * expression for the rare targeted event.
+ * expression for the rare targeted event; for a subscriber the ACL
+ * restricts, a view check (a cached answer for a recent name), and
+ * nothing for one it does not.
  */
 bool
 sub_wants(const struct conn *c, const struct ev_msg *m)
 {
 	return ev_patset_match(&c->pats, m->name, m->namelen) &&
-	    (m->target == NULL || ev_target_match(m->target, &c->ident));
+	    (m->target == NULL || ev_target_match(m->target, &c->ident)) &&
+	    (c->subview == NULL ||
+	    ev_acl_view_check(c->subview, m->name, m->namelen));
 }
 
 /*
