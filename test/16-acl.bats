@@ -58,8 +58,11 @@ teardown() {
 }
 
 # as_user CMD...: CMD as evbustest, with its groups; as_nobody likewise.
+# A background start names setpriv itself ("${USER_DO[@]}"), not the
+# function, so that $! is the program's pid (setpriv execs it).
+USER_DO=(setpriv --reuid="$U" --regid="$U" --init-groups)
 as_user() {
-	setpriv --reuid="$U" --regid="$U" --init-groups "$@"
+	"${USER_DO[@]}" "$@"
 }
 as_nobody() {
 	setpriv --reuid=$NOBODY --regid=$NOBODY --clear-groups "$@"
@@ -207,6 +210,31 @@ allow fire,bogus x.# any"
 	assert_line --index 0 --regexp '^HELLO 2 [0-9a-f]{16} [0-9]+ 65536 features=([a-z-]+,)*acl(,[a-z-]+)* max_depth=[0-9]+$'
 }
 
+@test "--group: a bus run by a system user (as the unit runs it) is trusted through its directory by root and by members" {
+	acl "allow fire,sub x.# group $G2"
+	mkdir -m 0755 "$S/run"
+	chown "$U" "$S/run"
+	mkfifo "$S/ready"
+	BUS_ERR=$T/evbusd.user.err
+	"${USER_DO[@]}" "$S/bin/evbusd" -v -r 3 -A "$S/acl.conf" --group "$G2" \
+	    -s "$S/run/evbus/sock" 3>"$S/ready" 2>"$BUS_ERR" </dev/null &
+	BUS_PID=$!
+	EV_BUS_PIDS+=("$BUS_PID:$S/run/evbus/sock:$BUS_ERR")
+	read -r -t "$(ev_scale 20)" _ <"$S/ready" || {
+		cat "$BUS_ERR" >&2
+		fail "evbusd as $U did not report readiness"
+	}
+	assert_equal "$(stat -c '%a %U %G' "$S/run/evbus")" "750 $U $G2"
+	assert_equal "$(stat -c '%a %U %G' "$S/run/evbus/sock")" "660 $U $G2"
+	export EVBUS_SOCKET=$S/run/evbus/sock
+	# Root trusts it: it runs as the directory's owner.
+	run_ok evfire -w x.root
+	# So does the member (the bus's own user here, bound by no rule).
+	run_ok ufire -w x.user
+	run_ok evsub --from 0 -c 2 'x.#'
+	assert_equal "$(jq -r '"\(.name) \(.origin.uid)"' <<<"$output" | paste -sd ,)" "x.root 0,x.user $UID2"
+}
+
 @test "--group: an existing directory is checked, never changed: one the group cannot search is refused (77)" {
 	acl "allow fire x.# any"
 	mkdir -m 0700 "$S/bus"
@@ -267,7 +295,7 @@ deny sub deploy.secret.# user $U"
 	printf '%s\n' "$output" >"$S/got"
 	assert_equal "$(names "$S/got" | paste -sd ' ')" "deploy.1 deploy.2 deploy.end"
 	# Live too: a subscriber that replays nothing gets only deploy.*.
-	as_user "$S/bin/evsub" --from 0 '#' >"$S/live" 2>"$S/live.err" &
+	"${USER_DO[@]}" "$S/bin/evsub" --from 0 '#' >"$S/live" 2>"$S/live.err" &
 	EV_PIDS+=("$!")
 	wait_lines "$S/live" 3
 	for n in build.2 deploy.secret.2 deploy.3; do
@@ -365,7 +393,7 @@ deny fire d.# group $G2"
 	shared_bus
 	run_fails 77 ufire -w build.one
 	evfire deploy.ready
-	as_user "$S/bin/evsub" --from 0 '#' >"$S/live" 2>"$S/live.err" &
+	"${USER_DO[@]}" "$S/bin/evsub" --from 0 '#' >"$S/live" 2>"$S/live.err" &
 	EV_PIDS+=("$!")
 	wait_lines "$S/live" 1
 	acl "allow fire,sub deploy.# user $U
@@ -462,7 +490,7 @@ allow fire evbus.# any"
 	evfire x.ready
 	start_sub "$S/root" --from 0 '#'
 	wait_lines "$S/root" 1
-	as_user "$S/bin/evsub" --from 0 'x.#' >"$S/user" 2>"$S/user.err" &
+	"${USER_DO[@]}" "$S/bin/evsub" --from 0 'x.#' >"$S/user" 2>"$S/user.err" &
 	EV_PIDS+=("$!")
 	wait_lines "$S/user" 1
 	uwire 'HELLO 2 w\nSTATS\n'

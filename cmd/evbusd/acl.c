@@ -148,13 +148,14 @@ acl_hello(struct evbusd *b, struct conn *c, struct ev_err *err)
 	return r;
 }
 
-/* Free what the ACL gave c. */
+/* Free what the ACL gave c, and wipe a token it never got to use. */
 void
 acl_conn_free(struct conn *c)
 {
 	acl_view_drop(&c->fireview);
 	acl_view_drop(&c->subview);
 	ev_acl_id_free(&c->aclid);
+	explicit_bzero(c->token, sizeof(c->token));
 }
 
 /*
