@@ -201,6 +201,14 @@ install: $(BIN)
 	done
 	sed 's|^ExecStart=evbusd|ExecStart=$(BINDIR)/evbusd|' share/systemd/evbusd.service \
 	    >$(DESTDIR)$(PREFIX)/lib/systemd/user/evbusd.service
+	# The shared bus (evbusd -A, --group): a system unit and its example ACL.
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system \
+	    $(DESTDIR)$(DATADIR)/doc/evbus/examples
+	sed 's|^\(Exec[A-Za-z]*=\)evbusd|\1$(BINDIR)/evbusd|' \
+	    share/systemd/evbusd-shared.service \
+	    >$(DESTDIR)$(PREFIX)/lib/systemd/system/evbusd-shared.service
+	install -m 644 share/examples/acl.conf \
+	    $(DESTDIR)$(DATADIR)/doc/evbus/examples/acl.conf
 
 uninstall:
 	for p in $(PROGS); do rm -f $(DESTDIR)$(BINDIR)/$$p; done
@@ -211,6 +219,8 @@ uninstall:
 		rm -f $(DESTDIR)$(DATADIR)/bash-completion/completions/$$p; \
 	done
 	rm -f $(DESTDIR)$(PREFIX)/lib/systemd/user/evbusd.service
+	rm -f $(DESTDIR)$(PREFIX)/lib/systemd/system/evbusd-shared.service \
+	    $(DESTDIR)$(DATADIR)/doc/evbus/examples/acl.conf
 
 clean:
 	rm -rf $(O) build-*

@@ -891,6 +891,8 @@ ev_acl_id_init(struct ev_acl_id *id, uid_t uid, gid_t gid, const char *token,
 				want = GROUPS_MAX;
 		}
 	}
+	if (res != NULL && (id->user = strdup(pw.pw_name)) == NULL)
+		goto sysfail;
 	free(buf);
 	id->groups = groups;
 	id->ngroups = (size_t)n;
@@ -908,6 +910,7 @@ fail:
 	saved = errno;
 	free(buf);
 	free(groups);
+	free(id->user);
 	memset(id, 0, sizeof(*id));
 	errno = saved;
 	return -1;
@@ -917,6 +920,7 @@ void
 ev_acl_id_free(struct ev_acl_id *id)
 {
 	free(id->groups);
+	free(id->user);
 	explicit_bzero(id, sizeof(*id));
 }
 
@@ -1191,4 +1195,147 @@ ev_acl_view_free(struct ev_acl_view *v)
 	free(v->ent);
 	free(v->memo);
 	memset(v, 0, sizeof(*v));
+}
+
+/* ----- what a subscription's pattern may reach ----- */
+
+#define PTOK_MAX	(EV_NAME_MAX / 2 + 1)	/* tokens of one pattern */
+
+/* A token of a pattern: where it is, and whether it is '#' or '*'. */
+struct ptok {
+	const char	*s;
+	uint16_t	 len;
+	char		 wild;		/* '#', '*' or 0 */
+};
+
+/* Split a checked pattern into t[]; the number of tokens. */
+static unsigned
+ptokens(const char *pat, size_t len, struct ptok *t)
+{
+	size_t k, start = 0;
+	unsigned n = 0;
+
+	for (k = 0; k <= len && n < PTOK_MAX; k++) {
+		if (k < len && pat[k] != '.')
+			continue;
+		t[n].s = pat + start;
+		t[n].len = (uint16_t)(k - start);
+		t[n].wild = k - start == 1 && (pat[start] == '#' ||
+		    pat[start] == '*') ? pat[start] : 0;
+		n++;
+		start = k + 1;
+	}
+	return n;
+}
+
+/* Can two single-token positions be the same name token? */
+static bool
+ptok_meet(const struct ptok *a, const struct ptok *b)
+{
+	return a->wild == '*' || b->wild == '*' || (a->len == b->len &&
+	    memcmp(a->s, b->s, a->len) == 0);
+}
+
+/*
+ * Is there a name that both a[0..n) and b[0..m) match?  ov(i, j) says the
+ * tails a[i..] and b[j..] have a common match; a '#' matches nothing or
+ * eats one more token of the other side.  Filled from the ends, two rows.
+ */
+static bool
+poverlap(const struct ptok *a, unsigned n, const struct ptok *b, unsigned m)
+{
+	bool row[2][PTOK_MAX + 1] = { { false } }, *cur, *nx;
+	unsigned i, j;
+
+	for (i = n + 1; i-- > 0;) {
+		cur = row[i % 2];
+		nx = row[(i + 1) % 2];
+		for (j = m + 1; j-- > 0;) {
+			if (i == n && j == m)
+				cur[j] = true;
+			else if (i < n && a[i].wild == '#')
+				cur[j] = nx[j] || (j < m && cur[j + 1]);
+			else if (j < m && b[j].wild == '#')
+				cur[j] = cur[j + 1] || (i < n && nx[j]);
+			else
+				cur[j] = i < n && j < m &&
+				    ptok_meet(&a[i], &b[j]) && nx[j + 1];
+		}
+	}
+	return row[0][0];
+}
+
+/*
+ * Does every name that p[0..m) matches also match e[0..n)?  A sufficient
+ * test: cv(i, j) holds when e[i..] covers p[j..] token by token, an e '#'
+ * taking in any run of p's tokens.  It may answer no for patterns that
+ * cover each other in a roundabout way ("*.#" and "#.*"); the caller
+ * only loses a shortcut then.
+ */
+static bool
+pcovers(const struct ptok *e, unsigned n, const struct ptok *p, unsigned m)
+{
+	bool row[2][PTOK_MAX + 1] = { { false } }, *cur, *nx;
+	unsigned i, j;
+
+	for (i = n + 1; i-- > 0;) {
+		cur = row[i % 2];
+		nx = row[(i + 1) % 2];
+		for (j = m + 1; j-- > 0;) {
+			if (i == n)
+				cur[j] = j == m;
+			else if (e[i].wild == '#')
+				cur[j] = nx[j] || (j < m && cur[j + 1]);
+			else if (j == m || p[j].wild == '#')
+				cur[j] = false;
+			else if (e[i].wild == '*')
+				cur[j] = nx[j + 1];
+			else
+				cur[j] = p[j].wild == 0 &&
+				    p[j].len == e[i].len &&
+				    memcmp(p[j].s, e[i].s, e[i].len) == 0 &&
+				    nx[j + 1];
+		}
+	}
+	return row[0][0];
+}
+
+/*
+ * The view's entries in order: the first that may allow a name of the
+ * pattern says yes; a deny entry met before it that covers the whole
+ * pattern says no.  The kinds of names keep their rule: a pattern whose
+ * first token is a wildcard reaches no name under "evbus.".
+ */
+bool
+ev_acl_view_reaches(const struct ev_acl_view *v, const char *pat,
+    size_t len)
+{
+	struct ptok pt[PTOK_MAX], et[PTOK_MAX];
+	const struct ev_acl_ent *e;
+	unsigned np, ne;
+	uint8_t kind;
+	size_t i;
+
+	if (v->always)
+		return true;
+	if (v->none || len == 0)
+		return false;
+	kind = len >= 5 && memcmp(pat, "evbus", 5) == 0 &&
+	    (len == 5 || pat[5] == '.') ? F_BUS : F_USER;
+	if (kind == F_BUS ? v->bus_all : v->user_all)
+		return true;
+	np = ptokens(pat, len, pt);
+	for (i = 0; i < v->nent; i++) {
+		e = v->ent[i];
+		if ((e->flags & kind) == 0)
+			continue;
+		ne = ptokens(e->pat, e->patlen, et);
+		if (!poverlap(et, ne, pt, np))
+			continue;
+		if (e->allow)
+			return true;
+		if (pcovers(et, ne, pt, np))
+			return false;
+	}
+	return false;
 }

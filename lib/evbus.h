@@ -513,6 +513,8 @@ struct ev_acl_id {
 	size_t		 ngroups;
 	bool		 hastoken;
 	uint8_t		 token[EV_ACL_HASH_LEN];	/* its SHA-256 */
+	char		*user;		/* the user's name (malloc'd), or NULL
+					   when the uid has no passwd entry */
 };
 
 /*
@@ -548,8 +550,9 @@ void	ev_acl_free(struct ev_acl *);
 int	ev_acl_describe(const struct ev_acl *, struct ev_buf *out);
 
 /*
- * Fill id from a peer's credentials: its groups from the user database
- * (getpwuid_r, then getgrouplist; a uid without an entry has only gid),
+ * Fill id from a peer's credentials: its name and groups from the user
+ * database (getpwuid_r, then getgrouplist; a uid without an entry has no
+ * name and only gid),
  * the SHA-256 of token[0..toklen) when token is not NULL.  Call it once a
  * connection, at HELLO: groups are read as they are then.  0, or -1 with
  * err EV_ERR_SYS (the user database failed; the caller must refuse, as a
@@ -627,6 +630,18 @@ int	ev_acl_view_init(struct ev_acl_view *, const struct ev_acl *,
  */
 bool	ev_acl_view_check(struct ev_acl_view *, const char *name,
 	    size_t namelen);
+/*
+ * Can the view allow any name that the pattern pat[0..len) (checked by
+ * ev_pattern_check) matches?  false only when none can be: no entry that
+ * could allow one overlaps the pattern before a deny entry that covers
+ * all of it.  A true answer may be generous (deny entries that cover the
+ * pattern only together are not added up): it says a subscription may
+ * receive something, and each event is still checked.  Cost: for each of
+ * the view's entries, an overlap test of two patterns, O(tokens x
+ * tokens), no allocation.
+ */
+bool	ev_acl_view_reaches(const struct ev_acl_view *, const char *pat,
+	    size_t len);
 void	ev_acl_view_free(struct ev_acl_view *);
 
 /*

@@ -523,8 +523,10 @@ sub_on_ok(struct ev_subscriber *s, const struct ev_frame *f,
 		return SUB_FAIL;
 	}
 	if (strcmp(f->verb, "ERR") == 0) {
-		ev_err_set(err, EV_ERR_DATA, "the bus refused the "
-		    "subscription: %s", f->argc > 1 ? f->argv[1] :
+		/* ERR denied (the bus's ACL): permission, exit 77. */
+		ev_err_set(err, f->argc > 0 && strcmp(f->argv[0],
+		    "denied") == 0 ? EV_ERR_DENIED : EV_ERR_DATA, "the bus "
+		    "refused the subscription: %s", f->argc > 1 ? f->argv[1] :
 		    f->argc > 0 ? f->argv[0] : "no reason given");
 		return SUB_FAIL;
 	}

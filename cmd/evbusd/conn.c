@@ -158,6 +158,7 @@ conn_reap(struct evbusd *b)
 		ev_identity_free(&c->ident);
 		sub_where_free(c);
 		ev_msg_unref(c->partial);
+		acl_conn_free(c);
 		free(c);
 		n++;
 	}
@@ -392,6 +393,7 @@ conn_resume(struct evbusd *b, struct conn *c)
 static void
 conn_hello(struct evbusd *b, struct conn *c, const struct ev_frame *f)
 {
+	struct ev_err err;
 	const char *eq;
 	char *p;
 	int i;
@@ -424,12 +426,21 @@ conn_hello(struct evbusd *b, struct conn *c, const struct ev_frame *f)
 		if ((unsigned char)*p < ' ' || *p == '"' || *p == '\\' ||
 		    (unsigned char)*p >= 0x7f)
 			*p = '_';
+	/* ACL: who it is for the rules, what it may fire. */
+	if (acl_hello(b, c, &err) == -1) {
+		log_warnx("client %" PRIu64 ": %s", c->serial, err.msg);
+		if (conn_error(c, "limit", "the bus cannot tell what uid %lu "
+		    "may do: %s", (unsigned long)c->cred.uid, err.msg) == -1)
+			conn_close(b, c, "out of memory for a reply");
+		c->state = CONN_CLOSING;
+		return;
+	}
 	c->state = CONN_READY;
 	c->hello = true;
-	if (conn_reply(c, "HELLO %d %s %" PRIu64 " %zu features=%s "
+	if (conn_reply(c, "HELLO %d %s %" PRIu64 " %zu features=%s%s "
 	    "max_depth=%zu", EV_PROTO_VERSION, b->epoch,
 	    ev_ring_next(&b->ring) - 1, b->maxevent, EVBUSD_FEATURES,
-	    b->maxdepth) == -1) {
+	    b->acl != NULL ? ",acl" : "", b->maxdepth) == -1) {
 		conn_close(b, c, "out of memory for a reply");
 		return;
 	}
@@ -460,12 +471,13 @@ conn_command(struct evbusd *b, struct conn *c, const struct ev_frame *f)
 			r = conn_error(c, "state", "already subscribed");
 		else if (sub_start(b, c, f->body, f->bodylen, &err) == -1)
 			r = conn_error(c, err.kind == EV_ERR_SYS ? "limit" :
-			    "data", "%s", err.msg);
+			    err.kind == EV_ERR_DENIED ? "denied" : "data",
+			    "%s", err.msg);
 	} else if (strcmp(f->verb, "PING") == 0)
 		r = conn_reply(c, "PONG");
 	else if (strcmp(f->verb, "STATS") == 0) {
 		ev_buf_reset(&b->scratch);
-		r = bus_stats(b, &b->scratch);
+		r = bus_stats(b, c, &b->scratch);
 		if (r == 0)
 			r = conn_reply(c, "INFO %zu\n%s",
 			    ev_buf_unread(&b->scratch), ev_buf_head(&b->scratch));

@@ -7,6 +7,7 @@
  *   conn.c	a client connection: its input, its commands, its output
  *   publish.c	the one publish path, and the release of acknowledgements
  *   sub.c	subscriptions and the delivery decision
+ *   acl.c	the rules of a shared bus (-A): identities, views, audit
  *   log.c	logging
  *
  * The ring of recent events and its id index are lib/ring.c.
@@ -84,6 +85,12 @@ struct conn {
 	bool		  quiet;	/* evlist: "announce": false */
 	struct ev_msg	 *partial;	/* written in part; ref held */
 	size_t		  partial_off;	/* bytes of its frame written */
+	/* ACL (evbusd -A): who it is, what it may fire and receive. */
+	struct ev_acl_id  aclid;	/* from HELLO; groups only when the
+					   rules apply to it */
+	struct ev_acl_view *fireview;	/* NULL: may fire any name */
+	struct ev_acl_view *subview;	/* NULL: gets all its patterns match */
+	unsigned	  subperm;	/* EV_ACL_SUB, or EV_ACL_LIST */
 	TAILQ_ENTRY(conn) entry;
 };
 TAILQ_HEAD(connlist, conn);
@@ -122,6 +129,14 @@ struct evbusd {
 	/* where: the events the subscribers' filters read (sub.c) */
 	struct sub_wdoc	 *wdocs;	/* NULL until a filter needs them */
 	uint64_t	  filtered_out;	/* events kept back by "where" */
+	/* ACL (evbusd -A, --group). */
+	struct ev_acl	 *acl;		/* NULL: only the owner and root */
+	char		 *aclpath;	/* -A, absolute */
+	bool		  shared;	/* --group: the socket is the group's */
+	gid_t		  group;
+	int64_t		  denied_tokens; /* evbus.acl.denied's bucket, 1/1000 */
+	int64_t		  denied_ms;	/* when it was last filled */
+	uint64_t	  denied_suppressed; /* left out since the last one */
 };
 
 /* loop.c */
@@ -130,6 +145,7 @@ void	 loop_run(struct evbusd *, const sigset_t *);
 
 /* listener.c */
 int	 listener_open(struct evbusd *, struct ev_err *);
+int	 listener_group_dir(struct evbusd *, struct ev_err *);
 void	 listener_close(struct evbusd *);
 void	 listener_accept(struct evbusd *);
 void	 listener_pause(struct evbusd *, bool);
@@ -154,7 +170,7 @@ int	 conn_flush(struct evbusd *, struct conn *);
 bool	 conn_pending(const struct evbusd *, const struct conn *);
 
 /* publish.c */
-int	 bus_publish(struct evbusd *, const char *, size_t,
+int	 bus_publish(struct evbusd *, struct conn *, const char *, size_t,
 	    const struct ev_origin *, bool, uint64_t *, bool *,
 	    struct ev_err *);
 void	 bus_pub(struct evbusd *, struct conn *, const struct ev_frame *);
@@ -169,12 +185,24 @@ void	 sub_notify(struct evbusd *, const struct ev_msg *);
 void	 sub_stop(struct evbusd *, struct conn *);
 int	 sub_gap(struct evbusd *, struct conn *);
 int	 sub_caught_up(struct evbusd *, struct conn *);
-int	 bus_stats(struct evbusd *, struct ev_buf *);
+int	 bus_stats(struct evbusd *, const struct conn *, struct ev_buf *);
 int	 sub_patterns_json(const struct conn *, struct ev_buf *);
 /* where: filters evaluated in the daemon */
 int	 sub_where_json(const struct conn *, struct ev_buf *);
 void	 sub_where_free(struct conn *);
 void	 sub_where_fini(struct evbusd *);
+
+/* acl.c */
+int	 acl_open(struct evbusd *, const char *, struct ev_err *);
+void	 acl_close(struct evbusd *);
+int	 acl_check_file(const char *);
+int	 acl_hello(struct evbusd *, struct conn *, struct ev_err *);
+int	 acl_sub(struct evbusd *, struct conn *, bool, struct ev_err *);
+bool	 acl_sees_all(const struct evbusd *, const struct conn *);
+void	 acl_denied(struct evbusd *, const struct conn *, unsigned,
+	    const char *, size_t);
+void	 acl_conn_free(struct conn *);
+void	 acl_reload(struct evbusd *);
 
 /* log.c */
 void	 log_init(int, int);

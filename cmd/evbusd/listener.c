@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -109,6 +110,15 @@ listener_open(struct evbusd *b, struct ev_err *err)
 		return -1;
 	}
 	umask(omask);
+	/* --group: the group may connect, from the start of listen(). */
+	if (b->shared && (chown(b->path, (uid_t)-1, b->group) == -1 ||
+	    chmod(b->path, 0660) == -1)) {
+		ev_err_sys(err, "socket %s for group %lu", b->path,
+		    (unsigned long)b->group);
+		close(fd);
+		unlink(b->path);
+		return -1;
+	}
 	if (listen(fd, 128) == -1) {
 		ev_err_sys(err, "listen");
 		close(fd);
@@ -171,9 +181,10 @@ listener_refuse(int fd, const char *why)
 }
 
 /*
- * Accept every pending connection.  Only our own user (and root) may
- * connect: the directory is private, and this checks it again from the
- * kernel's view of the peer.  At the client limit, or out of descriptors,
+ * Accept every pending connection.  Without -A only our own user (and
+ * root) may connect: the directory is private, and this checks it again
+ * from the kernel's view of the peer; with -A, anyone who could reach
+ * the socket, and the rules decide what each may do.  At the client limit, or out of descriptors,
  * the newcomer is told and refused; established clients are unaffected.
  */
 void
@@ -207,7 +218,7 @@ listener_accept(struct evbusd *b)
 		cred.uid = uc.uid;
 		cred.gid = uc.gid;
 		cred.pid = uc.pid;
-		if (uc.uid != b->self.uid && uc.uid != 0) {
+		if (uc.uid != b->self.uid && uc.uid != 0 && b->acl == NULL) {
 			log_warnx("refused uid %lu (pid %ld): not our user",
 			    (unsigned long)uc.uid, (long)uc.pid);
 			listener_refuse(fd, "ERR denied this bus belongs to "
@@ -228,4 +239,62 @@ listener_accept(struct evbusd *b)
 			close(fd);
 		}
 	}
+}
+
+/*
+ * A shared bus (--group): the socket's directory.  A missing one is made,
+ * 0700 then given to the group and opened to 0750, so that nobody else
+ * ever finds it open.  An existing one is only checked, never changed (it
+ * could be /run itself): a directory, not a link, ours (clients trust a
+ * named bus run by its directory's owner), writable by nobody else
+ * (clients refuse that), and searchable by the group (else its members
+ * could not reach the socket).  -1 with err EV_ERR_DENIED naming the fix,
+ * or EV_ERR_SYS.
+ */
+int
+listener_group_dir(struct evbusd *b, struct ev_err *err)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(b->path, '/');
+	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%.*s", slash == b->path ? 1 :
+	    (int)(slash - b->path), b->path);
+	if (mkdir(dir, 0700) == 0) {
+		if (chown(dir, (uid_t)-1, b->group) == -1 ||
+		    chmod(dir, 0750) == -1) {
+			ev_err_sys(err, "socket directory %s for group %lu",
+			    dir, (unsigned long)b->group);
+			rmdir(dir);
+			return -1;
+		}
+		return 0;
+	}
+	if (errno != EEXIST)
+		return ev_err_sys(err, "cannot create socket directory %s",
+		    dir);
+	if (lstat(dir, &st) == -1)
+		return ev_err_sys(err, "socket directory %s", dir);
+	if (!S_ISDIR(st.st_mode))
+		return ev_err_set(err, EV_ERR_DENIED, "socket directory %s "
+		    "is not a directory", dir);
+	if (st.st_uid != geteuid())
+		return ev_err_set(err, EV_ERR_DENIED, "socket directory %s "
+		    "is owned by uid %lu, not by us (uid %lu): clients trust "
+		    "a shared bus run by its directory's owner", dir,
+		    (unsigned long)st.st_uid, (unsigned long)geteuid());
+	if ((st.st_mode & 022) != 0)
+		return ev_err_set(err, EV_ERR_DENIED, "socket directory %s "
+		    "has mode %04o: others may write in it, and clients "
+		    "refuse such a bus (chmod 0750 %s)", dir,
+		    (unsigned)(st.st_mode & 07777), dir);
+	if ((st.st_mode & S_IXOTH) == 0 && ((st.st_mode & S_IXGRP) == 0 ||
+	    st.st_gid != b->group))
+		return ev_err_set(err, EV_ERR_DENIED, "socket directory %s "
+		    "(mode %04o, group %lu): group %lu cannot reach the "
+		    "socket in it (chgrp %lu %s; chmod 0750 %s)", dir,
+		    (unsigned)(st.st_mode & 07777), (unsigned long)st.st_gid,
+		    (unsigned long)b->group, (unsigned long)b->group, dir,
+		    dir);
+	return 0;
 }

@@ -16,6 +16,7 @@
 #define LOOP_EVENTS	64
 
 static volatile sig_atomic_t quit_signal;
+static volatile sig_atomic_t reload_signal;	/* SIGHUP: read the ACL */
 
 static void
 on_signal(int sig)
@@ -23,9 +24,16 @@ on_signal(int sig)
 	quit_signal = sig;
 }
 
+static void
+on_hup(int sig)
+{
+	(void)sig;
+	reload_signal = 1;
+}
+
 /*
- * Catch SIGTERM and SIGINT (stop), ignore SIGHUP and SIGPIPE, and block
- * the caught ones; *waitmask is what epoll_pwait unblocks.  Called
+ * Catch SIGTERM and SIGINT (stop) and SIGHUP (reload the ACL), ignore
+ * SIGPIPE, and block the caught ones; *waitmask is what epoll_pwait unblocks.  Called
  * before the socket is made, so that a stop request is never lost.
  */
 void
@@ -47,8 +55,9 @@ loop_signals(sigset_t *waitmask)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
+	sa.sa_handler = on_hup;
 	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 }
 
@@ -193,6 +202,10 @@ loop_run(struct evbusd *b, const sigset_t *waitmask)
 			if (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP) &&
 			    !b->stopping)
 				conn_read(b, c);
+		}
+		if (reload_signal != 0 && !b->stopping) {
+			reload_signal = 0;
+			acl_reload(b);
 		}
 		if (quit_signal != 0 && !b->stopping) {
 			loop_stop(b);

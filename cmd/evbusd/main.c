@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <libutil.h>
 #include <limits.h>
@@ -32,6 +33,9 @@ struct config {
 	int		 detach;
 	int		 verbose;
 	int		 readyfd;
+	const char	*acl;		/* -A */
+	const char	*checkacl;	/* --check-acl */
+	const char	*group;		/* --group */
 };
 
 static void __attribute__((noreturn))
@@ -40,8 +44,10 @@ usage(int status)
 	fprintf(status ? stderr : stdout,
 	    "usage: evbusd [-dv] [-s socket] [-r fd] [-b events] [-B bytes] "
 	    "[-m max-event-bytes]\n"
-	    "              [-p pidfile] [--max-depth n] [--max-clients n]\n"
-	    "              [--handshake-timeout duration]\n");
+	    "              [-A acl-file [--group group]] [-p pidfile] "
+	    "[--max-depth n]\n"
+	    "              [--max-clients n] [--handshake-timeout duration]\n"
+	    "       evbusd --check-acl acl-file\n");
 	exit(status);
 }
 
@@ -73,6 +79,9 @@ parse_options(int argc, char *argv[], struct config *cfg)
 		{ "pidfile",		required_argument,	NULL, 'p' },
 		{ "max-clients",	required_argument,	NULL, 'C' },
 		{ "handshake-timeout",	required_argument,	NULL, 'T' },
+		{ "acl",		required_argument,	NULL, 'A' },
+		{ "check-acl",		required_argument,	NULL, 'K' },
+		{ "group",		required_argument,	NULL, 'G' },
 		{ "help",		no_argument,		NULL, 'h' },
 		{ "version",		no_argument,		NULL, 'V' },
 		{ NULL,			0,			NULL, 0 }
@@ -81,7 +90,7 @@ parse_options(int argc, char *argv[], struct config *cfg)
 	uint64_t v;
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "dvs:r:b:B:m:p:h", longopts,
+	while ((ch = getopt_long(argc, argv, "dvs:r:b:B:m:p:hA:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'd':
@@ -133,6 +142,15 @@ parse_options(int argc, char *argv[], struct config *cfg)
 				exit(EV_EX_USAGE);
 			}
 			break;
+		case 'A':
+			cfg->acl = optarg;
+			break;
+		case 'K':
+			cfg->checkacl = optarg;
+			break;
+		case 'G':
+			cfg->group = optarg;
+			break;
 		case 'h':
 			usage(0);
 		case 'V':
@@ -145,6 +163,12 @@ parse_options(int argc, char *argv[], struct config *cfg)
 	if (optind != argc) {
 		fprintf(stderr, "evbusd: unexpected argument '%s'\n",
 		    argv[optind]);
+		usage(EV_EX_USAGE);
+	}
+	if (cfg->group != NULL && cfg->acl == NULL) {
+		fprintf(stderr, "evbusd: --group shares the bus with other "
+		    "users: give the rules with -A (a file saying 'allow all "
+		    "# any' lets every member do everything)\n");
 		usage(EV_EX_USAGE);
 	}
 	if (cfg->bytes < cfg->maxevent + 64) {
@@ -173,6 +197,55 @@ absolute_path(char *path, size_t len)
 		exit(EV_EX_USAGE);
 	}
 	memcpy(path, tmp, strlen(tmp) + 1);
+}
+
+/*
+ * --group NAME|GID: the group the socket is shared with, into b.  Exits
+ * 64 for an unknown group, or a socket at the default place (which is
+ * private by definition: clients of other users never look there).
+ */
+static void
+shared_group(struct evbusd *b, const char *name, bool isdefault)
+{
+	struct group *gr;
+	uint64_t v;
+
+	if (isdefault) {
+		fprintf(stderr, "evbusd: --group needs a socket named with -s "
+		    "or EVBUS_SOCKET (such as /run/evbus/sock): the default "
+		    "place is private\n");
+		exit(EV_EX_USAGE);
+	}
+	errno = 0;
+	if (ev_parse_u64(name, strlen(name), UINT32_MAX - 1, &v) == 0)
+		b->group = (gid_t)v;
+	else if ((gr = getgrnam(name)) != NULL)
+		b->group = gr->gr_gid;
+	else {
+		fprintf(stderr, "evbusd: --group %s: %s\n", name, errno != 0 ?
+		    strerror(errno) : "no such group");
+		exit(EV_EX_USAGE);
+	}
+	b->shared = true;
+}
+
+/* -A FILE: load the rules, or exit with the file's reason (65, 77, 74). */
+static void
+load_acl(struct evbusd *b, const char *file)
+{
+	char path[PATH_MAX];
+	struct ev_err err;
+
+	if (snprintf(path, sizeof(path), "%s", file) >= (int)sizeof(path)) {
+		fprintf(stderr, "evbusd: -A %s: path too long\n", file);
+		exit(EV_EX_USAGE);
+	}
+	/* Absolute: a detached daemon reloads it from /. */
+	absolute_path(path, sizeof(path));
+	if (acl_open(b, path, &err) == -1) {
+		fprintf(stderr, "evbusd: %s\n", err.msg);
+		exit(ev_err_exit(&err));
+	}
 }
 
 /* Tell whoever started us that we listen: a newline on fd, then close. */
@@ -272,6 +345,7 @@ bus_stop(struct evbusd *b)
 	ev_buf_free(&b->scratch);
 	ev_buf_free(&b->rbuf);
 	sub_where_fini(b);
+	acl_close(b);
 	close(b->epfd);
 }
 
@@ -299,6 +373,8 @@ main(int argc, char *argv[])
 		return EV_EX_IOERR;
 	}
 	parse_options(argc, argv, &cfg);
+	if (cfg.checkacl != NULL)
+		return acl_check_file(cfg.checkacl);
 	b.lfd = b.lockfd = -1;
 	b.maxconns = cfg.maxclients;
 	b.maxevent = cfg.maxevent;
@@ -315,6 +391,16 @@ main(int argc, char *argv[])
 		return EV_EX_USAGE;
 	}
 	absolute_path(b.path, sizeof(b.path));
+	/* A shared bus: its rules, its group's directory. */
+	if (cfg.acl != NULL)
+		load_acl(&b, cfg.acl);
+	if (cfg.group != NULL) {
+		shared_group(&b, cfg.group, isdefault);
+		if (listener_group_dir(&b, &err) == -1) {
+			fprintf(stderr, "evbusd: %s\n", err.msg);
+			return ev_err_exit(&err);
+		}
+	}
 	if (ev_sockdir_prepare(b.path, isdefault, &err) == -1) {
 		fprintf(stderr, "evbusd: %s\n", err.msg);
 		return ev_err_exit(&err);
@@ -328,6 +414,9 @@ main(int argc, char *argv[])
 	if (cfg.detach)
 		pfh = detach(&b, &cfg);
 	bus_start(&b, &cfg);
+	if (b.acl != NULL)
+		log_info("%s: %zu rules in force%s", b.aclpath, b.acl->nrules,
+		    b.shared ? ", socket shared with its group" : "");
 	ready(cfg.readyfd);
 	loop_run(&b, &waitmask);
 	bus_stop(&b);

@@ -11,7 +11,10 @@
 #include "evbusd.h"
 
 /*
- * Publish one event body (a JSON object) from origin.  internal marks the
+ * Publish one event body (a JSON object) from origin.  from is the
+ * connection that sent it, whose ACL view decides whether it may fire
+ * that name (NULL for the bus's own; a denial is published as
+ * evbus.acl.denied).  internal marks the
  * bus's own events (names under evbus. allowed).  On success *seq is the
  * event's seq, and *dup tells that the bus already had an event with that
  * id (then *seq is that event's and nothing new entered the ring).
@@ -23,9 +26,9 @@
  * subscribers.
  */
 int
-bus_publish(struct evbusd *b, const char *body, size_t len,
-    const struct ev_origin *origin, bool internal, uint64_t *seq, bool *dup,
-    struct ev_err *err)
+bus_publish(struct evbusd *b, struct conn *from, const char *body,
+    size_t len, const struct ev_origin *origin, bool internal, uint64_t *seq,
+    bool *dup, struct ev_err *err)
 {
 	struct ev_stamp st = {
 		.maxlen = internal ? EV_EVENT_MAX_LIMIT : b->maxevent,
@@ -43,6 +46,13 @@ bus_publish(struct evbusd *b, const char *body, size_t len,
 	ev_buf_reset(&b->scratch);
 	if (ev_event_stamp(body, len, &st, &b->scratch, &info, err) == -1)
 		return -1;
+	/* ACL: may the sender fire this name?  (No view: anything.) */
+	if (from != NULL && from->fireview != NULL &&
+	    !ev_acl_view_check(from->fireview, info.name, info.namelen)) {
+		acl_denied(b, from, EV_ACL_FIRE, info.name, info.namelen);
+		return ev_err_set(err, EV_ERR_DENIED, "fire: not allowed to "
+		    "fire '%s'", info.name);
+	}
 	if (info.hadid && (m = ev_ring_find_id(&b->ring, info.id,
 	    strlen(info.id))) != NULL) {
 		*seq = m->seq;
@@ -91,7 +101,7 @@ bus_pub(struct evbusd *b, struct conn *c, const struct ev_frame *f)
 	if (f->oversize)
 		r = conn_error(c, "limit", "event of %zu bytes exceeds the "
 		    "bus's limit of %zu bytes", f->bodylen, b->maxevent);
-	else if (bus_publish(b, f->body, f->bodylen, &c->cred, false, &seq,
+	else if (bus_publish(b, c, f->body, f->bodylen, &c->cred, false, &seq,
 	    &dup, &err) == 0)
 		r = conn_ack(b, c, seq, dup);
 	else {
@@ -137,8 +147,8 @@ bus_announce(struct evbusd *b, const char *name, const char *payload)
 		log_warn("%s", name);
 		return -1;
 	}
-	r = bus_publish(b, ev_buf_head(&body), ev_buf_unread(&body), &b->self,
-	    true, &seq, &dup, &err);
+	r = bus_publish(b, NULL, ev_buf_head(&body), ev_buf_unread(&body),
+	    &b->self, true, &seq, &dup, &err);
 	if (r == -1)
 		log_warnx("%s: %s", name, err.msg);
 	ev_buf_free(&body);
@@ -165,16 +175,18 @@ bus_commit(struct evbusd *b)
 /*
  * The bus's figures as one JSON object (the reply to STATS): who it is,
  * the ring, the counters since it started, and each subscriber with how
- * far behind the newest event it is.  -1 when out of memory.
+ * far behind the newest event it is; for an asker the ACL restricts
+ * (acl_sees_all), only the subscribers of its own uid.  -1 when out of
+ * memory.
  * Cost: one walk over the connections.
  */
 int
-bus_stats(struct evbusd *b, struct ev_buf *out)
+bus_stats(struct evbusd *b, const struct conn *asker, struct ev_buf *out)
 {
 	const struct ev_ring *r = &b->ring;
 	uint64_t newest = ev_ring_next(r) - 1;
 	struct conn *c;
-	bool first = true;
+	bool first = true, all = acl_sees_all(b, asker);
 	int rv;
 
 	rv = ev_buf_printf(out, "{\"epoch\":\"%s\",\"pid\":%ld,\"version\":"
@@ -191,6 +203,8 @@ bus_stats(struct evbusd *b, struct ev_buf *out)
 	    (unsigned long long)b->events_out, (unsigned long long)b->dups);
 	TAILQ_FOREACH(c, &b->conns, entry) {
 		if (!c->sub || c->dead || rv == -1)
+			continue;
+		if (!all && c->cred.uid != asker->cred.uid)
 			continue;
 		rv = ev_buf_printf(out, "%s{\"conn\":%llu,\"client\":\"%s\","
 		    "\"uid\":%lu,\"pid\":%ld,\"delivered\":%llu,\"lag\":%llu,"

@@ -17,7 +17,9 @@ static const char *const sub_keys[] = { "patterns", "from", "last",
 	/* evlist: the SYNC marker; a poll that is not announced */
 	"sync", "announce",
 	/* where: filters evaluated in the daemon */
-	"where" };
+	"where",
+	/* ACL: evlist's permission */
+	"list" };
 
 /* -1 with err naming the first key of j that SUB does not know. */
 static int
@@ -35,7 +37,7 @@ sub_check_keys(json_t *j, struct ev_err *err)
 			return ev_err_set(err, EV_ERR_DATA, "subscription: "
 			    "unknown key '%.40s' (this bus knows patterns, "
 			    "from, last, since, node, service, tags, sync, "
-			    "announce, where)", key);
+			    "announce, where, list)", key);
 	}
 	return 0;
 }
@@ -501,6 +503,13 @@ sub_start(struct evbusd *b, struct conn *c, const char *body, size_t len,
 	if ((v = json_object_get(j, "where")) != NULL &&
 	    sub_where_parse(b, c, v, err) == -1)
 		goto out;
+	/* ACL: what it may receive; "list":true for evlist's permission. */
+	if ((v = json_object_get(j, "list")) != NULL && !json_is_boolean(v)) {
+		ev_err_set(err, EV_ERR_DATA, "list: not true or false");
+		goto out;
+	}
+	if (acl_sub(b, c, v != NULL && json_is_true(v), err) == -1)
+		goto out;
 
 	if (from != NULL) {
 		s = (uint64_t)json_integer_value(from);
@@ -578,18 +587,21 @@ sub_patterns_json(const struct conn *c, struct ev_buf *out)
 
 /*
  * The one delivery decision: does subscriber c get event m?  Its
- * patterns, then its identity against a targeted event's filter; each
- * later rule (ACL, filters) is one more clause here.  Its "where"
- * filters come last, so that they are evaluated only on the events
- * everything else lets through.
+ * patterns, then its identity against a targeted event's filter, then
+ * the ACL; its "where" filters come last, so that they are evaluated
+ * only on the events everything else lets through.
  * Cost: a pattern-set match on the event's name; a regexec per filter
- * expression for the rare targeted event; sub_where_pass's.
+ * expression for the rare targeted event; for a subscriber the ACL
+ * restricts, a view check (a cached answer for a recent name), and
+ * nothing for one it does not; sub_where_pass's.
  */
 bool
 sub_wants(const struct conn *c, const struct ev_msg *m)
 {
 	return ev_patset_match(&c->pats, m->name, m->namelen) &&
 	    (m->target == NULL || ev_target_match(m->target, &c->ident)) &&
+	    (c->subview == NULL ||
+	    ev_acl_view_check(c->subview, m->name, m->namelen)) &&
 	    (c->where == NULL || sub_where_pass(c->where, m));
 }
 

@@ -50,6 +50,7 @@ struct fire {
 	uint64_t	 accepted;	/* events the bus has, duplicates too */
 	uint64_t	 dups;		/* of those, the ones it had already */
 	uint64_t	 rejected;
+	uint64_t	 denied;	/* of those, by the bus's ACL */
 	uint64_t	 lineno;	/* the last line read */
 	bool		 eof;		/* standard input read to its end */
 	bool		 outerr;	/* stdout failed */
@@ -181,6 +182,8 @@ on_reject(void *arg, uint64_t tag, const char *code, const char *text)
 	struct fire *f = arg;
 
 	f->rejected++;
+	if (strcmp(code, "denied") == 0)
+		f->denied++;
 	report(f, TAG_LINE(tag), "the bus refused it (%s): %s", code, text);
 	if (f->wait && f->from_stdin) {
 		seq_print(f, false, 0);
@@ -801,6 +804,9 @@ main(int argc, char *argv[])
 	}
 	if (status != 0)
 		return status;
+	/* Permission denied for every event refused: 77, as for SUB. */
+	if (f.denied > 0 && f.denied == f.rejected && f.accepted == 0)
+		return EV_EX_NOPERM;
 	if (f.rejected > 0)
 		return f.accepted == 0 ? EV_EX_DATAERR : EV_EX_REJECTED;
 	if (f.strict && f.dups > 0)

@@ -595,6 +595,106 @@ test_tokens(void)
 	ev_acl_id_free(&wrong);
 }
 
+/* ----- what a subscription may reach ----- */
+
+/*
+ * ev_acl_view_reaches on patterns, and against the per-name decision: a
+ * pattern it says reaches nothing must match no name the view allows,
+ * over every name of up to three tokens from a small alphabet.
+ */
+static void
+test_reaches(void)
+{
+	static const gid_t g[] = { 1000 };
+	static const char *const tok[] = { "a", "b", "c", "evbus" };
+	static const struct {
+		const char	*pat;
+		bool		 want;
+	} pats[] = {
+		{ "#", true }, { "deploy.#", true }, { "deploy.x", true },
+		{ "*.x", true }, { "build.#", false }, { "build.x", false },
+		{ "deploy.secret.#", false }, { "deploy.secret.x", false },
+		{ "deploy.*", true }, { "evbus.#", false }, { "evbus.x", false },
+		{ "a.#", true }, { "a.b.c", true }, { "b.*", false },
+		{ "*.*.*", true }, { "deploy", true }, { "#.secret.#", true },
+	};
+	const char *acltext =
+	    "allow sub deploy.# user 1000\n"
+	    "deny sub deploy.secret.# user 1000\n"
+	    "allow sub a.# group 1000\n"
+	    "deny sub b.# any\n";
+	char names[64][32], msg[128];
+	struct ev_acl_view v;
+	struct ev_acl_id a;
+	struct ev_acl *acl;
+	struct ev_err err;
+	size_t i, j, k, n = 0, nbad;
+	bool any;
+
+	mkid(&a, 1000, 1000, g, 1, NULL);
+	acl = parse(acltext, &err);
+	memset(&v, 0, sizeof(v));
+	if (acl == NULL || ev_acl_view_init(&v, acl, &a, EV_ACL_SUB,
+	    &err) == -1) {
+		ok(0, "reaches: %s", err.msg);
+		return;
+	}
+	for (i = 0; i < sizeof(pats) / sizeof(pats[0]); i++)
+		ok(ev_acl_view_reaches(&v, pats[i].pat, strlen(pats[i].pat)) ==
+		    pats[i].want, "reaches '%s': %s", pats[i].pat,
+		    pats[i].want ? "yes" : "no");
+
+	/* Names: a, a.b, a.b.c ... over tok[], and deploy/secret ones. */
+	for (i = 0; i < 4; i++) {
+		snprintf(names[n++], 32, "%s", tok[i]);
+		for (j = 0; j < 4; j++) {
+			snprintf(names[n++], 32, "%s.%s", tok[i], tok[j]);
+			for (k = 0; k < 2; k++)
+				snprintf(names[n++], 32, "%s.%s.%s", tok[i],
+				    tok[j], tok[k]);
+		}
+	}
+	snprintf(names[n++], 32, "deploy.x");
+	snprintf(names[n++], 32, "deploy.secret.x");
+	snprintf(names[n++], 32, "deploy");
+	for (i = 0, nbad = 0; i < sizeof(pats) / sizeof(pats[0]); i++) {
+		any = false;
+		for (j = 0; j < n; j++)
+			any |= ev_pattern_match(pats[i].pat,
+			    strlen(pats[i].pat), names[j], strlen(names[j])) &&
+			    ev_acl_view_check(&v, names[j], strlen(names[j]));
+		if (any && !ev_acl_view_reaches(&v, pats[i].pat,
+		    strlen(pats[i].pat))) {
+			snprintf(msg, sizeof(msg), "%s", pats[i].pat);
+			nbad++;
+		}
+	}
+	ok(nbad == 0, "no pattern said to reach nothing matches an allowed "
+	    "name (%zu names)%s%s", n, nbad ? ": " : "", nbad ? msg : "");
+	ev_acl_view_free(&v);
+	ev_acl_free(acl);
+
+	/* No ACL, root: everything; none: nothing. */
+	acl = parse("allow sub # user 1001\n", &err);
+	memset(&v, 0, sizeof(v));
+	ok(ev_acl_view_init(&v, acl, &a, EV_ACL_SUB, &err) == 0 &&
+	    !ev_acl_view_reaches(&v, "#", 1), "a view of none reaches nothing");
+	ev_acl_view_free(&v);
+	ok(ev_acl_view_init(&v, NULL, &a, EV_ACL_SUB, &err) == 0 &&
+	    ev_acl_view_reaches(&v, "x.y", 3), "no ACL: reaches all");
+	ev_acl_view_free(&v);
+	ev_acl_free(acl);
+	/* The bus's names: a wildcard first token does not reach them. */
+	acl = parse("allow sub evbus.# any\n", &err);
+	ok(ev_acl_view_init(&v, acl, &a, EV_ACL_SUB, &err) == 0 &&
+	    !ev_acl_view_reaches(&v, "#", 1) &&
+	    ev_acl_view_reaches(&v, "evbus.acl.*", 11),
+	    "evbus.# reaches evbus.acl.* but not #");
+	ev_acl_view_free(&v);
+	ev_acl_free(acl);
+	ev_acl_id_free(&a);
+}
+
 /* ----- identities ----- */
 
 static void
@@ -924,7 +1024,7 @@ test_example(void)
 }
 
 /*
- * The example of evbusd(8) (man/acl.section.txt): the rules and what
+ * The example of evbusd(8) (its EXAMPLES, "A shared bus"): the rules and what
  * --check-acl prints for them, with this machine's ids for Debian's
  * adm, users and www-data.
  */
@@ -1102,6 +1202,7 @@ main(void)
 	test_memo();
 	test_tokens();
 	test_identity();
+	test_reaches();
 	test_describe();
 	test_load();
 	test_example();
