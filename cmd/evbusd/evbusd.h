@@ -8,6 +8,8 @@
  *   publish.c	the one publish path, and the release of acknowledgements
  *   sub.c	subscriptions and the delivery decision
  *   log.c	logging
+ *   store.c	--store: the durable log, history from it, durable
+ *		subscriptions and their cursors
  *
  * The ring of recent events and its id index are lib/ring.c.
  */
@@ -17,6 +19,8 @@
 #include <sys/queue.h>
 
 #include <signal.h>
+
+#include <jansson.h>
 
 #include "evbus.h"
 
@@ -71,6 +75,12 @@ struct conn {
 					   (by the index) when one comes */
 	struct ev_msg	 *partial;	/* written in part; ref held */
 	size_t		  partial_off;	/* bytes of its frame written */
+	/* --store (store.c): history from the log, durable subscriptions */
+	struct ev_store_reader *reader;	/* reading the log for it, or NULL */
+	uint64_t	  reader_next;	/* seq the reader returns next */
+	char		 *durable;	/* its durable name, or NULL */
+	uint64_t	  confirmed;	/* the last seq it confirmed (CURSOR) */
+	bool		  cursor_dirty;	/* confirmed is not yet on disk */
 	TAILQ_ENTRY(conn) entry;
 };
 TAILQ_HEAD(connlist, conn);
@@ -106,6 +116,14 @@ struct evbusd {
 	size_t		  budget;	/* events that may still enter the ring
 					   before subscribers are served */
 	size_t		  budget_bytes;
+	/* --store (store.c) */
+	struct ev_store	 *store;	/* NULL: no store */
+	const char	 *storedir;
+	enum ev_store_sync storesync;
+	bool		  storefailed;	/* a write failed: PUB refused */
+	char		  storewhy[200];	/* why, for ERR state store: */
+	int64_t		  cursors_due;	/* CLOCK_MONOTONIC ms when dirty
+					   cursors are written; -1: none */
 };
 
 /* loop.c */
@@ -154,6 +172,25 @@ void	 sub_stop(struct evbusd *, struct conn *);
 int	 sub_gap(struct evbusd *, struct conn *);
 int	 bus_stats(struct evbusd *, struct ev_buf *);
 int	 sub_patterns_json(const struct conn *, struct ev_buf *);
+
+/* store.c */
+int	 store_open(struct evbusd *, const char *, enum ev_store_sync,
+	    struct ev_err *);
+void	 store_start(struct evbusd *);
+void	 store_close(struct evbusd *);
+int	 store_append(struct evbusd *, const struct ev_msg *,
+	    struct ev_err *);
+void	 store_commit(struct evbusd *);
+void	 store_fail(struct evbusd *, const char *);
+int	 store_timeout(struct evbusd *, int);
+bool	 store_busy(const struct evbusd *);
+uint64_t bus_visible(const struct evbusd *);
+int	 store_backfill(struct evbusd *, struct conn *);
+int	 store_sub_start(struct evbusd *, struct conn *, json_t *,
+	    struct ev_err *);
+void	 store_cursor(struct evbusd *, struct conn *,
+	    const struct ev_frame *);
+void	 store_conn_gone(struct evbusd *, struct conn *);
 
 /* log.c */
 void	 log_init(int, int);

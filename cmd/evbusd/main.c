@@ -32,6 +32,8 @@ struct config {
 	int		 detach;
 	int		 verbose;
 	int		 readyfd;
+	const char	*storedir;	/* --store */
+	enum ev_store_sync storesync;	/* --sync */
 };
 
 static void __attribute__((noreturn))
@@ -41,7 +43,8 @@ usage(int status)
 	    "usage: evbusd [-dv] [-s socket] [-r fd] [-b events] [-B bytes] "
 	    "[-m max-event-bytes]\n"
 	    "              [-p pidfile] [--max-depth n] [--max-clients n]\n"
-	    "              [--handshake-timeout duration]\n");
+	    "              [--handshake-timeout duration]\n"
+	    "              [--store dir [--sync always|batch|none]]\n");
 	exit(status);
 }
 
@@ -73,6 +76,8 @@ parse_options(int argc, char *argv[], struct config *cfg)
 		{ "pidfile",		required_argument,	NULL, 'p' },
 		{ "max-clients",	required_argument,	NULL, 'C' },
 		{ "handshake-timeout",	required_argument,	NULL, 'T' },
+		{ "store",		required_argument,	NULL, 'S' },
+		{ "sync",		required_argument,	NULL, 'Y' },
 		{ "help",		no_argument,		NULL, 'h' },
 		{ "version",		no_argument,		NULL, 'V' },
 		{ NULL,			0,			NULL, 0 }
@@ -130,6 +135,16 @@ parse_options(int argc, char *argv[], struct config *cfg)
 				fprintf(stderr, "evbusd: --handshake-timeout "
 				    "'%s': %s\n", optarg, cfg->handshake_ms <= 0
 				    ? "must be positive" : err.msg);
+				exit(EV_EX_USAGE);
+			}
+			break;
+		case 'S':
+			cfg->storedir = optarg;
+			break;
+		case 'Y':
+			if (ev_store_sync_parse(optarg, &cfg->storesync) == -1) {
+				fprintf(stderr, "evbusd: --sync '%s': expected "
+				    "always, batch or none\n", optarg);
 				exit(EV_EX_USAGE);
 			}
 			break;
@@ -249,6 +264,14 @@ bus_start(struct evbusd *b, const struct config *cfg)
 	ev.data.ptr = NULL;
 	if (epoll_ctl(b->epfd, EPOLL_CTL_ADD, b->lfd, &ev) == -1)
 		fatal("epoll_ctl");
+	/* --store: the epoch, seq and ring from the log (store.c). */
+	if (b->store != NULL) {
+		store_start(b);
+		ev.data.ptr = &b->store;
+		if (ev_store_pollfd(b->store) != -1 && epoll_ctl(b->epfd,
+		    EPOLL_CTL_ADD, ev_store_pollfd(b->store), &ev) == -1)
+			fatal("epoll_ctl");
+	}
 	snprintf(payload, sizeof(payload), "{\"pid\":%ld,\"epoch\":\"%s\","
 	    "\"version\":\"%s\",\"ring\":{\"events\":%" PRIu64 ",\"bytes\":%"
 	    PRIu64 "},\"max_event\":%" PRIu64 "}", (long)b->self.pid, b->epoch,
@@ -267,6 +290,7 @@ bus_stop(struct evbusd *b)
 		conn_close(b, c, "stopping");
 	conn_reap(b);
 	listener_close(b);
+	store_close(b);
 	ev_ring_free(&b->ring);
 	ev_sublist_free(b->subs);
 	ev_buf_free(&b->scratch);
@@ -318,14 +342,26 @@ main(int argc, char *argv[])
 		fprintf(stderr, "evbusd: %s\n", err.msg);
 		return ev_err_exit(&err);
 	}
+	/* --store: open the log first, so that a second writer fails now. */
+	if (cfg.storedir != NULL && store_open(&b, cfg.storedir, cfg.storesync,
+	    &err) == -1) {
+		fprintf(stderr, "evbusd: --store: %s\n", err.msg);
+		return ev_err_exit(&err);
+	}
 	loop_signals(&waitmask);
 	if (listener_open(&b, &err) == -1) {
 		fprintf(stderr, "evbusd: %s\n", err.msg);
 		return err.kind == EV_ERR_UNAVAILABLE ? EV_EX_UNAVAILABLE :
 		    ev_err_exit(&err);
 	}
-	if (cfg.detach)
+	if (cfg.detach) {
+		/* The store's fsync thread would not cross the fork. */
+		store_close(&b);
 		pfh = detach(&b, &cfg);
+		if (cfg.storedir != NULL && store_open(&b, b.storedir,
+		    cfg.storesync, &err) == -1)
+			fatalx("--store %s: %s", cfg.storedir, err.msg);
+	}
 	bus_start(&b, &cfg);
 	ready(cfg.readyfd);
 	loop_run(&b, &waitmask);

@@ -12,7 +12,7 @@
 #include "evbusd.h"
 
 static const char *const sub_keys[] = { "patterns", "from", "last",
-	"since", "node", "service", "tags" };
+	"since", "node", "service", "tags", "durable" };
 
 /* -1 with err naming the first key of j that SUB does not know. */
 static int
@@ -29,7 +29,8 @@ sub_check_keys(json_t *j, struct ev_err *err)
 		if (i == sizeof(sub_keys) / sizeof(sub_keys[0]))
 			return ev_err_set(err, EV_ERR_DATA, "subscription: "
 			    "unknown key '%.40s' (this bus knows patterns, "
-			    "from, last, since, node, service, tags)", key);
+			    "from, last, since, node, service, tags, durable)",
+			    key);
 	}
 	return 0;
 }
@@ -253,6 +254,9 @@ sub_start(struct evbusd *b, struct conn *c, const char *body, size_t len,
 		c->cursor = sub_since(b, c, json_integer_value(since));
 	else
 		c->cursor = ev_ring_next(&b->ring);
+	/* --store: replays from the log, durable names (store.c). */
+	if (store_sub_start(b, c, j, err) == -1)
+		goto out;
 	if (conn_reply(c, "OK %" PRIu64, ev_ring_next(&b->ring) - 1) == -1) {
 		ev_err_sys(err, "reply");
 		goto out;
@@ -269,6 +273,8 @@ out:
 	if (r == -1) {
 		ev_patset_free(&c->pats);
 		ev_identity_free(&c->ident);
+		free(c->durable);		/* --store */
+		c->durable = NULL;
 	}
 	json_decref(j);
 	return r;
