@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,8 @@ store_open(struct evbusd *b, const char *dir, enum ev_store_sync sync,
 	struct ev_store_recovery rec;
 	char path[4096];
 
+	/* A file size limit (ulimit -f) is a write error, not a death. */
+	signal(SIGXFSZ, SIG_IGN);
 	memset(&rec, 0, sizeof(rec));
 	if (ev_store_open(&b->store, dir, &o, &rec, err) == -1) {
 		b->store = NULL;
