@@ -11,7 +11,9 @@
 #                       is kept as build-fuzz/NAME-crash-*: add it to
 #                       test/fuzz/corpus/NAME/ so that the replay keeps it
 #   make bench          the side-by-side benchmarks (see bench/README)
-#   make bench-store    evstore beside SQLite (bench/store.sh)
+#   make bench-store    evstore beside SQLite (bench/store.sh), and
+#                       evbusd --store beside evbusd (bench/bus-store.sh)
+#   make torture        the crash suites with many more rounds of kill -9
 #   make install        PREFIX=/usr/local DESTDIR=
 #
 # WERROR=1 adds -Werror; SANITIZE=address,undefined builds with sanitizers;
@@ -89,6 +91,7 @@ MAN	= $(sort $(wildcard man/man1/*.1 man/man7/*.7 man/man8/*.8))
 BIN	= $(PROGS:%=$(O)/bin/%)
 
 .PHONY: all check test unit replay bats lint demo bench bench-store fuzz deps \
+	torture \
 	install uninstall clean
 
 all: $(BIN) $(UNIT_BIN) $(FUZZ_BIN) $(TOOL_BIN)
@@ -160,6 +163,16 @@ bench-store:
 	@sh mk/deps.sh build bench
 	@$(MAKE) --no-print-directory $(BIN) $(O)/bench/store_sqlite
 	@EV_STORE_SQLITE=$(O)/bench/store_sqlite sh bench/store.sh $(O)/bin
+	@sh bench/bus-store.sh $(O)/bin
+
+# The crash suites, long: kill -9 of evbusd (with and without --store) and
+# of evstore over many more rounds than make check does.
+TORTURE_ROUNDS ?= 200
+torture: $(BIN)
+	@EV_RESTART_ROUNDS=$(TORTURE_ROUNDS) EV_STORE_ROUNDS=$(TORTURE_ROUNDS) \
+	    EV_STORE_BUS_ROUNDS=$(TORTURE_ROUNDS) PATH="$$PWD/$(O)/bin:$$PATH" \
+	    EVBUS_BIN="$$PWD/$(O)/bin" bats --tap test/45-restart.bats \
+	    test/47-store.bats test/70-evstore.bats
 
 fuzz:
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh mk/fuzz.sh $(FUZZ_SRC)
