@@ -183,6 +183,15 @@ seqs_increase() {
 	assert_equal "$(jq -c .payload <<<"$output")" "$(seq 101 105)"
 	run_ok evsub --last 2 -c 2 st.n
 	assert_equal "$(jq -c .payload <<<"$output")" "$(seq 2989 2990)"
+	# --last and since reach back into the log.
+	run_ok evsub --last 1000 -c 3 st.n
+	assert_equal "$(jq -c .payload <<<"$output")" "$(seq 1991 1993)"
+	awk 'BEGIN { for (i = 1; i <= 100; i++)
+		printf "{\"name\":\"st.t\",\"payload\":%d,\"time\":%d}\n", i, 1000000 + i }' |
+	    evfire -q
+	run_ok "$PROTO" "$BUS_SOCK" hello sub '{"patterns":["st.t"],"since":1000050}' read 2
+	assert_equal "${lines[2]#* }" "st.t 50"
+	assert_equal "${lines[3]#* }" "st.t 51"
 }
 
 # full_disk DIR: a tmpfs of 1 MiB at DIR when mounting is allowed (sets

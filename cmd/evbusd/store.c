@@ -650,10 +650,17 @@ store_replay(struct evbusd *b, struct conn *c, json_t *j, uint64_t *cursor)
 	if (from != NULL)
 		s = store_reader_seq(r);
 	else if (last != NULL) {
+		/* The reader passes the matches before the last n; the
+		   first match it returns is where the replay starts. */
 		s = 0;
 		if (ev_store_seek_last(r, (uint64_t)json_integer_value(last),
 		    store_match, arg, &err) == 0)
-			s = store_reader_seq(r);
+			while ((n = ev_store_next(r, &rec, &err)) == 1 &&
+			    rec.seq < first)
+				if (store_match(arg, &rec)) {
+					s = rec.seq;
+					break;
+				}
 	} else {
 		s = 0;
 		if (ev_store_seek_time(r, json_integer_value(since),
