@@ -241,8 +241,10 @@ teardown() {
 	# Refused from now on; the bus still answers everything else.
 	run_fails 65 evfire -w st.more 1
 	[[ $stderr == *"(state): store: "* ]] || fail "stderr: $stderr"
-	run_ok "$PROTO" "$BUS_SOCK" hello ping
+	run_ok "$PROTO" "$BUS_SOCK" hello ping raw STATS read 1
 	assert_line PONG
+	[[ $(jq -r .store.failed <<<"${lines[2]}") == *"/log/"*": write: "* ]] ||
+	    fail "STATS: ${lines[2]}"
 	stop_bus
 	# What was acknowledged is there, in order; nothing after the
 	# failure was acknowledged.
@@ -292,6 +294,9 @@ teardown() {
 	wait_lines "$T/first" 5
 	run_ok "$PROTO" "$BUS_SOCK" hello sub '{"patterns":["st.#"],"durable":"job"}'
 	assert_line "ERR state durable: 'job' is in use"
+	run_ok "$PROTO" "$BUS_SOCK" hello raw STATS read 1
+	assert_equal "$(jq -c '.store | [.durable, .failed, .sync, .durable_seq > 0]' <<<"${lines[1]}")" \
+	    '[["job"],null,"batch",true]'
 	exec 8>&-
 	finish "$first" 0
 	# The cursor survives a restart.

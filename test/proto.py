@@ -5,7 +5,8 @@
 #   hello [KEY=VALUE]   HELLO 2 proto ..., prints the reply's features= word
 #   sub JSON            SUB with that body, prints the reply (OK n / ERR ...)
 #   read N              reads N frames: an EVENT prints "SEQ NAME PAYLOAD"
-#                       (SEQ "-" for a notice without one), others the line
+#                       (SEQ "-" for a notice without one), INFO its body,
+#                       others the line
 #   cursor N            CURSOR N (no reply)
 #   ping                PING, prints what comes until PONG, and PONG
 #   raw TEXT            sends TEXT and a newline
@@ -30,6 +31,9 @@ def frame(f):
 
 
 def show(line, body):
+    if line.startswith("INFO"):
+        print(body)
+        return
     if body is None or not line.startswith("EVENT"):
         print(line)
         return

@@ -191,6 +191,7 @@ int	 store_sub_start(struct evbusd *, struct conn *, json_t *,
 void	 store_cursor(struct evbusd *, struct conn *,
 	    const struct ev_frame *);
 void	 store_conn_gone(struct evbusd *, struct conn *);
+int	 store_stats(struct evbusd *, struct ev_buf *);
 
 /* log.c */
 void	 log_init(int, int);

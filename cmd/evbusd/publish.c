@@ -226,6 +226,10 @@ bus_stats(struct evbusd *b, struct ev_buf *out)
 			rv = ev_buf_putc(out, '}');
 	}
 	if (rv == 0)
-		rv = ev_buf_append(out, "]}", 2);
+		rv = ev_buf_putc(out, ']');
+	if (rv == 0 && b->store != NULL)	/* --store (store.c) */
+		rv = store_stats(b, out);
+	if (rv == 0)
+		rv = ev_buf_putc(out, '}');
 	return rv;
 }

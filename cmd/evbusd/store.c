@@ -824,6 +824,45 @@ store_conn_gone(struct evbusd *b, struct conn *c)
 }
 
 /*
+ * STATS' part for the store: ,"store":{"dir":..,"sync":..,"durable_seq":N,
+ * "failed":null or the reason,"durable":[names in use]}.  -1 when out of
+ * memory.
+ */
+int
+store_stats(struct evbusd *b, struct ev_buf *out)
+{
+	static const char *const sync[] = { "batch", "always", "none" };
+	struct conn *c;
+	bool first = true;
+	int r;
+
+	r = ev_buf_append(out, ",\"store\":{\"dir\":", 16);
+	if (r == 0)
+		r = ev_json_put_string(out, b->storedir, strlen(b->storedir),
+		    NULL);
+	if (r == 0)
+		r = ev_buf_printf(out, ",\"sync\":\"%s\",\"durable_seq\":%"
+		    PRIu64 ",\"failed\":", sync[b->storesync],
+		    ev_store_durable_seq(b->store));
+	if (r == 0)
+		r = b->storefailed ? ev_json_put_string(out, b->storewhy,
+		    strlen(b->storewhy), NULL) : ev_buf_append(out, "null", 4);
+	if (r == 0)
+		r = ev_buf_append(out, ",\"durable\":[", 12);
+	TAILQ_FOREACH(c, &b->conns, entry) {
+		if (r == -1 || c->dead || c->durable == NULL)
+			continue;
+		if (!first)
+			r = ev_buf_putc(out, ',');
+		first = false;
+		if (r == 0)
+			r = ev_json_put_string(out, c->durable,
+			    strlen(c->durable), NULL);
+	}
+	return r == 0 ? ev_buf_append(out, "]}", 2) : -1;
+}
+
+/*
  * Stop: make everything appended durable, write the cursors, release the
  * log.  Logged when the last writes fail.
  */
