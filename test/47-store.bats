@@ -275,7 +275,7 @@ teardown() {
 	run_ok "$PROTO" "$BUS_SOCK" hello sub '{"patterns":["st.#"],"durable":"job","from":1}' \
 	    read 2 ping
 	assert_output "$(printf '%s\n' "${lines[0]}" 'OK 8' '5 st.n 4' '6 st.n 5' PONG)"
-	assert_equal "$(cat "$T/log/cursors/job")" 4
+	wait_for "[ \"\$(cat $T/log/cursors/job 2>/dev/null)\" = 4 ]"
 	# Confirming what was not sent, or without a durable name, is refused.
 	run_ok "$PROTO" "$BUS_SOCK" hello sub '{"patterns":["st.#"],"durable":"job"}' \
 	    read 2 cursor 99999 ping

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,9 @@
 #define DURABLE_MAX	64		/* bytes in a durable name */
 
 static struct ev_buf	 stamp;		/* re-stamping a stored line */
+
+static int	cw_start(const char *);
+static void	cw_stop(void);
 
 /* What opening the log found (a torn tail cut, an index rebuilt). */
 static void
@@ -93,6 +97,12 @@ store_open(struct evbusd *b, const char *dir, enum ev_store_sync sync,
 	}
 	b->storedir = abspath;
 	b->storesync = sync;
+	if (cw_start(abspath) == -1) {
+		ev_err_sys(err, "cursor writer");
+		ev_store_close(b->store, NULL);
+		b->store = NULL;
+		return -1;
+	}
 	b->cursors_due = -1;
 	return 0;
 }
@@ -278,20 +288,159 @@ store_start(struct evbusd *b)
 	    ev_ring_count(&b->ring));
 }
 
-/* Write the cursors of the durable subscribers that moved; log failures. */
+/*
+ * The cursor writer: a thread that writes the durable cursors handed to it
+ * (store_write_file: two fsyncs each), so that the loop never waits for
+ * them.  Its queue holds each name once, with the newest seq handed over;
+ * what it is writing now is in cw.cur.  A subscription that starts asks
+ * the queue first (cw_pending), then the file.  Stopping drains the queue.
+ */
+struct cwjob {
+	char		 name[DURABLE_MAX + 1];
+	uint64_t	 seq;
+};
+
+static struct {
+	pthread_t	 thread;
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;
+	struct cwjob	*q;
+	size_t		 n, cap;
+	struct cwjob	 cur;
+	bool		 busy;		/* writing cur */
+	bool		 stop;
+	bool		 running;
+	char		 dir[4096 + 16];
+} cw = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+
+static void *
+cw_main(void *arg)
+{
+	char text[32];
+
+	(void)arg;
+	pthread_mutex_lock(&cw.mu);
+	for (;;) {
+		while (cw.n == 0 && !cw.stop)
+			pthread_cond_wait(&cw.cv, &cw.mu);
+		if (cw.n == 0)
+			break;
+		cw.cur = cw.q[0];
+		memmove(cw.q, cw.q + 1, --cw.n * sizeof(*cw.q));
+		cw.busy = true;
+		pthread_mutex_unlock(&cw.mu);
+		snprintf(text, sizeof(text), "%" PRIu64 "\n", cw.cur.seq);
+		if (store_write_file(cw.dir, cw.cur.name, text) == -1)
+			log_warn("store: cursor %s", cw.cur.name);
+		pthread_mutex_lock(&cw.mu);
+		cw.busy = false;
+	}
+	pthread_mutex_unlock(&cw.mu);
+	return NULL;
+}
+
+/* Start the cursor writer for dir/cursors; -1 with errno. */
+static int
+cw_start(const char *storedir)
+{
+	int e;
+
+	snprintf(cw.dir, sizeof(cw.dir), "%s/cursors", storedir);
+	cw.stop = false;
+	if ((e = pthread_create(&cw.thread, NULL, cw_main, NULL)) != 0) {
+		errno = e;
+		return -1;
+	}
+	cw.running = true;
+	return 0;
+}
+
+/* Write what is queued, then stop the cursor writer. */
+static void
+cw_stop(void)
+{
+	if (!cw.running)
+		return;
+	pthread_mutex_lock(&cw.mu);
+	cw.stop = true;
+	pthread_cond_signal(&cw.cv);
+	pthread_mutex_unlock(&cw.mu);
+	pthread_join(cw.thread, NULL);
+	cw.running = false;
+	free(cw.q);
+	cw.q = NULL;
+	cw.n = cw.cap = 0;
+}
+
+/*
+ * Hand name's cursor seq to the writer.  When that cannot be (out of
+ * memory, no thread), write it here and now.
+ */
+static void
+cw_put(const char *name, uint64_t seq)
+{
+	struct cwjob *q;
+	char text[32];
+	size_t i, ncap;
+
+	pthread_mutex_lock(&cw.mu);
+	for (i = 0; i < cw.n && strcmp(cw.q[i].name, name) != 0; i++)
+		;
+	if (i == cw.n && cw.n == cw.cap) {
+		ncap = cw.cap ? cw.cap * 2 : 16;
+		if ((q = reallocarray(cw.q, ncap, sizeof(*q))) != NULL) {
+			cw.q = q;
+			cw.cap = ncap;
+		}
+	}
+	if (cw.running && i < cw.cap) {
+		if (i == cw.n) {
+			snprintf(cw.q[i].name, sizeof(cw.q[i].name), "%s",
+			    name);
+			cw.n++;
+		}
+		cw.q[i].seq = seq;
+		pthread_cond_signal(&cw.cv);
+		pthread_mutex_unlock(&cw.mu);
+		return;
+	}
+	pthread_mutex_unlock(&cw.mu);
+	snprintf(text, sizeof(text), "%" PRIu64 "\n", seq);
+	if (store_write_file(cw.dir, name, text) == -1)
+		log_warn("store: cursor %s", name);
+}
+
+/* The cursor of name handed to the writer and not yet on disk, if any. */
+static bool
+cw_pending(const char *name, uint64_t *seq)
+{
+	bool found = false;
+	size_t i;
+
+	pthread_mutex_lock(&cw.mu);
+	for (i = 0; i < cw.n && !found; i++)
+		if (strcmp(cw.q[i].name, name) == 0) {
+			*seq = cw.q[i].seq;
+			found = true;
+		}
+	if (!found && cw.busy && strcmp(cw.cur.name, name) == 0) {
+		*seq = cw.cur.seq;
+		found = true;
+	}
+	pthread_mutex_unlock(&cw.mu);
+	return found;
+}
+
+/* Hand the cursors of the durable subscribers that moved to the writer. */
 static void
 store_cursors_write(struct evbusd *b)
 {
-	char dir[4096], text[32];
 	struct conn *c;
 
-	snprintf(dir, sizeof(dir), "%s/cursors", b->storedir);
 	TAILQ_FOREACH(c, &b->conns, entry) {
 		if (!c->cursor_dirty || c->durable == NULL)
 			continue;
-		snprintf(text, sizeof(text), "%" PRIu64 "\n", c->confirmed);
-		if (store_write_file(dir, c->durable, text) == -1)
-			log_warn("store: cursor %s", c->durable);
+		cw_put(c->durable, c->confirmed);
 		c->cursor_dirty = false;
 	}
 	b->cursors_due = -1;
@@ -736,7 +885,9 @@ store_sub_start(struct evbusd *b, struct conn *c, json_t *j,
 				return ev_err_set(err, EV_ERR_UNAVAILABLE,
 				    "durable: '%s' is in use", name);
 		snprintf(dir, sizeof(dir), "%s/cursors", b->storedir);
-		if (store_read_file(dir, name, buf, sizeof(buf)) == 0) {
+		if (cw_pending(name, &seq))
+			cursor = seq + 1;
+		else if (store_read_file(dir, name, buf, sizeof(buf)) == 0) {
 			if (ev_parse_u64(buf, strcspn(buf, "\n"), UINT64_MAX,
 			    &seq) == -1)
 				return ev_err_set(err, EV_ERR_DATA, "durable: "
@@ -801,21 +952,16 @@ store_cursor(struct evbusd *b, struct conn *c, const struct ev_frame *f)
 }
 
 /*
- * c is closing: write its durable cursor if it moved (so that the name is
- * free, and its state on disk, before anyone takes it again), release its
- * name and its reader.
+ * c is closing: hand its durable cursor to the writer if it moved (the
+ * next consumer of the name starts from it, on disk or still queued),
+ * release its name and its reader.
  */
 void
 store_conn_gone(struct evbusd *b, struct conn *c)
 {
-	char dir[4096], text[32];
-
-	if (c->durable != NULL && c->cursor_dirty) {
-		snprintf(dir, sizeof(dir), "%s/cursors", b->storedir);
-		snprintf(text, sizeof(text), "%" PRIu64 "\n", c->confirmed);
-		if (store_write_file(dir, c->durable, text) == -1)
-			log_warn("store: cursor %s", c->durable);
-	}
+	(void)b;
+	if (c->durable != NULL && c->cursor_dirty)
+		cw_put(c->durable, c->confirmed);
 	c->cursor_dirty = false;
 	free(c->durable);
 	c->durable = NULL;
@@ -874,6 +1020,7 @@ store_close(struct evbusd *b)
 	if (b->store == NULL)
 		return;
 	store_cursors_write(b);
+	cw_stop();
 	if (ev_store_close(b->store, &err) == -1)
 		log_warnx("store %s: %s", b->storedir, err.msg);
 	b->store = NULL;
