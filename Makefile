@@ -11,7 +11,8 @@
 #                       is kept as build-fuzz/NAME-crash-*: add it to
 #                       test/fuzz/corpus/NAME/ so that the replay keeps it
 #   make bench          the side-by-side benchmarks (see bench/README)
-#   make bench-store    evstore beside SQLite (bench/store.sh)
+#   make bench-store    evstore beside SQLite (bench/store.sh), and
+#                       evbusd --store beside evbusd (bench/bus-store.sh)
 #   make torture        the long versions of the crash tests: kill -9 over
 #                       TORTURE_ROUNDS rounds (default 200), every byte of
 #                       the last records, a bit flipped at every offset
@@ -95,7 +96,7 @@ MAN	= $(sort $(wildcard man/man1/*.1 man/man7/*.7 man/man8/*.8))
 BIN	= $(PROGS:%=$(O)/bin/%)
 
 .PHONY: all check test unit replay bats lint demo bench bench-store fuzz deps \
-	install uninstall clean bench-evlist
+	torture install uninstall clean bench-evlist
 
 all: $(BIN) $(UNIT_BIN) $(FUZZ_BIN) $(TOOL_BIN)
 
@@ -171,18 +172,22 @@ bench-store:
 	@sh mk/deps.sh build bench
 	@$(MAKE) --no-print-directory $(BIN) $(O)/bench/store_sqlite
 	@EV_STORE_SQLITE=$(O)/bench/store_sqlite sh bench/store.sh $(O)/bin
+	@sh bench/bus-store.sh $(O)/bin
 
 fuzz:
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh mk/fuzz.sh $(FUZZ_SRC)
 
-# The crash tests' long versions: the suites read EVBUS_TORTURE (1: every
-# byte, every offset) and EVBUS_TORTURE_ROUNDS (kill -9 rounds; make check
-# runs the few it needs to stay fast).  Minutes, not seconds.
+# The crash tests' long versions: kill -9 of evbusd (with and without
+# --store), of evstore and of evsub over many more rounds than make check
+# runs, every byte and every offset (EVBUS_TORTURE=1).  Minutes, not seconds.
 TORTURE_ROUNDS ?= 200
-TORTURE_SUITES ?= test/35-evsub-cursor.bats test/70-evstore.bats
+TORTURE_SUITES ?= test/35-evsub-cursor.bats test/45-restart.bats \
+	test/47-store.bats test/70-evstore.bats
 .PHONY: torture
 torture: $(BIN)
 	@EVBUS_TORTURE=1 EVBUS_TORTURE_ROUNDS=$(TORTURE_ROUNDS) \
+	    EV_RESTART_ROUNDS=$(TORTURE_ROUNDS) EV_STORE_ROUNDS=$(TORTURE_ROUNDS) \
+	    EV_STORE_BUS_ROUNDS=$(TORTURE_ROUNDS) \
 	    EVBUS_BIN=$(abspath $(O)/bin) PATH=$(abspath $(O)/bin):$$PATH \
 	    bats $(if $(TORTURE_FILTER),-f '$(TORTURE_FILTER)') $(TORTURE_SUITES)
 

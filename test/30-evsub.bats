@@ -310,7 +310,7 @@ publish() {
 	wait_lines "$T/wire.out" 2 20
 	[[ $(wire_reply 1) == "HELLO 2 "* ]] || fail "HELLO: $(wire_reply 1)"
 	assert_equal "$(wire_reply 2)" \
-	    "ERR data subscription: unknown key 'colour' (this bus knows patterns, from, last, since, node, service, tags, sync, announce, where, list)"
+	    "ERR data subscription: unknown key 'colour' (this bus knows patterns, from, last, since, node, service, tags, sync, announce, where, list, durable)"
 	# The connection goes on: a good SUB gets OK <end>.
 	body='{"patterns":["#","evbus.#"],"from":0}'
 	wire_send 'SUB %d\n%s\n' "${#body}" "$body"

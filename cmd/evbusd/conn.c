@@ -131,6 +131,8 @@ conn_close(struct evbusd *b, struct conn *c, const char *why)
 		conn_announce(b, c, "evbus.listener.disconnected", why);
 	sub_stop(b, c);
 	c->sub = false;
+	if (b->store != NULL)		/* --store (store.c) */
+		store_conn_gone(b, c);
 	log_info("client %" PRIu64 " (%s): closed: %s", c->serial,
 	    c->hello ? c->name : "no HELLO", why);
 	epoll_ctl(b->epfd, EPOLL_CTL_DEL, c->fd, NULL);
@@ -437,10 +439,11 @@ conn_hello(struct evbusd *b, struct conn *c, const struct ev_frame *f)
 	}
 	c->state = CONN_READY;
 	c->hello = true;
-	if (conn_reply(c, "HELLO %d %s %" PRIu64 " %zu features=%s%s "
+	if (conn_reply(c, "HELLO %d %s %" PRIu64 " %zu features=%s%s%s "
 	    "max_depth=%zu", EV_PROTO_VERSION, b->epoch,
 	    ev_ring_next(&b->ring) - 1, b->maxevent, EVBUSD_FEATURES,
-	    b->acl != NULL ? ",acl" : "", b->maxdepth) == -1) {
+	    b->acl != NULL ? ",acl" : "", b->store != NULL ? ",durable" : "",
+	    b->maxdepth) == -1) {
 		conn_close(b, c, "out of memory for a reply");
 		return;
 	}
@@ -471,9 +474,12 @@ conn_command(struct evbusd *b, struct conn *c, const struct ev_frame *f)
 			r = conn_error(c, "state", "already subscribed");
 		else if (sub_start(b, c, f->body, f->bodylen, &err) == -1)
 			r = conn_error(c, err.kind == EV_ERR_SYS ? "limit" :
-			    err.kind == EV_ERR_DENIED ? "denied" : "data",
+			    err.kind == EV_ERR_DENIED ? "denied" :
+			    err.kind == EV_ERR_UNAVAILABLE ? "state" : "data",
 			    "%s", err.msg);
-	} else if (strcmp(f->verb, "PING") == 0)
+	} else if (strcmp(f->verb, "CURSOR") == 0)	/* --store */
+		store_cursor(b, c, f);
+	else if (strcmp(f->verb, "PING") == 0)
 		r = conn_reply(c, "PONG");
 	else if (strcmp(f->verb, "STATS") == 0) {
 		ev_buf_reset(&b->scratch);
@@ -501,7 +507,7 @@ conn_pending(const struct evbusd *b, const struct conn *c)
 	if (c->dead || c->blocked)
 		return false;
 	return c->partial != NULL || conn_releasable(c) > 0 ||
-	    (c->sub && c->pending && c->cursor < ev_ring_next(&b->ring));
+	    (c->sub && c->pending && c->cursor < bus_visible(b));
 }
 
 /* An event's frame as two pieces from byte off on: its header, its line. */
@@ -552,19 +558,29 @@ conn_flush(struct evbusd *b, struct conn *c)
 	char head[FLUSH_IOV / 2 + 1][EV_FRAMEHEAD_MAX];
 	struct msghdr mh;
 	size_t total, w, outlen, i, nm, flen, plen = 0;
-	uint64_t scan;
+	uint64_t scan, visible;
 	ssize_t r;
-	int n;
+	int n, logged = 0;
 	/* where: a filtering subscriber goes SUB_WHERE_STEP events a call */
 	uint64_t limit = c->where != NULL ? c->cursor + SUB_WHERE_STEP :
 	    UINT64_MAX;
 
 	while (conn_pending(b, c)) {
+		/* --store: behind the ring, it is served from the log. */
 		if (c->sub && c->pending && c->cursor <
+		    ev_ring_first(&b->ring) && b->store != NULL) {
+			if (logged++ == 4)
+				return 0;	/* let the others have a turn */
+			if (store_backfill(b, c) == -1) {
+				conn_close(b, c, "out of memory for events");
+				return -1;
+			}
+		} else if (c->sub && c->pending && c->cursor <
 		    ev_ring_first(&b->ring) && sub_gap(b, c) == -1) {
 			conn_close(b, c, "out of memory for a gap notice");
 			return -1;
 		}
+		visible = bus_visible(b);
 		n = 0;
 		nm = 0;
 		total = 0;
@@ -578,8 +594,9 @@ conn_flush(struct evbusd *b, struct conn *c)
 			iov[n].iov_base = ev_buf_head(&c->out);
 			iov[n++].iov_len = outlen;
 		}
-		for (scan = c->cursor; c->sub && scan < ev_ring_next(&b->ring)
-		    && nm < FLUSH_IOV / 2 && total < FLUSH_BYTES &&
+		for (scan = c->cursor; c->sub && scan < visible &&
+		    scan >= ev_ring_first(&b->ring) &&
+		    nm < FLUSH_IOV / 2 && total < FLUSH_BYTES &&
 		    scan < limit; scan++) {
 			m = ev_ring_get(&b->ring, scan);
 			if (!sub_wants(c, m))

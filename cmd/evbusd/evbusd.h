@@ -9,6 +9,8 @@
  *   sub.c	subscriptions and the delivery decision
  *   acl.c	the rules of a shared bus (-A): identities, views, audit
  *   log.c	logging
+ *   store.c	--store: the durable log, history from it, durable
+ *		subscriptions and their cursors
  *
  * The ring of recent events and its id index are lib/ring.c.
  */
@@ -18,6 +20,8 @@
 #include <sys/queue.h>
 
 #include <signal.h>
+
+#include <jansson.h>
 
 #include "evbus.h"
 
@@ -91,6 +95,12 @@ struct conn {
 	struct ev_acl_view *fireview;	/* NULL: may fire any name */
 	struct ev_acl_view *subview;	/* NULL: gets all its patterns match */
 	unsigned	  subperm;	/* EV_ACL_SUB, or EV_ACL_LIST */
+	/* --store (store.c): history from the log, durable subscriptions */
+	struct ev_store_reader *reader;	/* reading the log for it, or NULL */
+	uint64_t	  reader_next;	/* seq the reader returns next */
+	char		 *durable;	/* its durable name, or NULL */
+	uint64_t	  confirmed;	/* the last seq it confirmed (CURSOR) */
+	bool		  cursor_dirty;	/* confirmed is not yet on disk */
 	TAILQ_ENTRY(conn) entry;
 };
 TAILQ_HEAD(connlist, conn);
@@ -137,6 +147,14 @@ struct evbusd {
 	int64_t		  denied_tokens; /* evbus.acl.denied's bucket, 1/1000 */
 	int64_t		  denied_ms;	/* when it was last filled */
 	uint64_t	  denied_suppressed; /* left out since the last one */
+	/* --store (store.c) */
+	struct ev_store	 *store;	/* NULL: no store */
+	const char	 *storedir;
+	enum ev_store_sync storesync;
+	bool		  storefailed;	/* a write failed: PUB refused */
+	char		  storewhy[200];	/* why, for ERR state store: */
+	int64_t		  cursors_due;	/* CLOCK_MONOTONIC ms when dirty
+					   cursors are written; -1: none */
 };
 
 /* loop.c */
@@ -203,6 +221,26 @@ void	 acl_denied(struct evbusd *, const struct conn *, unsigned,
 	    const char *, size_t);
 void	 acl_conn_free(struct conn *);
 void	 acl_reload(struct evbusd *);
+
+/* store.c */
+int	 store_open(struct evbusd *, const char *, enum ev_store_sync,
+	    struct ev_err *);
+void	 store_start(struct evbusd *);
+void	 store_close(struct evbusd *);
+int	 store_append(struct evbusd *, const struct ev_msg *,
+	    struct ev_err *);
+void	 store_commit(struct evbusd *);
+void	 store_fail(struct evbusd *, const char *);
+int	 store_timeout(struct evbusd *, int);
+bool	 store_busy(const struct evbusd *);
+uint64_t bus_visible(const struct evbusd *);
+int	 store_backfill(struct evbusd *, struct conn *);
+int	 store_sub_start(struct evbusd *, struct conn *, json_t *,
+	    struct ev_err *);
+void	 store_cursor(struct evbusd *, struct conn *,
+	    const struct ev_frame *);
+void	 store_conn_gone(struct evbusd *, struct conn *);
+int	 store_stats(struct evbusd *, struct ev_buf *);
 
 /* log.c */
 void	 log_init(int, int);

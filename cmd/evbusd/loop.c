@@ -128,7 +128,8 @@ loop_service(struct evbusd *b, struct turn *t)
 			t->again = t->busy = true;
 		else if (c->blocked || c->nhold > 0)
 			t->busy = true;
-		if (c->nhold > 0)
+		/* With a store, the fsync's descriptor or timer wakes us. */
+		if (c->nhold > 0 && b->store == NULL)
 			t->again = true;
 		if (c->state == CONN_HELLO &&
 		    (t->deadline == -1 || c->deadline < t->deadline))
@@ -137,6 +138,9 @@ loop_service(struct evbusd *b, struct turn *t)
 	/* Events that came in during the walk are for the next turn. */
 	if (ev_ring_next(&b->ring) != next)
 		t->again = t->busy = true;
+	/* --store: events not yet durable keep a stopping bus going. */
+	if (store_busy(b))
+		t->busy = true;
 }
 
 /* How long epoll may sleep: 0 with work left, else to the nearest deadline. */
@@ -185,8 +189,8 @@ loop_run(struct evbusd *b, const sigset_t *waitmask)
 
 	loop_budget(b);
 	for (;;) {
-		n = epoll_pwait(b->epfd, evs, LOOP_EVENTS,
-		    loop_timeout(&t, stop_deadline), waitmask);
+		n = epoll_pwait(b->epfd, evs, LOOP_EVENTS, store_timeout(b,
+		    loop_timeout(&t, stop_deadline)), waitmask);
 		if (n == -1 && errno != EINTR)
 			fatal("epoll_wait");
 		for (i = 0; i < n; i++) {
@@ -194,6 +198,9 @@ loop_run(struct evbusd *b, const sigset_t *waitmask)
 				listener_accept(b);
 				continue;
 			}
+			/* --store: an fsync finished; bus_commit collects it. */
+			if (evs[i].data.ptr == &b->store)
+				continue;
 			c = evs[i].data.ptr;
 			if (c->dead)
 				continue;

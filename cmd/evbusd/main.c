@@ -36,6 +36,8 @@ struct config {
 	const char	*acl;		/* -A */
 	const char	*checkacl;	/* --check-acl */
 	const char	*group;		/* --group */
+	const char	*storedir;	/* --store */
+	enum ev_store_sync storesync;	/* --sync */
 };
 
 static void __attribute__((noreturn))
@@ -47,6 +49,7 @@ usage(int status)
 	    "              [-A acl-file [--group group]] [-p pidfile] "
 	    "[--max-depth n]\n"
 	    "              [--max-clients n] [--handshake-timeout duration]\n"
+	    "              [--store dir [--sync always|batch|none]]\n"
 	    "       evbusd --check-acl acl-file\n");
 	exit(status);
 }
@@ -82,6 +85,8 @@ parse_options(int argc, char *argv[], struct config *cfg)
 		{ "acl",		required_argument,	NULL, 'A' },
 		{ "check-acl",		required_argument,	NULL, 'K' },
 		{ "group",		required_argument,	NULL, 'G' },
+		{ "store",		required_argument,	NULL, 'S' },
+		{ "sync",		required_argument,	NULL, 'Y' },
 		{ "help",		no_argument,		NULL, 'h' },
 		{ "version",		no_argument,		NULL, 'V' },
 		{ NULL,			0,			NULL, 0 }
@@ -150,6 +155,16 @@ parse_options(int argc, char *argv[], struct config *cfg)
 			break;
 		case 'G':
 			cfg->group = optarg;
+			break;
+		case 'S':
+			cfg->storedir = optarg;
+			break;
+		case 'Y':
+			if (ev_store_sync_parse(optarg, &cfg->storesync) == -1) {
+				fprintf(stderr, "evbusd: --sync '%s': expected "
+				    "always, batch or none\n", optarg);
+				exit(EV_EX_USAGE);
+			}
 			break;
 		case 'h':
 			usage(0);
@@ -322,6 +337,14 @@ bus_start(struct evbusd *b, const struct config *cfg)
 	ev.data.ptr = NULL;
 	if (epoll_ctl(b->epfd, EPOLL_CTL_ADD, b->lfd, &ev) == -1)
 		fatal("epoll_ctl");
+	/* --store: the epoch, seq and ring from the log (store.c). */
+	if (b->store != NULL) {
+		store_start(b);
+		ev.data.ptr = &b->store;
+		if (ev_store_pollfd(b->store) != -1 && epoll_ctl(b->epfd,
+		    EPOLL_CTL_ADD, ev_store_pollfd(b->store), &ev) == -1)
+			fatal("epoll_ctl");
+	}
 	snprintf(payload, sizeof(payload), "{\"pid\":%ld,\"epoch\":\"%s\","
 	    "\"version\":\"%s\",\"ring\":{\"events\":%" PRIu64 ",\"bytes\":%"
 	    PRIu64 "},\"max_event\":%" PRIu64 "}", (long)b->self.pid, b->epoch,
@@ -340,6 +363,7 @@ bus_stop(struct evbusd *b)
 		conn_close(b, c, "stopping");
 	conn_reap(b);
 	listener_close(b);
+	store_close(b);
 	ev_ring_free(&b->ring);
 	ev_sublist_free(b->subs);
 	ev_buf_free(&b->scratch);
@@ -405,14 +429,26 @@ main(int argc, char *argv[])
 		fprintf(stderr, "evbusd: %s\n", err.msg);
 		return ev_err_exit(&err);
 	}
+	/* --store: open the log first, so that a second writer fails now. */
+	if (cfg.storedir != NULL && store_open(&b, cfg.storedir, cfg.storesync,
+	    &err) == -1) {
+		fprintf(stderr, "evbusd: --store: %s\n", err.msg);
+		return ev_err_exit(&err);
+	}
 	loop_signals(&waitmask);
 	if (listener_open(&b, &err) == -1) {
 		fprintf(stderr, "evbusd: %s\n", err.msg);
 		return err.kind == EV_ERR_UNAVAILABLE ? EV_EX_UNAVAILABLE :
 		    ev_err_exit(&err);
 	}
-	if (cfg.detach)
+	if (cfg.detach) {
+		/* The store's fsync thread would not cross the fork. */
+		store_close(&b);
 		pfh = detach(&b, &cfg);
+		if (cfg.storedir != NULL && store_open(&b, b.storedir,
+		    cfg.storesync, &err) == -1)
+			fatalx("--store %s: %s", cfg.storedir, err.msg);
+	}
 	bus_start(&b, &cfg);
 	if (b.acl != NULL)
 		log_info("%s: %zu rules in force%s", b.aclpath, b.acl->nrules,

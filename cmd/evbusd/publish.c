@@ -43,6 +43,10 @@ bus_publish(struct evbusd *b, struct conn *from, const char *body,
 	struct ev_msg *m;
 
 	*dup = false;
+	/* --store: once the log failed, nothing enters (store.c). */
+	if (b->storefailed)
+		return ev_err_set(err, EV_ERR_UNAVAILABLE, "store: %s",
+		    b->storewhy);
 	ev_buf_reset(&b->scratch);
 	if (ev_event_stamp(body, len, &st, &b->scratch, &info, err) == -1)
 		return -1;
@@ -70,8 +74,15 @@ bus_publish(struct evbusd *b, struct conn *from, const char *body,
 		return ev_err_sys(err, "event %llu", (unsigned long long)st.seq);
 	}
 	m->target = t;
+	/* --store: in the log first; committed once durable (store.c). */
+	if (b->store != NULL && store_append(b, m, err) == -1) {
+		ev_msg_unref(m);
+		return -1;
+	}
 	if (ev_ring_push(&b->ring, m) == -1) {
 		ev_msg_unref(m);
+		if (b->store != NULL)
+			store_fail(b, "out of memory for the ring");
 		return ev_err_sys(err, "event %llu", (unsigned long long)st.seq);
 	}
 	sub_notify(b, m);
@@ -111,6 +122,9 @@ bus_pub(struct evbusd *b, struct conn *c, const struct ev_frame *f)
 			break;
 		case EV_ERR_DENIED:
 			code = "denied";
+			break;
+		case EV_ERR_UNAVAILABLE:	/* --store failed */
+			code = "state";
 			break;
 		case EV_ERR_SYS:
 			log_warnx("client %llu: %s",
@@ -158,14 +172,19 @@ bus_announce(struct evbusd *b, const char *name, const char *payload)
 /*
  * Everything in the ring is committed: release the acknowledgements that
  * waited for it.  Called once per turn of the loop, before connections
- * are written to; a store would call it after the fsync that covers the
- * events instead.
+ * are written to; with a store, what is committed is what the fsyncs
+ * made durable.
  */
 void
 bus_commit(struct evbusd *b)
 {
 	uint64_t next = ev_ring_next(&b->ring);
 
+	/* --store: committed is what is durable (store.c). */
+	if (b->store != NULL) {
+		store_commit(b);
+		next = bus_visible(b);
+	}
 	if (next - 1 != b->committed) {
 		b->committed = next - 1;
 		b->batch++;
@@ -223,7 +242,11 @@ bus_stats(struct evbusd *b, const struct conn *asker, struct ev_buf *out)
 			rv = ev_buf_putc(out, '}');
 	}
 	if (rv == 0)
-		rv = ev_buf_printf(out, "],\"filtered_out\":%llu}",
+		rv = ev_buf_printf(out, "],\"filtered_out\":%llu",
 		    (unsigned long long)b->filtered_out);
+	if (rv == 0 && b->store != NULL)	/* --store (store.c) */
+		rv = store_stats(b, out);
+	if (rv == 0)
+		rv = ev_buf_putc(out, '}');
 	return rv;
 }

@@ -19,7 +19,9 @@ static const char *const sub_keys[] = { "patterns", "from", "last",
 	/* where: filters evaluated in the daemon */
 	"where",
 	/* ACL: evlist's permission */
-	"list" };
+	"list",
+	/* --store: a durable subscription */
+	"durable" };
 
 /* -1 with err naming the first key of j that SUB does not know. */
 static int
@@ -37,7 +39,8 @@ sub_check_keys(json_t *j, struct ev_err *err)
 			return ev_err_set(err, EV_ERR_DATA, "subscription: "
 			    "unknown key '%.40s' (this bus knows patterns, "
 			    "from, last, since, node, service, tags, sync, "
-			    "announce, where, list)", key);
+			    "announce, where, list, "
+			    "durable)", key);
 	}
 	return 0;
 }
@@ -520,6 +523,9 @@ sub_start(struct evbusd *b, struct conn *c, const char *body, size_t len,
 		c->cursor = sub_since(b, c, json_integer_value(since));
 	else
 		c->cursor = ev_ring_next(&b->ring);
+	/* --store: replays from the log, durable names (store.c). */
+	if (store_sub_start(b, c, j, err) == -1)
+		goto out;
 	if (conn_reply(c, "OK %" PRIu64, ev_ring_next(&b->ring) - 1) == -1) {
 		ev_err_sys(err, "reply");
 		goto out;
@@ -550,6 +556,8 @@ out:
 		ev_patset_free(&c->pats);
 		ev_identity_free(&c->ident);
 		sub_where_free(c);
+		free(c->durable);		/* --store */
+		c->durable = NULL;
 	}
 	json_decref(j);
 	return r;
