@@ -14,7 +14,7 @@
 #   make bench-store    evstore beside SQLite (bench/store.sh)
 #   make torture        the long versions of the crash tests: kill -9 over
 #                       TORTURE_ROUNDS rounds (default 200), every byte of
-#                       the last records, a bit flipped at every offset
+#                       the last 4 records, bit flips across a segment
 #   make install        PREFIX=/usr/local DESTDIR=
 #
 # WERROR=1 adds -Werror; SANITIZE=address,undefined builds with sanitizers;
@@ -167,8 +167,8 @@ bench-store:
 fuzz:
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh mk/fuzz.sh $(FUZZ_SRC)
 
-# The crash tests' long versions: the suites read EVBUS_TORTURE (1: every
-# byte, every offset) and EVBUS_TORTURE_ROUNDS (kill -9 rounds; make check
+# The crash tests' long versions: the suites read EVBUS_TORTURE (1: more
+# bytes cut, more bits flipped) and EVBUS_TORTURE_ROUNDS (kill -9 rounds; make check
 # runs the few it needs to stay fast).  Minutes, not seconds.
 TORTURE_ROUNDS ?= 200
 TORTURE_SUITES ?= test/35-evsub-cursor.bats test/70-evstore.bats
