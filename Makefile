@@ -15,7 +15,7 @@
 #                       evbusd --store beside evbusd (bench/bus-store.sh)
 #   make torture        the long versions of the crash tests: kill -9 over
 #                       TORTURE_ROUNDS rounds (default 200), every byte of
-#                       the last records, a bit flipped at every offset
+#                       the last 4 records, bit flips across a segment
 #   make bench-evlist   how soon a blocked evlist wakes (bench/evlist.sh)
 #   make install        PREFIX=/usr/local DESTDIR=
 #
@@ -179,7 +179,7 @@ fuzz:
 
 # The crash tests' long versions: kill -9 of evbusd (with and without
 # --store), of evstore and of evsub over many more rounds than make check
-# runs, every byte and every offset (EVBUS_TORTURE=1).  Minutes, not seconds.
+# runs, more bytes cut and more bits flipped (EVBUS_TORTURE=1).  Minutes, not seconds.
 TORTURE_ROUNDS ?= 200
 TORTURE_SUITES ?= test/35-evsub-cursor.bats test/45-restart.bats \
 	test/47-store.bats test/70-evstore.bats
