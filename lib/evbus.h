@@ -728,21 +728,30 @@ int	ev_lines_next(struct ev_lines *, const char **, size_t *,
 /*
  * One event as the bus stamped it, shared by reference count: the ring
  * holds one reference; a subscriber that has written part of it holds
- * another.  One allocation: the struct, line[], name and id.
+ * another.  One record: the struct, line[], name and id -- either in the
+ * ring's arena (ev_ring_add) or malloc'd alone (ev_msg_new).  An arena
+ * record evicted while still referenced stays where it is, untouched by
+ * the ring, until its last reference goes (the ring writes around it).
  */
+struct ev_arena;
 struct ev_msg {
 	uint32_t	 refs;
 	uint32_t	 len;		/* bytes of line[], its '\n' included */
 	uint64_t	 seq;
 	int64_t		 time;		/* ms since the epoch */
-	const char	*name;		/* NUL-terminated, in the allocation */
+	const char	*name;		/* NUL-terminated, in the record */
 	const char	*id;		/* NUL-terminated, "" for none */
 	uint16_t	 namelen;
 	uint16_t	 idlen;
+	uint32_t	 flags;		/* EV_MSG_*, the ring's own */
 	struct ev_target *target;	/* its filter compiled, or NULL; the
 					   message owns it */
+	struct ev_arena	*arena;		/* where the record is; NULL: alone */
+	struct ev_msg	*pinnext;	/* evicted, still referenced: next */
 	char		 line[];	/* the JSON, '\n', then name, id */
 };
+#define EV_MSG_INDEXED	0x1		/* its id is in the ring's index */
+#define EV_MSG_PINNED	0x2		/* evicted while referenced */
 
 /*
  * A new message (refs 1) holding json[0..len) and a '\n', and copies of
@@ -791,10 +800,11 @@ struct ev_ring_ids {
 
 /*
  * The events are consecutive in seq: the one with seq s is at slot
- * (head + s - first) & (cap - 1).  Slots are allocated as the ring fills,
- * doubling up to the power of two at or above max.  first, next, n,
- * bytes, max and maxbytes may be read directly; change them only through
- * the functions.
+ * (head + s - first) & (cap - 1).  The slots are mapped at the first push
+ * for the power of two at or above max (pages are touched as the ring
+ * fills); the arena, the events' bytes, likewise (see ev_ring_add).
+ * first, next, n, bytes, max and maxbytes may be read directly; change
+ * them only through the functions.
  */
 struct ev_ring {
 	struct ev_msg	**slot;
@@ -807,6 +817,12 @@ struct ev_ring {
 	uint64_t	  first;	/* seq of the oldest; next when empty */
 	uint64_t	  next;		/* seq the next event gets */
 	struct ev_ring_ids ids;
+	/* The arena (ev_ring_add); arenasize may be set before the first
+	   add to size it (0: from the bounds, see ev_ring_add). */
+	struct ev_arena	 *arena;
+	size_t		  arenasize;
+	uint64_t	  aseq;		/* no arena event before this seq */
+	uint64_t	  spilled;	/* events the arena had no room for */
 };
 
 /*
@@ -816,7 +832,11 @@ struct ev_ring {
  */
 void		 ev_ring_init(struct ev_ring *, size_t maxevents,
 		    size_t maxbytes, uint64_t next);
-/* Drop the ring's reference to every event and free the ring's memory. */
+/*
+ * Drop the ring's reference to every event and free the ring's memory;
+ * the arena stays mapped until the last reference to a record in it
+ * (one the caller still holds) is dropped.
+ */
 void		 ev_ring_free(struct ev_ring *);
 /*
  * Append m, whose seq must be ev_ring_next(); the ring takes the caller's
@@ -825,11 +845,37 @@ void		 ev_ring_free(struct ev_ring *);
  * m itself is always held, even alone over maxbytes.  Returns 0, or -1
  * with errno ENOMEM (some of the oldest may have been evicted already) or
  * EINVAL (a wrong seq, nothing done); m is then still the caller's.
- * Cost: O(1) amortized and per event evicted; growing the slots copies at
- * most half of them (memcpy); the id index moves a bounded number of
- * slots per push and per eviction, never a whole table.
+ * Cost: O(1) and per event evicted (the first push maps the slots); the
+ * id index moves a bounded number of slots per push and per eviction,
+ * never a whole table.
  */
 int		 ev_ring_push(struct ev_ring *, struct ev_msg *);
+/*
+ * Append the event with seq ev_ring_next() whose stamped JSON is
+ * json[0..len), copied with a '\n', name[0..namelen) and id[0..idlen)
+ * into one record in the ring's arena; flags EV_RING_INDEX indexes it by
+ * its id (idlen > 0).  Returns the message, a reference the ring holds
+ * (take one with ev_msg_ref to keep it past its eviction), or NULL with
+ * errno ENOMEM or EOVERFLOW (as ev_msg_new), the ring unchanged but for
+ * evictions.  Evicts as ev_ring_push does: the ring holds exactly what
+ * its bounds allow.
+ * The arena: one anonymous mapping reserved at the first add (address
+ * space only, MAP_NORESERVE) of maxbytes plus an allowance of about 200
+ * bytes per event for its header, name and id (r->arenasize overrides; at
+ * most 64 GiB), advised for huge pages beyond its first 2 MiB.  Records
+ * are written one after the other, in seq order, going back to the start
+ * at the end, so that its pages are touched as the ring first fills and
+ * resident memory follows the ring's bounds.  A referenced record that
+ * was evicted is written around.  An event for which the arena has no
+ * room (one larger than the allowance, in a ring at both bounds; pinned
+ * records in the way) is malloc'd alone instead: r->spilled counts those.
+ * Cost: O(1) and per event evicted, one copy of the bytes; no system call
+ * after the first add; a step per pinned record when there are any.
+ */
+#define EV_RING_INDEX	0x1
+struct ev_msg	*ev_ring_add(struct ev_ring *, const char *json, size_t len,
+		    int64_t time, const char *name, size_t namelen,
+		    const char *id, size_t idlen, int flags);
 /* The held event with this seq (a borrowed reference), or NULL.  O(1). */
 struct ev_msg	*ev_ring_get(const struct ev_ring *, uint64_t seq);
 /*

@@ -18,7 +18,7 @@
  * Returns 0, or -1 with err: EV_ERR_DATA, EV_ERR_LIMIT, EV_ERR_DENIED for
  * a body that breaks a rule; EV_ERR_SYS when out of memory.
  * Cost: one scan and one copy of the body (stamped into the scratch
- * buffer), one id lookup, one allocation for the ring's copy; a regcomp
+ * buffer), one id lookup, one copy into the ring's arena; a regcomp
  * per filter expression of a targeted event, done once here for all
  * subscribers.
  */
@@ -52,18 +52,14 @@ bus_publish(struct evbusd *b, const char *body, size_t len,
 	}
 	if (ev_event_targeted(&info) && ev_target_compile(&info, &t, err) == -1)
 		return -1;
-	m = ev_msg_new(ev_buf_head(&b->scratch), ev_buf_unread(&b->scratch),
-	    st.seq, info.time, info.name, info.namelen, info.id,
-	    strlen(info.id));
+	m = ev_ring_add(&b->ring, ev_buf_head(&b->scratch),
+	    ev_buf_unread(&b->scratch), info.time, info.name, info.namelen,
+	    info.id, strlen(info.id), internal ? 0 : EV_RING_INDEX);
 	if (m == NULL) {
 		ev_target_free(t);
 		return ev_err_sys(err, "event %llu", (unsigned long long)st.seq);
 	}
 	m->target = t;
-	if (ev_ring_push(&b->ring, m) == -1) {
-		ev_msg_unref(m);
-		return ev_err_sys(err, "event %llu", (unsigned long long)st.seq);
-	}
 	sub_notify(b, m);
 	b->events_in++;
 	b->budget = b->budget > 0 ? b->budget - 1 : 0;
