@@ -113,6 +113,8 @@ int	ev_time_parse(const char *, int64_t now_ms, int64_t *ms,
 
 /* util.c: identifiers and small parsers. */
 void	ev_uuid4(char out[EV_UUID_LEN + 1]);
+/* A random producer session id (evbus(7)): 16 hex digits and a NUL. */
+void	ev_session_new(char out[17]);
 void	ev_epoch_new(char out[EV_EPOCH_LEN + 1]);
 /*
  * Strict decimal: digits only, no sign or space.  0, or -1 with errno
@@ -219,6 +221,12 @@ struct ev_origin {
 
 /* Facts about an event that ev_event_prepare/stamp found while checking. */
 #define EV_ID_MAX	64		/* bytes in a producer-chosen id */
+/*
+ * Producer sessions (evbus(7), feature "session"): a publisher keeps at
+ * most this many events of its session unacknowledged, and the bus
+ * remembers the seqs of that many of a session's latest numbers.
+ */
+#define EV_SESSION_WINDOW	4096
 
 /* The expressions of an event's "filter" (Consul's targeting). */
 #define EV_TARGET_NODE		0
@@ -640,6 +648,7 @@ struct ev_client {
 	size_t		  max_event;	/* the bus's event size limit; 0 while
 					   the HELLO reply is awaited */
 	bool		  hello_pending; /* EV_CLIENT_NOWAIT: HELLO unanswered */
+	char		  hellokeys[64]; /* more key=value words for HELLO */
 	struct ev_decoder dec;
 	struct ev_buf	  out;
 };
@@ -656,6 +665,10 @@ struct ev_client {
  */
 int	ev_client_open(struct ev_client *, const char *path, const char *name,
 	    int flags, int timeout_ms, struct ev_err *);
+/* ev_client_open, saying keys ("k=v k=v", at most 63 bytes) in HELLO. */
+int	ev_client_open_keys(struct ev_client *, const char *path,
+	    const char *name, const char *keys, int flags, int timeout_ms,
+	    struct ev_err *);
 /*
  * With EV_CLIENT_NOWAIT, ev_client_open returns once HELLO is sent, so that
  * a one-shot client can send its request in the same round trip; its first
@@ -1280,35 +1293,58 @@ int	ev_store_stats(const char *dir, struct ev_store_stats *,
 	    struct ev_err *err);
 
 /*
- * publish.c: reliable publishing.  Events are queued as frames and kept
- * until the bus acknowledges them; when the connection is lost, the
- * publisher reconnects (for up to retry_ms) and sends again everything not
- * acknowledged.  Every event carries an id, so the bus drops the copies it
- * already had, and says so: such an event is acknowledged with the seq of
- * the copy it had and the dup flag.  The caller polls ev_pub_pollfd() and
- * calls ev_pub_io().  When the publisher gives up (ev_pub_io or
- * ev_pub_drain returned -1), what it had not got an answer for is still
- * queued: ev_pub_unacked() names those events, which may or may not be on
- * the bus.
+ * publish.c: reliable publishing.  Events are queued and kept until the
+ * bus acknowledges them; when the connection is lost, the publisher
+ * reconnects (for up to retry_ms) and sends again everything not
+ * acknowledged.  The publisher has a producer session (evbus(7)): a
+ * random id said in HELLO and kept across reconnects, and a number for
+ * each event (PUB n s=K), so that the bus knows a copy it already has
+ * and says so: such an event is acknowledged with the seq of the copy it
+ * had and the dup flag.  Events whose producer chose the id (EV_PUB_OWNID)
+ * are also de-duplicated by id (PUB ... dedup=id).  The caller polls
+ * ev_pub_pollfd() and calls ev_pub_io().  When the publisher gives up
+ * (ev_pub_io or ev_pub_drain returned -1), what it had not got an answer
+ * for is still queued: ev_pub_unacked() names those events, which may or
+ * may not be on the bus.
+ *
+ * The queue holds the events' JSON in chunks of about 256 KiB, written
+ * in place by the caller (ev_pub_space, ev_pub_commit): frame headers are
+ * made as the events are sent, and a chunk is reused once every event in
+ * it is acknowledged, so that nothing is copied or moved after the event
+ * is written.
  */
+struct ev_pubchunk {
+	struct ev_buf	 b;		/* events' JSON, each with its '\n' */
+	size_t		 nent;		/* queued events in it */
+};
+
 struct ev_publisher {
 	struct ev_client c;
 	const char	*path;		/* as given to ev_pub_open */
 	char		 name[32];
 	int		 flags;
 	int64_t		 retry_ms;	/* how long to try to reconnect */
-	struct ev_buf	 q;		/* frames not yet acknowledged */
-	size_t		 sent;		/* bytes of q written on this link */
+	char		 session[17];	/* 16 hex digits */
+	uint64_t	 nextk;		/* the next event's number, from 1 */
+	struct ev_pubchunk *chunk;	/* a ring of chunks */
+	size_t		 chunkcap, chunkhead, nchunk;
+	size_t		 qbytes;	/* JSON bytes queued */
+	size_t		 sendi;		/* the event being sent (0: oldest) */
+	size_t		 sendoff;	/* bytes of its frame written */
 	bool		 reached;	/* events were written to a bus that
 					   had accepted us: an unanswered one
 					   may have been published */
 	struct ev_pubent {
 		uint64_t tag;
-		size_t	 len;
+		uint64_t k;		/* its number in the session */
+		size_t	 chunk;		/* index in the chunk ring */
+		size_t	 off;		/* where in that chunk */
+		size_t	 len;		/* JSON bytes and '\n' */
+		bool	 ownid;
 		char	 id[EV_ID_MAX + 1];	/* the event's id, "" if none */
-	}		*ent;		/* a ring of the frames in q */
+	}		*ent;		/* a ring of the queued events */
 	size_t		 entcap, enthead, nent;
-	size_t		 maxq;		/* bytes of q before it is full */
+	size_t		 maxq;		/* bytes queued before it is full */
 	uint64_t	 reconnects;
 	/* The bus has the event: seq is its place; dup: it had it already. */
 	void		(*on_ack)(void *, uint64_t tag, uint64_t seq,
@@ -1323,14 +1359,28 @@ int	ev_pub_open(struct ev_publisher *, const char *path, const char *name,
 	    int flags, struct ev_err *);
 void	ev_pub_close(struct ev_publisher *);
 /*
- * Queue one event (compact JSON with an id) under tag, the caller's number
- * for it, handed back to on_ack and on_reject.  id is the event's id as
- * text (NUL-terminated, decoded; NULL or "" when unknown), kept for
- * ev_pub_unacked: only its first EV_ID_MAX bytes.  -1 only when out of
- * memory.  Cost: the frame is copied once into the queue.
+ * Where the next event's JSON may be written in place: append it (and
+ * nothing else) to the buffer returned, then call ev_pub_commit with the
+ * buffer's unread length from before (mark), or ev_buf_truncate it back
+ * to mark to give up.  NULL with err only when out of memory.
  */
+struct ev_buf *ev_pub_space(struct ev_publisher *, size_t *mark,
+	    struct ev_err *);
+/*
+ * Queue the event written since mark under tag, the caller's number for
+ * it, handed back to on_ack and on_reject.  id is the event's id as text
+ * (NUL-terminated, decoded; NULL or "" when unknown), kept for
+ * ev_pub_unacked: only its first EV_ID_MAX bytes.  flags: EV_PUB_OWNID
+ * when the event's producer chose its id (the bus then de-duplicates it
+ * by id too).  -1 only when out of memory (the event is then dropped from
+ * the buffer).  Cost: O(1); no copy.
+ */
+#define EV_PUB_OWNID	0x1
+int	ev_pub_commit(struct ev_publisher *, size_t mark, uint64_t tag,
+	    const char *id, int flags, struct ev_err *);
+/* ev_pub_space, a copy of json[0..len) and ev_pub_commit. */
 int	ev_pub_queue(struct ev_publisher *, const char *, size_t, uint64_t tag,
-	    const char *id, struct ev_err *);
+	    const char *id, int flags, struct ev_err *);
 /* Too much is waiting for acknowledgement: stop queueing, do I/O. */
 bool	ev_pub_full(const struct ev_publisher *);
 void	ev_pub_pollfd(const struct ev_publisher *, int *fd, short *events);

@@ -21,7 +21,7 @@
 #include "evbus.h"
 
 /* The features this daemon announces in its HELLO, for clients to test. */
-#define EVBUSD_FEATURES	"pub,sub,ping,ack-dup,sub-end,sub-since,max-depth,target,stats"
+#define EVBUSD_FEATURES	"pub,sub,ping,ack-dup,sub-end,sub-since,max-depth,target,stats,session"
 
 enum conn_state {
 	CONN_HELLO,		/* waiting for HELLO */
@@ -71,6 +71,7 @@ struct conn {
 					   (by the index) when one comes */
 	struct ev_msg	 *partial;	/* written in part; ref held */
 	size_t		  partial_off;	/* bytes of its frame written */
+	struct session	 *sess;		/* producer session (HELLO session=) */
 	TAILQ_ENTRY(conn) entry;
 };
 TAILQ_HEAD(connlist, conn);
@@ -106,6 +107,7 @@ struct evbusd {
 	size_t		  budget;	/* events that may still enter the ring
 					   before subscribers are served */
 	size_t		  budget_bytes;
+	struct session_tab *sessions;	/* producer sessions; NULL: none yet */
 };
 
 /* loop.c */
@@ -141,9 +143,22 @@ bool	 conn_pending(const struct evbusd *, const struct conn *);
 int	 bus_publish(struct evbusd *, const char *, size_t,
 	    const struct ev_origin *, bool, uint64_t *, bool *,
 	    struct ev_err *);
+int	 bus_publish_as(struct evbusd *, const char *, size_t,
+	    const struct ev_origin *, bool, int, uint64_t *, bool *,
+	    struct ev_err *);
+#define BUS_ID_DEDUP	0	/* an id found held is a duplicate; indexed */
+#define BUS_ID_NONE	1	/* the id is not looked up (still indexed) */
 void	 bus_pub(struct evbusd *, struct conn *, const struct ev_frame *);
 int	 bus_announce(struct evbusd *, const char *, const char *);
 void	 bus_commit(struct evbusd *);
+
+/* session.c: producer sessions (issue 9) */
+struct session;
+int	 session_attach(struct evbusd *, struct conn *, const char *);
+void	 session_detach(struct evbusd *, struct conn *);
+void	 session_free_all(struct evbusd *);
+uint64_t session_seq(const struct session *, uint64_t);
+int	 session_commit(struct session *, uint64_t, uint64_t);
 
 /* sub.c */
 int	 sub_start(struct evbusd *, struct conn *, const char *, size_t,

@@ -268,6 +268,7 @@ bus_stop(struct evbusd *b)
 	conn_reap(b);
 	listener_close(b);
 	ev_ring_free(&b->ring);
+	session_free_all(b);
 	ev_sublist_free(b->subs);
 	ev_buf_free(&b->scratch);
 	ev_buf_free(&b->rbuf);
