@@ -338,7 +338,8 @@ arena_destroy(struct ev_arena *a)
  * event the bounds allow, capped at ARENA_MAX and halved while the system
  * refuses.  Address space only:
  * MAP_NORESERVE, nothing touched.  Beyond its first huge page it is
- * advised for huge pages (a small bus stays on small pages).  -1 with
+ * advised for huge pages (a small bus stays on small pages); building
+ * with -DEV_RING_NOHUGE leaves that out, to measure what it gives.  -1 with
  * errno ENOMEM.
  */
 static int
@@ -377,7 +378,7 @@ arena_open(struct ev_ring *r)
 		off = (ARENA_HUGE - (uintptr_t)a->raw % ARENA_HUGE) %
 		    ARENA_HUGE;
 		a->base = a->raw + off;
-#if defined(MADV_HUGEPAGE) && !defined(NOHUGE)
+#if defined(MADV_HUGEPAGE) && !defined(EV_RING_NOHUGE)
 		if (size > 2 * ARENA_HUGE)
 			(void)madvise(a->base + ARENA_HUGE, size - ARENA_HUGE,
 			    MADV_HUGEPAGE);
