@@ -8,7 +8,9 @@
  *	gen nats-sub SUBJECT	the frames a NATS subscriber sends: CONNECT,
  *				SUB and a PING whose PONG proves the SUB is in
  *
- * Every event line is exactly EV_GEN_LINE bytes including its newline, named
+ * Every event line is exactly EV_GEN_LINE bytes including its newline
+ * ($EV_GEN_SIZE bytes when set, from 64 to 1 MiB: below 170 the event is
+ * {"name":"request.<system>.<n>","payload":"<letters>"}), named
  * request.<system>.1-0-<n>.default, and the same for every run and machine:
  * the payload bytes a peer carries are the evbus event line itself.
  */
@@ -17,6 +19,10 @@
 #include <string.h>
 
 #define EV_GEN_LINE	170
+#define EV_GEN_MIN	64
+#define EV_GEN_MAX	(1024 * 1024)
+
+static size_t	line_size = EV_GEN_LINE;
 
 static const char *systems[] = {
 	"echo", "sleeper", "complex", "error", "dynamic", "parent", "child",
@@ -37,13 +43,22 @@ event(char *buf, size_t cap, unsigned long i)
 {
 	const char	*sys = systems[i % NSYSTEMS];
 	unsigned long	 n = (i / NSYSTEMS) % 1000, x = i * 2654435761UL + 1;
-	int		 len, want = EV_GEN_LINE - 1, pad;
-	char		 fill[EV_GEN_LINE];
+	int		 len, want = (int)line_size - 1, pad, small;
+	static char	*fill;
 
-	len = snprintf(buf, cap, "{\"name\":\"request.%s.1-0-%lu.default\","
-	    "\"payload\":{\"system\":\"%s\",\"version\":\"1.0.%lu\","
-	    "\"command\":\"say\",\"n\":%lu,\"message\":\"\"}}",
-	    sys, n, sys, n, i);
+	if (fill == NULL && (fill = malloc(EV_GEN_MAX)) == NULL) {
+		perror("gen");
+		exit(71);
+	}
+	small = line_size < EV_GEN_LINE;
+	if (small)
+		len = snprintf(buf, cap, "{\"name\":\"request.%s.%lu\","
+		    "\"payload\":\"\"}", sys, n);
+	else
+		len = snprintf(buf, cap, "{\"name\":\"request.%s.1-0-%lu."
+		    "default\",\"payload\":{\"system\":\"%s\",\"version\":"
+		    "\"1.0.%lu\",\"command\":\"say\",\"n\":%lu,\"message\":"
+		    "\"\"}}", sys, n, sys, n, i);
 	pad = want - len;
 	if (pad < 0) {
 		fprintf(stderr, "gen: event %lu too long\n", i);
@@ -54,11 +69,15 @@ event(char *buf, size_t cap, unsigned long i)
 		fill[k] = "abcdefghijklmnopqrstuvwxyz"[(x >> 33) % 26];
 	}
 	fill[pad] = '\0';
-	/* Put the padding inside the empty "message" string: before "}} */
-	len = snprintf(buf, cap, "{\"name\":\"request.%s.1-0-%lu.default\","
-	    "\"payload\":{\"system\":\"%s\",\"version\":\"1.0.%lu\","
-	    "\"command\":\"say\",\"n\":%lu,\"message\":\"%s\"}}",
-	    sys, n, sys, n, i, fill);
+	/* Put the padding inside the empty string: the payload's message. */
+	if (small)
+		len = snprintf(buf, cap, "{\"name\":\"request.%s.%lu\","
+		    "\"payload\":\"%s\"}", sys, n, fill);
+	else
+		len = snprintf(buf, cap, "{\"name\":\"request.%s.1-0-%lu."
+		    "default\",\"payload\":{\"system\":\"%s\",\"version\":"
+		    "\"1.0.%lu\",\"command\":\"say\",\"n\":%lu,\"message\":"
+		    "\"%s\"}}", sys, n, sys, n, i, fill);
 	return (size_t)len;
 }
 
@@ -73,11 +92,19 @@ usage(void)
 int
 main(int argc, char *argv[])
 {
-	char		 buf[4 * EV_GEN_LINE];
+	static char	 buf[EV_GEN_MAX + 4 * EV_GEN_LINE];
 	unsigned long	 i, n;
 	size_t		 len;
-	const char	*mode;
+	const char	*mode, *size = getenv("EV_GEN_SIZE");
 
+	if (size != NULL && *size != '\0') {
+		line_size = strtoul(size, NULL, 10);
+		if (line_size < EV_GEN_MIN || line_size > EV_GEN_MAX) {
+			fprintf(stderr, "gen: EV_GEN_SIZE: from %d to %d\n",
+			    EV_GEN_MIN, EV_GEN_MAX);
+			exit(64);
+		}
+	}
 	if (argc < 2)
 		usage();
 	mode = argv[1];

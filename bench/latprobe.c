@@ -13,6 +13,12 @@
  *		Opens N subscriber connections one after another, each fully
  *		handshaken and its subscription acknowledged, then prints the
  *		VmRSS of process PID in kB and exits (closing them all).
+ *	latprobe idle PROTO ADDR N 1
+ *		Opens N idle subscribers, each to its own name that nothing
+ *		publishes (evbus idle.<i>.#, MQTT idle/<i>, redis idle<i>, NATS
+ *		idle.<i>), prints "ready" and keeps them until its standard
+ *		input ends: the benchmarks' subscribers that cost without
+ *		matching.
  *
  * PROTO and ADDR:
  *	evbus	unix socket path	HELLO 2, SUB {"patterns":["bench.lat"]}, PUB
@@ -80,6 +86,7 @@ static size_t	pub_frame(char *, size_t, const char *);
 static int	cmp64(const void *, const void *);
 static int	lat(long, long);
 static int	hold(long, long);
+static int	idle(long);
 
 static void
 die(const char *fmt, ...)
@@ -330,24 +337,38 @@ dbus_replies(int fd, struct rbuf *rb, int want)
  * Connect and handshake; when sub, also subscribe to the bench topic and
  * wait for the acknowledgement.  Returns the connected fd; failures exit.
  */
+static int	idle_topics;	/* latprobe idle: each its own topic */
+
 static int
 client_open(int sub, int ix)
 {
 	static const char evsub[] = "{\"patterns\":[\"" EVNAME "\"]}";
+	char		  topic[64], esub[96];
 	unsigned char	  pkt[1024];
 	struct rbuf	  rb = { .n = 0 };
 	char		  line[256];
 	size_t		  n, k;
 	int		  fd = dial();
 
+	if (!idle_topics)
+		snprintf(topic, sizeof(topic), "%s", TOPIC);
+	else if (proto == P_MQTT)
+		snprintf(topic, sizeof(topic), "idle/%d", ix);
+	else if (proto == P_REDIS)
+		snprintf(topic, sizeof(topic), "idle%d", ix);
+	else
+		snprintf(topic, sizeof(topic), "idle.%d", ix);
+	snprintf(esub, sizeof(esub), "{\"patterns\":[\"%s%s\"]}",
+	    idle_topics ? topic : EVNAME, idle_topics ? ".#" : "");
 	switch (proto) {
 	case P_EVBUS:
 		n = snprintf(line, sizeof(line), "HELLO 2 latprobe\n");
 		writeall(fd, line, n);
 		expect(fd, &rb, "\n");
 		if (sub) {
+			(void)evsub;
 			n = snprintf(line, sizeof(line), "SUB %zu\n%s\n",
-			    strlen(evsub), evsub);
+			    strlen(esub), esub);
 			writeall(fd, line, n);
 			expect(fd, &rb, "OK ");
 			expect(fd, &rb, "\n");
@@ -377,10 +398,18 @@ client_open(int sub, int ix)
 		rb.n -= 4;
 		memmove(rb.b, rb.b + 4, rb.n);
 		if (sub) {
-			static const unsigned char s[] = {
-				0x82, 10, 0, 1, 0, 5, 'b', 'e', 'n', 'c', 'h', 0
-			};
-			writeall(fd, s, sizeof(s));
+			unsigned char s[80];
+			size_t tl = strlen(topic);
+
+			s[0] = 0x82;
+			s[1] = (unsigned char)(5 + tl);
+			s[2] = 0;
+			s[3] = 1;
+			s[4] = 0;
+			s[5] = (unsigned char)tl;
+			memcpy(s + 6, topic, tl);
+			s[6 + tl] = 0;
+			writeall(fd, s, 7 + tl);
 			while (rb.n < 5)
 				fill(fd, &rb);
 			if ((unsigned char)rb.b[0] != 0x90 ||
@@ -392,7 +421,7 @@ client_open(int sub, int ix)
 	case P_REDIS:
 		if (sub) {
 			n = snprintf(line, sizeof(line), "*2\r\n$9\r\nSUBSCRIBE"
-			    "\r\n$%zu\r\n%s\r\n", strlen(TOPIC), TOPIC);
+			    "\r\n$%zu\r\n%s\r\n", strlen(topic), topic);
 			writeall(fd, line, n);
 			expect(fd, &rb, ":1\r\n");
 		}
@@ -400,8 +429,8 @@ client_open(int sub, int ix)
 	case P_NATS:
 		expect(fd, &rb, "\r\n");		/* INFO */
 		n = snprintf(line, sizeof(line), "CONNECT {\"verbose\":false,"
-		    "\"pedantic\":false}\r\n%sPING\r\n",
-		    sub ? "SUB " TOPIC " 1\r\n" : "");
+		    "\"pedantic\":false}\r\n%s%s%sPING\r\n",
+		    sub ? "SUB " : "", sub ? topic : "", sub ? " 1\r\n" : "");
 		writeall(fd, line, n);
 		expect(fd, &rb, "PONG\r\n");
 		break;
@@ -643,11 +672,32 @@ hold(long n, long pid)
 	return 0;
 }
 
+/* N idle subscribers, kept until standard input ends. */
+static int
+idle(long n)
+{
+	struct rlimit	 rl;
+	char		 c;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	idle_topics = 1;
+	for (long i = 0; i < n; i++)
+		client_open(1, (int)i);
+	printf("ready\n");
+	while (read(0, &c, 1) > 0)
+		;
+	return 0;
+}
+
 static void
 usage(void)
 {
 	fprintf(stderr, "usage: latprobe lat PROTO ADDR RATE SECS\n"
 	    "       latprobe hold PROTO ADDR N PID\n"
+	    "       latprobe idle PROTO ADDR N 1\n"
 	    "PROTO: evbus mqtt redis nats dbus\n");
 	exit(64);
 }
@@ -678,5 +728,7 @@ main(int argc, char *argv[])
 		return lat(a, b);
 	if (strcmp(argv[1], "hold") == 0)
 		return hold(a, b);
+	if (strcmp(argv[1], "idle") == 0)
+		return idle(a);
 	usage();
 }

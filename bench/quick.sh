@@ -3,8 +3,11 @@
 # alone, for comparing two builds quickly (the optimisation log's figures).
 # N events from bench/gen.c go through "evfire < file" to SUBSCRIBERS
 # "evsub '#' > file"; each run prints the wall time from evfire's start until
-# every subscriber's file holds N lines.  The ring is sized for the burst, as
-# in bench/run.sh.  Needs cc; builds bench/gen.c into a scratch directory.
+# every subscriber's file holds N lines, and the CPU time evbusd used in the
+# run (user + system, from /proc: on a loaded machine a steadier figure
+# than the wall time).  The ring is sized for the burst, as in bench/run.sh
+# (EV_QUICK_RING overrides: "-b 64K -B 16M").  Needs cc; builds bench/gen.c
+# into a scratch directory.
 set -eu
 
 [ $# -ge 1 ] || { echo "usage: bench/quick.sh BINDIR [N [SUBS [RUNS]]]" >&2; exit 64; }
@@ -28,14 +31,22 @@ trap cleanup EXIT INT TERM
 cc -O2 -o "$T/gen" "$here/gen.c"
 "$T/gen" ndjson "$n" >"$T/in"
 
-lines() { wc -l <"$1" | tr -d ' '; }
+lines() { if [ -f "$1" ]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
+# CPU time of a process in ms: fields 14 and 15 of /proc/PID/stat, in
+# clock ticks (the command name, field 2, may hold spaces: cut after ')').
+cpu_ms() {
+	sed 's/.*) //' "/proc/$1/stat" | awk -v hz="$(getconf CLK_TCK)" \
+	    '{ printf "%d", ($12 + $13) * 1000 / hz }'
+}
+ring=${EV_QUICK_RING:--b 1M -B 512M}
 
 run=0
 while [ "$run" -lt "$runs" ]; do
 	run=$((run + 1))
 	rm -f "$T"/sub* "$T/ready" "$T/sock"*
 	mkfifo "$T/ready"
-	"$bin/evbusd" -s "$T/sock" -r 3 -b 1M -B 512M 3>"$T/ready" &
+	# shellcheck disable=SC2086 # the ring's options are words
+	"$bin/evbusd" -s "$T/sock" -r 3 $ring 3>"$T/ready" &
 	bus=$!
 	read -r _ <"$T/ready"
 	i=0
@@ -50,6 +61,7 @@ while [ "$run" -lt "$runs" ]; do
 		i=$((i + 1))
 		until [ "$(lines "$T/sub$i")" -ge 1 ]; do sleep 0.01; done
 	done
+	cpu0=$(cpu_ms "$bus")
 	start=$(date +%s%N)
 	"$bin/evfire" -s "$T/sock" <"$T/in"
 	i=0
@@ -61,8 +73,9 @@ while [ "$run" -lt "$runs" ]; do
 	done
 	end=$(date +%s%N)
 	wait_ns=$((end - start))
+	cpu=$(($(cpu_ms "$bus") - cpu0))
 	echo "run $run: $n events, $subs subscriber(s): $((wait_ns / 1000000)) ms," \
-	    "$((n * 1000 / (wait_ns / 1000000))) events/s"
+	    "$((n * 1000 / (wait_ns / 1000000))) events/s, evbusd cpu $cpu ms"
 	kill "$bus"
 	wait "$bus" || true
 	bus=

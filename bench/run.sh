@@ -33,6 +33,8 @@ MODE=${EV_BENCH:-full}
 OUT=${EV_BENCH_OUT:-$HERE/results.md}
 BUDGET=${BENCH_BUDGET:-60}
 LABEL=${EV_BENCH_LABEL:-}
+CURVES=${EV_BENCH_CURVES:-1}
+PLOTDIR=${EV_BENCH_PLOTDIR:-$(dirname "$OUT")}
 
 case $MODE in
 full)
@@ -46,6 +48,10 @@ full)
 	FP_SUBS=1000
 	FP_RUNS=${BENCH_FP_RUNS:-3}
 	SYSTEMS=${EV_BENCH_SYSTEMS:-evbus mosquitto redis nats dbus}
+	CURVE_SUBS=${EV_BENCH_CURVE_SUBS:-1 10 100 1000}
+	CURVE_SIZES=${EV_BENCH_CURVE_SIZES:-100 1024 65536}
+	CURVE_EVENTS=${BENCH_CURVE_EVENTS:-200000}
+	CURVE_FILL=1000000
 	;;
 tiny)
 	N=${BENCH_EVENTS:-3000}
@@ -58,6 +64,10 @@ tiny)
 	FP_SUBS=50
 	FP_RUNS=${BENCH_FP_RUNS:-1}
 	SYSTEMS=${EV_BENCH_SYSTEMS:-evbus}
+	CURVE_SUBS="1 10"
+	CURVE_SIZES="100 1024"
+	CURVE_EVENTS=${BENCH_CURVE_EVENTS:-2000}
+	CURVE_FILL=3000
 	;;
 *)
 	echo "bench: EV_BENCH=$MODE: want full or tiny" >&2
@@ -94,6 +104,11 @@ need_pkgs() {
 	fi
 	if has nats || has mosquitto; then
 		want socat socat
+	fi
+	# The curves' plots; tiny mode draws them only when gnuplot is there.
+	if [ "$MODE" = full ] && [ "${EV_BENCH_CURVES:-1}" = 1 ] &&
+	    [ "${EV_BENCH_PLOTS:-1}" = 1 ]; then
+		want gnuplot gnuplot-nox
 	fi
 	# Each package once, in order.
 	echo "$pkgs" | tr ' ' '\n' | awk 'NF && !seen[$0]++' | tr '\n' ' '
@@ -228,9 +243,11 @@ start_evbus() {
 	# -r 3: evbusd writes a newline on fd 3 once it listens.  The ring
 	# is the lag a subscriber may have before it sees a gap: sized for
 	# the whole burst (EV_BENCH_RING), as the peers' queues are unlimited.
+	# -m 1M: the 64 KiB events of the size curve, with the id and time
+	# evfire adds, are over the default limit (65,536 bytes).
 	# shellcheck disable=SC2086
 	"$BIN/evbusd" -s "$EV_SOCK" -r 3 --max-clients $((FP_SUBS + 100)) \
-	    $EV_BENCH_RING 3>"$1/evready" 2>>"$T/evbusd.log" &
+	    -m 1M $EV_BENCH_RING 3>"$1/evready" 2>>"$T/evbusd.log" &
 	EV_PID=$!
 	track $EV_PID
 	[ "$(timeout 10 head -c 1 "$1/evready" | wc -c)" -eq 1 ] ||
@@ -603,6 +620,111 @@ while [ $r -lt "$LAT_RUNS" ]; do
 	done
 done
 
+# --- workload 7: curves (issue 9) ----------------------------------------
+#
+# Throughput against the number of subscribers, all matching (each gets
+# every event) and idle (one matching, the others subscribed to names
+# nothing publishes: bench/latprobe.c idle), and against the event size;
+# evbus's latency p99 with its ring empty and with it full.  Each point is
+# one run; a run's events are CURVE_EVENTS divided by the subscribers (at
+# least 500).  Points go to $T/curve-KIND.dat ("system x events/s") and
+# gnuplot draws them into bench/curve-KIND.svg (EV_BENCH_PLOTS=0: none).
+
+curve_input() {	# curve_input SIZE EVENTS: the input files, N
+	N=$2
+	EV_GEN_SIZE=$1 "$GEN" ndjson "$N" > "$T/events.ndjson" || die "gen failed"
+	if has redis; then
+		EV_GEN_SIZE=$1 "$GEN" resp "$N" bench > "$T/events.resp" ||
+		    die "gen failed"
+	fi
+	if has nats; then
+		{ EV_GEN_SIZE=$1 "$GEN" nats "$N" bench &&
+		    printf 'PING\r\n'; } > "$T/events.nats" || die "gen failed"
+	fi
+}
+
+# curve_point KIND SYS X NSUBS IDLE: one run; appends "SYS X rate".
+curve_point() {
+	_ok=1
+	if [ "$5" -gt 0 ]; then
+		rm -f "$T/idle.in" "$T/idle.out"
+		mkfifo "$T/idle.in"
+		# shellcheck disable=SC2046
+		"$PROBE" idle $(probe_addr "$2") "$5" 1 < "$T/idle.in" \
+		    > "$T/idle.out" 2>>"$T/probe.err" &
+		_ip=$!
+		track $_ip
+		exec 9>"$T/idle.in"
+		wait_for 60 "idle subscribers" grep -q ready "$T/idle.out" ||
+		    _ok=0
+	fi
+	if [ $_ok -eq 1 ] && flow "$2" "$4"; then
+		printf '%s %s %s\n' "$2" "$3" "$FLOW_RESULT" >> "$T/curve-$1.dat"
+		log "  $1 $2 x=$3: $FLOW_RESULT events/s"
+	else
+		fail "curve $1: $2 at $3"
+	fi
+	if [ "$5" -gt 0 ]; then
+		exec 9>&-
+		wait "$_ip" 2>/dev/null
+	fi
+}
+
+if [ "$CURVES" = 1 ]; then
+	log "workload 7: curves, subscribers $CURVE_SUBS, sizes $CURVE_SIZES"
+	N0=$N
+	for n in $CURVE_SUBS; do
+		ev=$((CURVE_EVENTS / n))
+		[ $ev -lt 500 ] && ev=500
+		curve_input 170 "$ev"
+		for s in $SYSTEMS; do
+			[ "$s" = dbus ] && continue
+			curve_point subs "$s" "$n" "$n" 0
+			curve_point idle "$s" "$n" 1 $((n - 1))
+		done
+	done
+	for z in $CURVE_SIZES; do
+		ev=$((CURVE_EVENTS * 170 / z))
+		[ $ev -lt 500 ] && ev=500
+		curve_input "$z" "$ev"
+		for s in $SYSTEMS; do
+			[ "$s" = dbus ] && continue
+			curve_point size "$s" "$z" 1 0
+		done
+	done
+	curve_input 170 "$N0"
+	# evbus's latency p99 with the ring empty, then full: a fresh bus,
+	# probed, filled to its bound (EV_BENCH_RING; CURVE_FILL events, which
+	# is its count bound at the bench's ring) and probed again.
+	if has evbus; then
+		for state in empty full; do
+			stop_evbus
+			start_evbus "$T/srv"
+			if [ $state = full ]; then
+				EV_GEN_SIZE=170 "$GEN" ndjson "$CURVE_FILL" |
+				    "$BIN/evfire" -q -s "$EV_SOCK" 2>>"$T/pub.err" ||
+				    fail "curve latency: filling the ring"
+			fi
+			r=0
+			while [ $r -lt "$LAT_RUNS" ]; do
+				r=$((r + 1))
+				# shellcheck disable=SC2046
+				if out=$("$PROBE" lat $(probe_addr evbus) \
+				    "$LAT_RATE" "$LAT_SECS" 2>>"$T/probe.err"); then
+					set -- $out
+					printf 'evbus %s %s\n' "$state" "$4" \
+					    >> "$T/curve-latency.dat"
+					log "  latency ring $state: p99 $4 µs"
+					record "7 latency p99 @${LAT_RATE}/s, ring $state" \
+					    evbus µs lower "$4"
+				else
+					fail "curve latency: ring $state"
+				fi
+			done
+		done
+	fi
+fi
+
 for s in $SYSTEMS; do
 	"stop_$s"
 done
@@ -626,6 +748,50 @@ if has evbus; then
 		done < "$T/route.tsv"
 	else
 		fail "routing: $(tail -n 2 "$T/route.err" | tr '\n' ' ')"
+	fi
+fi
+
+# --- plots (gnuplot): bench/curve-*.svg ----------------------------------
+
+# plot KIND TITLE XLABEL LOGX: one line per system from $T/curve-KIND.dat.
+plot() {
+	[ -s "$T/curve-$1.dat" ] || return 0
+	_pl=""
+	for _s in $SYSTEMS; do
+		awk -v s="$_s" '$1 == s { print $2, $3 }' "$T/curve-$1.dat" \
+		    > "$T/curve-$1.$_s"
+		[ -s "$T/curve-$1.$_s" ] || continue
+		_pl="${_pl:+$_pl, }'$T/curve-$1.$_s' using 1:2 with linespoints title '$_s'"
+	done
+	{
+		echo "set terminal svg size 720,420 dynamic font 'sans,11'"
+		echo "set output '$PLOTDIR/curve-$1.svg'"
+		echo "set title '$2'"
+		echo "set xlabel '$3'"
+		echo "set ylabel 'events/s'"
+		echo "set grid"
+		echo "set key outside right"
+		[ "$4" = 1 ] && echo "set logscale x"
+		echo "set logscale y"
+		echo "plot $_pl"
+	} > "$T/curve-$1.gp"
+	gnuplot "$T/curve-$1.gp" 2>>"$T/gnuplot.log" ||
+	    fail "plot $1: $(tail -n 2 "$T/gnuplot.log" | tr '\n' ' ')"
+}
+PLOTS=""
+if [ "$CURVES" = 1 ] && [ "${EV_BENCH_PLOTS:-1}" = 1 ]; then
+	if command -v gnuplot >/dev/null 2>&1; then
+		plot subs "Throughput, every subscriber gets every event" \
+		    subscribers 1
+		plot idle "Throughput to one subscriber beside idle ones" \
+		    "subscribers (one matching)" 1
+		plot size "Throughput by event size, one subscriber" \
+		    "event size (bytes)" 1
+		for k in subs idle size; do
+			[ -s "$PLOTDIR/curve-$k.svg" ] && PLOTS="$PLOTS $k"
+		done
+	elif [ "$MODE" = full ]; then
+		fail "plots: gnuplot is not installed (gnuplot-nox)"
 	fi
 fi
 
@@ -727,6 +893,9 @@ version_of() {
 	echo "- single shot: hyperfine, $SHOT_RUNS runs after 3 warm-ups"
 	echo "- latency: $LAT_RATE events/s for $LAT_SECS s (bench/latprobe.c), $LAT_RUNS runs; median of the per-run percentiles"
 	echo "- footprint: VmRSS of the server, idle and with $FP_SUBS subscribers (bench/latprobe.c hold), $FP_RUNS runs"
+	if [ "$CURVES" = 1 ]; then
+		echo "- curves: subscribers $CURVE_SUBS (all matching; and one matching beside idle ones), event sizes $CURVE_SIZES bytes; $CURVE_EVENTS events a run divided by the subscribers (at least 500), one run a point; evbus latency p99 with the ring empty and after $CURVE_FILL events"
+	fi
 	echo
 	echo "## Results"
 	echo
@@ -740,6 +909,20 @@ version_of() {
 		echo "Not measured:"
 		echo
 		cat "$T/failures"
+	fi
+	if [ -n "$PLOTS" ]; then
+		echo
+		echo "## Curves"
+		echo
+		for k in $PLOTS; do
+			echo "![curve $k](curve-$k.svg)"
+			echo
+		done
+		echo "The points, one run each (system, x, events/s):"
+		echo
+		for k in $PLOTS; do
+			echo "- $k: $(tr '\n' ';' < "$T/curve-$k.dat" | sed 's/;$//; s/;/; /g')"
+		done
 	fi
 	echo
 	echo "How each system is driven and how the end of a run is detected: bench/README."

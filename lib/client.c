@@ -300,9 +300,10 @@ client_hello(struct ev_client *c, int timeout_ms, struct ev_err *err)
 
 	if (tok != NULL && *tok != '\0' && ev_token_check(tok, err) == -1)
 		return -1;
-	if (ev_proto_line(&c->out, "HELLO %d %s%s%s", EV_PROTO_VERSION,
+	if (ev_proto_line(&c->out, "HELLO %d %s%s%s%s%s", EV_PROTO_VERSION,
 	    c->name, tok != NULL && *tok != '\0' ? " token=" : "",
-	    tok != NULL ? tok : "") == -1)
+	    tok != NULL ? tok : "", c->hellokeys[0] != '\0' ? " " : "",
+	    c->hellokeys) == -1)
 		return ev_err_sys(err, "hello");
 	if (ev_client_flush(c, timeout_ms, err) == -1) {
 		/*
@@ -353,11 +354,21 @@ int
 ev_client_open(struct ev_client *c, const char *path, const char *name,
     int flags, int timeout_ms, struct ev_err *err)
 {
+	return ev_client_open_keys(c, path, name, NULL, flags, timeout_ms,
+	    err);
+}
+
+int
+ev_client_open_keys(struct ev_client *c, const char *path, const char *name,
+    const char *keys, int flags, int timeout_ms, struct ev_err *err)
+{
 	bool isdefault, autostart;
 	int64_t deadline = ev_mono_ms() + timeout_ms;
 	int tries, on;
 
 	memset(c, 0, sizeof(*c));
+	if (keys != NULL)
+		snprintf(c->hellokeys, sizeof(c->hellokeys), "%s", keys);
 	c->fd = -1;
 	c->flags = flags;
 	snprintf(c->name, sizeof(c->name), "%s", name);

@@ -116,6 +116,8 @@ int	ev_time_parse(const char *, int64_t now_ms, int64_t *ms,
 
 /* util.c: identifiers and small parsers. */
 void	ev_uuid4(char out[EV_UUID_LEN + 1]);
+/* A random producer session id (evbus(7)): 16 hex digits and a NUL. */
+void	ev_session_new(char out[17]);
 void	ev_epoch_new(char out[EV_EPOCH_LEN + 1]);
 /* Is s exactly EV_EPOCH_LEN hexadecimal digits (either case)? */
 bool	ev_epoch_valid(const char *s);
@@ -224,6 +226,12 @@ struct ev_origin {
 
 /* Facts about an event that ev_event_prepare/stamp found while checking. */
 #define EV_ID_MAX	64		/* bytes in a producer-chosen id */
+/*
+ * Producer sessions (evbus(7), feature "session"): a publisher keeps at
+ * most this many events of its session unacknowledged, and the bus
+ * remembers the seqs of that many of a session's latest numbers.
+ */
+#define EV_SESSION_WINDOW	4096
 
 /* The expressions of an event's "filter" (Consul's targeting). */
 #define EV_TARGET_NODE		0
@@ -660,6 +668,7 @@ struct ev_client {
 	size_t		  max_event;	/* the bus's event size limit; 0 while
 					   the HELLO reply is awaited */
 	bool		  hello_pending; /* EV_CLIENT_NOWAIT: HELLO unanswered */
+	char		  hellokeys[64]; /* more key=value words for HELLO */
 	struct ev_decoder dec;
 	struct ev_buf	  out;
 };
@@ -676,6 +685,10 @@ struct ev_client {
  */
 int	ev_client_open(struct ev_client *, const char *path, const char *name,
 	    int flags, int timeout_ms, struct ev_err *);
+/* ev_client_open, saying keys ("k=v k=v", at most 63 bytes) in HELLO. */
+int	ev_client_open_keys(struct ev_client *, const char *path,
+	    const char *name, const char *keys, int flags, int timeout_ms,
+	    struct ev_err *);
 /*
  * With EV_CLIENT_NOWAIT, ev_client_open returns once HELLO is sent, so that
  * a one-shot client can send its request in the same round trip; its first
@@ -748,21 +761,30 @@ int	ev_lines_next(struct ev_lines *, const char **, size_t *,
 /*
  * One event as the bus stamped it, shared by reference count: the ring
  * holds one reference; a subscriber that has written part of it holds
- * another.  One allocation: the struct, line[], name and id.
+ * another.  One record: the struct, line[], name and id -- either in the
+ * ring's arena (ev_ring_add) or malloc'd alone (ev_msg_new).  An arena
+ * record evicted while still referenced stays where it is, untouched by
+ * the ring, until its last reference goes (the ring writes around it).
  */
+struct ev_arena;
 struct ev_msg {
 	uint32_t	 refs;
 	uint32_t	 len;		/* bytes of line[], its '\n' included */
 	uint64_t	 seq;
 	int64_t		 time;		/* ms since the epoch */
-	const char	*name;		/* NUL-terminated, in the allocation */
+	const char	*name;		/* NUL-terminated, in the record */
 	const char	*id;		/* NUL-terminated, "" for none */
 	uint16_t	 namelen;
 	uint16_t	 idlen;
+	uint32_t	 flags;		/* EV_MSG_*, the ring's own */
 	struct ev_target *target;	/* its filter compiled, or NULL; the
 					   message owns it */
+	struct ev_arena	*arena;		/* where the record is; NULL: alone */
+	struct ev_msg	*pinnext;	/* evicted, still referenced: next */
 	char		 line[];	/* the JSON, '\n', then name, id */
 };
+#define EV_MSG_INDEXED	0x1		/* its id is in the ring's index */
+#define EV_MSG_PINNED	0x2		/* evicted while referenced */
 
 /*
  * A new message (refs 1) holding json[0..len) and a '\n', and copies of
@@ -811,10 +833,11 @@ struct ev_ring_ids {
 
 /*
  * The events are consecutive in seq: the one with seq s is at slot
- * (head + s - first) & (cap - 1).  Slots are allocated as the ring fills,
- * doubling up to the power of two at or above max.  first, next, n,
- * bytes, max and maxbytes may be read directly; change them only through
- * the functions.
+ * (head + s - first) & (cap - 1).  The slots are mapped at the first push
+ * for the power of two at or above max (pages are touched as the ring
+ * fills); the arena, the events' bytes, likewise (see ev_ring_add).
+ * first, next, n, bytes, max and maxbytes may be read directly; change
+ * them only through the functions.
  */
 struct ev_ring {
 	struct ev_msg	**slot;
@@ -827,6 +850,12 @@ struct ev_ring {
 	uint64_t	  first;	/* seq of the oldest; next when empty */
 	uint64_t	  next;		/* seq the next event gets */
 	struct ev_ring_ids ids;
+	/* The arena (ev_ring_add); arenasize may be set before the first
+	   add to size it (0: from the bounds, see ev_ring_add). */
+	struct ev_arena	 *arena;
+	size_t		  arenasize;
+	uint64_t	  aseq;		/* no arena event before this seq */
+	uint64_t	  spilled;	/* events the arena had no room for */
 };
 
 /*
@@ -836,7 +865,11 @@ struct ev_ring {
  */
 void		 ev_ring_init(struct ev_ring *, size_t maxevents,
 		    size_t maxbytes, uint64_t next);
-/* Drop the ring's reference to every event and free the ring's memory. */
+/*
+ * Drop the ring's reference to every event and free the ring's memory;
+ * the arena stays mapped until the last reference to a record in it
+ * (one the caller still holds) is dropped.
+ */
 void		 ev_ring_free(struct ev_ring *);
 /*
  * Append m, whose seq must be ev_ring_next(); the ring takes the caller's
@@ -845,11 +878,37 @@ void		 ev_ring_free(struct ev_ring *);
  * m itself is always held, even alone over maxbytes.  Returns 0, or -1
  * with errno ENOMEM (some of the oldest may have been evicted already) or
  * EINVAL (a wrong seq, nothing done); m is then still the caller's.
- * Cost: O(1) amortized and per event evicted; growing the slots copies at
- * most half of them (memcpy); the id index moves a bounded number of
- * slots per push and per eviction, never a whole table.
+ * Cost: O(1) and per event evicted (the first push maps the slots); the
+ * id index moves a bounded number of slots per push and per eviction,
+ * never a whole table.
  */
 int		 ev_ring_push(struct ev_ring *, struct ev_msg *);
+/*
+ * Append the event with seq ev_ring_next() whose stamped JSON is
+ * json[0..len), copied with a '\n', name[0..namelen) and id[0..idlen)
+ * into one record in the ring's arena; flags EV_RING_INDEX indexes it by
+ * its id (idlen > 0).  Returns the message, a reference the ring holds
+ * (take one with ev_msg_ref to keep it past its eviction), or NULL with
+ * errno ENOMEM or EOVERFLOW (as ev_msg_new), the ring unchanged but for
+ * evictions.  Evicts as ev_ring_push does: the ring holds exactly what
+ * its bounds allow.
+ * The arena: one anonymous mapping reserved at the first add (address
+ * space only, MAP_NORESERVE) of maxbytes plus an allowance of about 200
+ * bytes per event for its header, name and id (r->arenasize overrides; at
+ * most 64 GiB), advised for huge pages beyond its first 2 MiB.  Records
+ * are written one after the other, in seq order, going back to the start
+ * at the end, so that its pages are touched as the ring first fills and
+ * resident memory follows the ring's bounds.  A referenced record that
+ * was evicted is written around.  An event for which the arena has no
+ * room (one larger than the allowance, in a ring at both bounds; pinned
+ * records in the way) is malloc'd alone instead: r->spilled counts those.
+ * Cost: O(1) and per event evicted, one copy of the bytes; no system call
+ * after the first add; a step per pinned record when there are any.
+ */
+#define EV_RING_INDEX	0x1
+struct ev_msg	*ev_ring_add(struct ev_ring *, const char *json, size_t len,
+		    int64_t time, const char *name, size_t namelen,
+		    const char *id, size_t idlen, int flags);
 /* The held event with this seq (a borrowed reference), or NULL.  O(1). */
 struct ev_msg	*ev_ring_get(const struct ev_ring *, uint64_t seq);
 /*
@@ -1260,35 +1319,58 @@ int	ev_store_stats(const char *dir, struct ev_store_stats *,
 	    struct ev_err *err);
 
 /*
- * publish.c: reliable publishing.  Events are queued as frames and kept
- * until the bus acknowledges them; when the connection is lost, the
- * publisher reconnects (for up to retry_ms) and sends again everything not
- * acknowledged.  Every event carries an id, so the bus drops the copies it
- * already had, and says so: such an event is acknowledged with the seq of
- * the copy it had and the dup flag.  The caller polls ev_pub_pollfd() and
- * calls ev_pub_io().  When the publisher gives up (ev_pub_io or
- * ev_pub_drain returned -1), what it had not got an answer for is still
- * queued: ev_pub_unacked() names those events, which may or may not be on
- * the bus.
+ * publish.c: reliable publishing.  Events are queued and kept until the
+ * bus acknowledges them; when the connection is lost, the publisher
+ * reconnects (for up to retry_ms) and sends again everything not
+ * acknowledged.  The publisher has a producer session (evbus(7)): a
+ * random id said in HELLO and kept across reconnects, and a number for
+ * each event (PUB n s=K), so that the bus knows a copy it already has
+ * and says so: such an event is acknowledged with the seq of the copy it
+ * had and the dup flag.  Events whose producer chose the id (EV_PUB_OWNID)
+ * are also de-duplicated by id (PUB ... dedup=id).  The caller polls
+ * ev_pub_pollfd() and calls ev_pub_io().  When the publisher gives up
+ * (ev_pub_io or ev_pub_drain returned -1), what it had not got an answer
+ * for is still queued: ev_pub_unacked() names those events, which may or
+ * may not be on the bus.
+ *
+ * The queue holds the events' JSON in chunks of about 256 KiB, written
+ * in place by the caller (ev_pub_space, ev_pub_commit): frame headers are
+ * made as the events are sent, and a chunk is reused once every event in
+ * it is acknowledged, so that nothing is copied or moved after the event
+ * is written.
  */
+struct ev_pubchunk {
+	struct ev_buf	 b;		/* events' JSON, each with its '\n' */
+	size_t		 nent;		/* queued events in it */
+};
+
 struct ev_publisher {
 	struct ev_client c;
 	const char	*path;		/* as given to ev_pub_open */
 	char		 name[32];
 	int		 flags;
 	int64_t		 retry_ms;	/* how long to try to reconnect */
-	struct ev_buf	 q;		/* frames not yet acknowledged */
-	size_t		 sent;		/* bytes of q written on this link */
+	char		 session[17];	/* 16 hex digits */
+	uint64_t	 nextk;		/* the next event's number, from 1 */
+	struct ev_pubchunk *chunk;	/* a ring of chunks */
+	size_t		 chunkcap, chunkhead, nchunk;
+	size_t		 qbytes;	/* JSON bytes queued */
+	size_t		 sendi;		/* the event being sent (0: oldest) */
+	size_t		 sendoff;	/* bytes of its frame written */
 	bool		 reached;	/* events were written to a bus that
 					   had accepted us: an unanswered one
 					   may have been published */
 	struct ev_pubent {
 		uint64_t tag;
-		size_t	 len;
+		uint64_t k;		/* its number in the session */
+		size_t	 chunk;		/* index in the chunk ring */
+		size_t	 off;		/* where in that chunk */
+		size_t	 len;		/* JSON bytes and '\n' */
+		bool	 ownid;
 		char	 id[EV_ID_MAX + 1];	/* the event's id, "" if none */
-	}		*ent;		/* a ring of the frames in q */
+	}		*ent;		/* a ring of the queued events */
 	size_t		 entcap, enthead, nent;
-	size_t		 maxq;		/* bytes of q before it is full */
+	size_t		 maxq;		/* bytes queued before it is full */
 	uint64_t	 reconnects;
 	/* The bus has the event: seq is its place; dup: it had it already. */
 	void		(*on_ack)(void *, uint64_t tag, uint64_t seq,
@@ -1303,14 +1385,28 @@ int	ev_pub_open(struct ev_publisher *, const char *path, const char *name,
 	    int flags, struct ev_err *);
 void	ev_pub_close(struct ev_publisher *);
 /*
- * Queue one event (compact JSON with an id) under tag, the caller's number
- * for it, handed back to on_ack and on_reject.  id is the event's id as
- * text (NUL-terminated, decoded; NULL or "" when unknown), kept for
- * ev_pub_unacked: only its first EV_ID_MAX bytes.  -1 only when out of
- * memory.  Cost: the frame is copied once into the queue.
+ * Where the next event's JSON may be written in place: append it (and
+ * nothing else) to the buffer returned, then call ev_pub_commit with the
+ * buffer's unread length from before (mark), or ev_buf_truncate it back
+ * to mark to give up.  NULL with err only when out of memory.
  */
+struct ev_buf *ev_pub_space(struct ev_publisher *, size_t *mark,
+	    struct ev_err *);
+/*
+ * Queue the event written since mark under tag, the caller's number for
+ * it, handed back to on_ack and on_reject.  id is the event's id as text
+ * (NUL-terminated, decoded; NULL or "" when unknown), kept for
+ * ev_pub_unacked: only its first EV_ID_MAX bytes.  flags: EV_PUB_OWNID
+ * when the event's producer chose its id (the bus then de-duplicates it
+ * by id too).  -1 only when out of memory (the event is then dropped from
+ * the buffer).  Cost: O(1); no copy.
+ */
+#define EV_PUB_OWNID	0x1
+int	ev_pub_commit(struct ev_publisher *, size_t mark, uint64_t tag,
+	    const char *id, int flags, struct ev_err *);
+/* ev_pub_space, a copy of json[0..len) and ev_pub_commit. */
 int	ev_pub_queue(struct ev_publisher *, const char *, size_t, uint64_t tag,
-	    const char *id, struct ev_err *);
+	    const char *id, int flags, struct ev_err *);
 /* Too much is waiting for acknowledgement: stop queueing, do I/O. */
 bool	ev_pub_full(const struct ev_publisher *);
 void	ev_pub_pollfd(const struct ev_publisher *, int *fd, short *events);

@@ -1,7 +1,10 @@
 /*
  * ring.c: the bus's recent events, bounded by count and bytes, the index
- * of their ids, and the reference-counted message each event is kept in.
+ * of their ids, and the reference-counted message each event is kept in;
+ * the arena the events' records are written into.
  */
+#include <sys/mman.h>
+
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
@@ -10,9 +13,36 @@
 
 #include "evbus.h"
 
-#define RING_MINSLOTS	64
-/* A bound on slots that keeps the doubling and its byte count in range. */
+/* A bound on slots that keeps their byte count in range. */
 #define RING_CAPMAX	((size_t)1 << (sizeof(size_t) * CHAR_BIT - 5))
+/* Records are aligned so; a huge page; the arena's largest reservation. */
+#define ARENA_ALIGN	16
+#define ARENA_HUGE	((size_t)2 << 20)
+#define ARENA_MAX	((size_t)64 << 30)
+/*
+ * The arena's allowance per event beyond its line: the header, a name and
+ * an id of 64 bytes each, rounding.  (Both are in the stamped line too;
+ * an event with longer ones in a ring at both bounds may not fit.)
+ */
+#define ARENA_PEREV	(sizeof(struct ev_msg) + 128 + ARENA_ALIGN)
+
+/*
+ * The arena: records in seq order from w on, circularly.  What is
+ * between the newest record's end (w, or before a skip) and the oldest
+ * held event's record is free, but for pinned records (evicted while
+ * referenced), listed from pins.  hw: bytes ever touched.
+ */
+struct ev_arena {
+	char		*raw;		/* the mapping, as mmap gave it */
+	size_t		 rawlen;
+	char		*base;		/* raw aligned to a huge page */
+	size_t		 size;
+	size_t		 w;		/* where the next record goes */
+	size_t		 hw;
+	struct ev_msg	*pins;		/* pinned, some perhaps released */
+	size_t		 npins;		/* pinned, not yet released */
+	int		 orphan;	/* the ring is gone */
+};
 #define IDS_MIN		64
 /*
  * Slots of a draining table moved per push and per eviction.  Enough that
@@ -33,30 +63,60 @@ static int	ids_tabdel(struct ev_ring_ids *, struct ev_ring_idtab *,
 static void	ids_del(struct ev_ring_ids *, const struct ev_msg *);
 static void	ids_free(struct ev_ring_ids *);
 static void	ring_evict(struct ev_ring *);
-static int	ring_grow(struct ev_ring *);
+static void	ring_make_room(struct ev_ring *, size_t);
+static int	ring_map(struct ev_ring *);
+static int	msg_sizes_ok(size_t, size_t, size_t);
+static void	arena_destroy(struct ev_arena *);
+static int	arena_open(struct ev_ring *);
+static size_t	rec_size(size_t, size_t, size_t);
+static struct ev_msg *ring_oldest_arena(struct ev_ring *);
+static size_t	arena_pin_below(struct ev_arena *, size_t, size_t,
+		    struct ev_msg **);
+static struct ev_msg *arena_place(struct ev_ring *, size_t);
+static void	msg_fill(struct ev_msg *, const char *, size_t, uint64_t,
+		    int64_t, const char *, size_t, const char *, size_t);
 
 /*
  * A message for the event whose stamped JSON is json[0..len): the line
  * (with its '\n'), the name and the id in one allocation.  NULL with errno
  * EOVERFLOW for sizes the struct cannot record, ENOMEM when out of memory.
  */
-struct ev_msg *
-ev_msg_new(const char *json, size_t len, uint64_t seq, int64_t time,
-    const char *name, size_t namelen, const char *id, size_t idlen)
+/* Is a message of these sizes recordable?  -1 with errno EOVERFLOW. */
+static int
+msg_sizes_ok(size_t len, size_t namelen, size_t idlen)
 {
-	size_t extra = sizeof(struct ev_msg) + namelen + idlen + 3;
-	struct ev_msg *m;
+	if (len >= UINT32_MAX || namelen > UINT16_MAX ||
+	    idlen > UINT16_MAX ||
+	    len > SIZE_MAX - sizeof(struct ev_msg) - namelen - idlen - 3 -
+	    ARENA_ALIGN) {
+		errno = EOVERFLOW;
+		return -1;
+	}
+	return 0;
+}
+
+/* The bytes of a record for these sizes, aligned (sizes checked). */
+static size_t
+rec_size(size_t len, size_t namelen, size_t idlen)
+{
+	size_t n = sizeof(struct ev_msg) + len + namelen + idlen + 3;
+
+	return (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+}
+
+/* Fill the record at m: its fields, the line with its '\n', name, id. */
+static void
+msg_fill(struct ev_msg *m, const char *json, size_t len, uint64_t seq,
+    int64_t time, const char *name, size_t namelen, const char *id,
+    size_t idlen)
+{
 	char *p;
 
-	if (len >= UINT32_MAX || namelen > UINT16_MAX ||
-	    idlen > UINT16_MAX || len > SIZE_MAX - extra) {
-		errno = EOVERFLOW;
-		return NULL;
-	}
-	if ((m = malloc(extra + len)) == NULL)
-		return NULL;
 	m->refs = 1;
 	m->target = NULL;
+	m->arena = NULL;
+	m->pinnext = NULL;
+	m->flags = 0;
 	m->len = (uint32_t)len + 1;
 	m->seq = seq;
 	m->time = time;
@@ -76,6 +136,24 @@ ev_msg_new(const char *json, size_t len, uint64_t seq, int64_t time,
 		memcpy(p, id, idlen);
 	p[idlen] = '\0';
 	m->id = p;
+}
+
+/*
+ * A message for the event whose stamped JSON is json[0..len): the line
+ * (with its '\n'), the name and the id in one allocation.  NULL with errno
+ * EOVERFLOW for sizes the struct cannot record, ENOMEM when out of memory.
+ */
+struct ev_msg *
+ev_msg_new(const char *json, size_t len, uint64_t seq, int64_t time,
+    const char *name, size_t namelen, const char *id, size_t idlen)
+{
+	struct ev_msg *m;
+
+	if (msg_sizes_ok(len, namelen, idlen) == -1)
+		return NULL;
+	if ((m = malloc(rec_size(len, namelen, idlen))) == NULL)
+		return NULL;
+	msg_fill(m, json, len, seq, time, name, namelen, id, idlen);
 	return m;
 }
 
@@ -85,12 +163,28 @@ ev_msg_ref(struct ev_msg *m)
 	m->refs++;
 }
 
+/*
+ * The last reference: a message alone is freed; an arena record's space
+ * is free from now on (a pinned one is counted released; the arena of a
+ * freed ring goes with the last of them).
+ */
 void
 ev_msg_unref(struct ev_msg *m)
 {
-	if (m != NULL && --m->refs == 0) {
-		ev_target_free(m->target);
+	struct ev_arena *a;
+
+	if (m == NULL || --m->refs > 0)
+		return;
+	ev_target_free(m->target);
+	m->target = NULL;
+	if ((a = m->arena) == NULL) {
 		free(m);
+		return;
+	}
+	if (m->flags & EV_MSG_PINNED) {
+		a->npins--;
+		if (a->orphan && a->npins == 0)
+			arena_destroy(a);
 	}
 }
 
@@ -131,67 +225,82 @@ ev_ring_init(struct ev_ring *r, size_t maxevents, size_t maxbytes,
 void
 ev_ring_free(struct ev_ring *r)
 {
-	size_t i;
+	struct ev_arena *a = r->arena;
 
-	for (i = 0; i < r->n; i++)
-		ev_msg_unref(r->slot[(r->head + i) & (r->cap - 1)]);
-	free(r->slot);
+	while (r->n > 0)
+		ring_evict(r);
+	if (r->slot != NULL)
+		munmap(r->slot, r->cap * sizeof(*r->slot));
 	ids_free(&r->ids);
+	if (a != NULL) {
+		if (a->npins == 0)
+			arena_destroy(a);
+		else
+			a->orphan = 1;
+	}
 	memset(r, 0, sizeof(*r));
 }
 
-/* Drop the oldest event: out of the slots, out of the index, unreferenced. */
+/*
+ * Drop the oldest event: out of the slots, out of the index, unreferenced.
+ * An arena record someone else still references is pinned: the arena
+ * writes around it until it is released.
+ */
 static void
 ring_evict(struct ev_ring *r)
 {
 	struct ev_msg *m = r->slot[r->head];
+	struct ev_arena *a;
 
 	r->slot[r->head] = NULL;
 	r->head = (r->head + 1) & (r->cap - 1);
 	r->n--;
 	r->bytes -= m->len;
 	r->first++;
-	if (m->idlen > 0)
+	if (m->flags & EV_MSG_INDEXED) {
 		ids_del(&r->ids, m);
+		m->flags &= ~(uint32_t)EV_MSG_INDEXED;
+	}
+	if ((a = m->arena) != NULL && m->refs > 1) {
+		m->flags |= EV_MSG_PINNED;
+		m->pinnext = a->pins;
+		a->pins = m;
+		a->npins++;
+	}
 	ev_msg_unref(m);
 }
 
 /*
- * Double the slots (the first time: RING_MINSLOTS, or the power of two at
- * or above max if smaller).  Of the two runs a full, wrapped ring makes,
- * the shorter one moves so that the events stay in order from head.
- * -1 with errno ENOMEM, the ring unchanged.
- * Cost: realloc plus a memcpy of at most half the slots.
+ * Map the slots: the power of two at or above max, untouched until used,
+ * so that they never move or grow.  -1 with errno ENOMEM.
  */
 static int
-ring_grow(struct ev_ring *r)
+ring_map(struct ev_ring *r)
 {
-	size_t ncap, low, high;
-	struct ev_msg **ns;
+	size_t ncap;
+	void *p;
 
-	if (r->cap == 0) {
-		for (ncap = 1; ncap < r->max && ncap < RING_MINSLOTS; )
-			ncap *= 2;
-	} else
-		ncap = r->cap * 2;
-	if ((ns = realloc(r->slot, ncap * sizeof(*ns))) == NULL) {
+	for (ncap = 1; ncap < r->max; )
+		ncap *= 2;
+	p = mmap(NULL, ncap * sizeof(*r->slot), PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED) {
 		errno = ENOMEM;
 		return -1;
 	}
-	if (r->head + r->n > r->cap) {
-		high = r->cap - r->head;	/* [head, cap): the oldest */
-		low = r->n - high;		/* [0, low): the newest */
-		if (low <= high)
-			memcpy(ns + r->cap, ns, low * sizeof(*ns));
-		else {
-			memcpy(ns + ncap - high, ns + r->head,
-			    high * sizeof(*ns));
-			r->head += ncap - r->cap;
-		}
-	}
-	r->slot = ns;
+	r->slot = p;
 	r->cap = ncap;
+	r->head = 0;
 	return 0;
+}
+
+/* Evict until m's len fits the bounds (m itself always fits). */
+static void
+ring_make_room(struct ev_ring *r, size_t len)
+{
+	while (r->n > 0 &&
+	    (r->n >= r->max || r->bytes + len > r->maxbytes))
+		ring_evict(r);
 }
 
 int
@@ -201,18 +310,222 @@ ev_ring_push(struct ev_ring *r, struct ev_msg *m)
 		errno = EINVAL;
 		return -1;
 	}
-	while (r->n > 0 &&
-	    (r->n >= r->max || r->bytes + m->len > r->maxbytes))
-		ring_evict(r);
-	if (r->n == r->cap && ring_grow(r) == -1)
+	ring_make_room(r, m->len);
+	if (r->cap == 0 && ring_map(r) == -1)
 		return -1;
-	if (m->idlen > 0 && ids_put(&r->ids, m) == -1)
-		return -1;
+	if (m->idlen > 0) {
+		if (ids_put(&r->ids, m) == -1)
+			return -1;
+		m->flags |= EV_MSG_INDEXED;
+	}
 	r->slot[(r->head + r->n) & (r->cap - 1)] = m;
 	r->n++;
 	r->bytes += m->len;
 	r->next++;
 	return 0;
+}
+
+/* Unmap an arena and free its description. */
+static void
+arena_destroy(struct ev_arena *a)
+{
+	munmap(a->raw, a->rawlen);
+	free(a);
+}
+
+/*
+ * Reserve the arena: r->arenasize, or maxbytes plus ARENA_PEREV for each
+ * event the bounds allow, capped at ARENA_MAX and halved while the system
+ * refuses.  Address space only:
+ * MAP_NORESERVE, nothing touched.  Beyond its first huge page it is
+ * advised for huge pages (a small bus stays on small pages); building
+ * with -DEV_RING_NOHUGE leaves that out, to measure what it gives.  -1 with
+ * errno ENOMEM.
+ */
+static int
+arena_open(struct ev_ring *r)
+{
+	struct ev_arena *a;
+	size_t size = r->arenasize, evs, off;
+	void *p;
+
+	if (size == 0) {
+		evs = r->max < r->maxbytes ? r->max : r->maxbytes;
+		size = ARENA_MAX;
+		if (evs < ARENA_MAX / ARENA_PEREV &&
+		    r->maxbytes < ARENA_MAX - evs * ARENA_PEREV)
+			size = r->maxbytes + evs * ARENA_PEREV;
+	}
+	size = (size + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return -1;
+	for (;;) {
+		a->rawlen = size > ARENA_HUGE ? size + ARENA_HUGE : size;
+		p = mmap(NULL, a->rawlen, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (p != MAP_FAILED)
+			break;
+		if (size <= ARENA_HUGE) {
+			free(a);
+			errno = ENOMEM;
+			return -1;
+		}
+		size /= 2;
+	}
+	a->raw = p;
+	a->base = p;
+	if (size > ARENA_HUGE) {
+		off = (ARENA_HUGE - (uintptr_t)a->raw % ARENA_HUGE) %
+		    ARENA_HUGE;
+		a->base = a->raw + off;
+#if defined(MADV_HUGEPAGE) && !defined(EV_RING_NOHUGE)
+		if (size > 2 * ARENA_HUGE)
+			(void)madvise(a->base + ARENA_HUGE, size - ARENA_HUGE,
+			    MADV_HUGEPAGE);
+#endif
+	}
+	a->size = size;
+	r->arena = a;
+	return 0;
+}
+
+/*
+ * The oldest held event whose record is in the arena, or NULL.  Events
+ * malloc'd alone (ev_ring_push, or spilled) are passed over once each:
+ * aseq only moves forward.
+ */
+static struct ev_msg *
+ring_oldest_arena(struct ev_ring *r)
+{
+	struct ev_msg *m;
+
+	if (r->aseq < r->first)
+		r->aseq = r->first;
+	for (; r->aseq < r->next; r->aseq++) {
+		m = r->slot[(r->head + (size_t)(r->aseq - r->first)) &
+		    (r->cap - 1)];
+		if (m->arena != NULL)
+			return m;
+	}
+	return NULL;
+}
+
+/*
+ * The lowest offset in [from, lim) where a pinned record starts, or lim;
+ * *pin says which (NULL: none).  Released pins are unlinked on the way.
+ * Cost: one step per pinned record.
+ */
+static size_t
+arena_pin_below(struct ev_arena *a, size_t from, size_t lim,
+    struct ev_msg **pin)
+{
+	struct ev_msg **pp = &a->pins, *m;
+	size_t off;
+
+	*pin = NULL;
+	while ((m = *pp) != NULL) {
+		if (m->refs == 0) {
+			*pp = m->pinnext;
+			m->flags &= ~(uint32_t)EV_MSG_PINNED;
+			continue;
+		}
+		off = (size_t)((char *)m - a->base);
+		if (off >= from && off < lim) {
+			lim = off;
+			*pin = m;
+		}
+		pp = &m->pinnext;
+	}
+	return lim;
+}
+
+/*
+ * Room for a record of need bytes at the arena's write position, stepping
+ * over pinned records and going back to the start at the end.  NULL when
+ * the oldest held record is in the way (the ring's bounds allow more than
+ * the arena's allowance holds) or pinned records leave no room: the
+ * caller then keeps the event outside the arena.  Never evicts, so that
+ * the ring holds exactly what its bounds say.
+ */
+static struct ev_msg *
+arena_place(struct ev_ring *r, size_t need)
+{
+	struct ev_arena *a = r->arena;
+	struct ev_msg *om, *pin;
+	size_t o, lim;
+	int wrapped = 0, ahead;
+
+	if (need > a->size)
+		return NULL;
+	om = ring_oldest_arena(r);
+	o = om != NULL ? (size_t)((char *)om - a->base) : 0;
+	if (om == NULL && a->pins == NULL)
+		a->w = 0;
+	for (;;) {
+		/* The oldest record ahead: the free space ends there. */
+		ahead = om != NULL && o >= a->w;
+		lim = arena_pin_below(a, a->w, ahead ? o : a->size, &pin);
+		if (a->w + need <= lim) {
+			om = (struct ev_msg *)(void *)(a->base + a->w);
+			a->w += need;
+			if (a->w > a->hw)
+				a->hw = a->w;
+			return om;
+		}
+		if (pin != NULL)
+			a->w = (size_t)((char *)pin - a->base) +
+			    rec_size(pin->len - 1, pin->namelen, pin->idlen);
+		else if (ahead || wrapped++)
+			return NULL;
+		else
+			a->w = 0;
+	}
+}
+
+struct ev_msg *
+ev_ring_add(struct ev_ring *r, const char *json, size_t len, int64_t time,
+    const char *name, size_t namelen, const char *id, size_t idlen,
+    int flags)
+{
+	struct ev_msg *m;
+	size_t need;
+
+	if (msg_sizes_ok(len, namelen, idlen) == -1)
+		return NULL;
+	need = rec_size(len, namelen, idlen);
+	ring_make_room(r, len + 1);
+	if (r->cap == 0 && ring_map(r) == -1)
+		return NULL;
+	if (r->arena == NULL && arena_open(r) == -1)
+		return NULL;
+	if ((m = arena_place(r, need)) != NULL) {
+		msg_fill(m, json, len, r->next, time, name, namelen, id,
+		    idlen);
+		m->arena = r->arena;
+	} else {
+		r->spilled++;
+		if ((m = ev_msg_new(json, len, r->next, time, name, namelen,
+		    id, idlen)) == NULL)
+			return NULL;
+	}
+	if ((flags & EV_RING_INDEX) && idlen > 0) {
+		if (ids_put(&r->ids, m) == -1) {
+			/* The record is free again: nothing refers to it. */
+			if (m->arena != NULL)
+				r->arena->w = (size_t)((char *)m -
+				    r->arena->base);
+			else
+				free(m);
+			errno = ENOMEM;
+			return NULL;
+		}
+		m->flags |= EV_MSG_INDEXED;
+	}
+	r->slot[(r->head + r->n) & (r->cap - 1)] = m;
+	r->n++;
+	r->bytes += m->len;
+	r->next++;
+	return m;
 }
 
 struct ev_msg *

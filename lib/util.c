@@ -73,6 +73,17 @@ ev_uuid4(char out[EV_UUID_LEN + 1])
 	out[EV_UUID_LEN] = '\0';
 }
 
+/* A new random producer session id: 16 lower-case hex digits and a NUL. */
+void
+ev_session_new(char out[17])
+{
+	unsigned char b[8];
+
+	ev_random(b, sizeof(b));
+	hex(out, b, sizeof(b));
+	out[16] = '\0';
+}
+
 /* A new random bus epoch: EV_EPOCH_LEN lower-case hex digits and a NUL. */
 void
 ev_epoch_new(char out[EV_EPOCH_LEN + 1])

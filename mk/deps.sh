@@ -24,7 +24,7 @@ for group in "$@"; do
 	bench)
 		pkgs="$pkgs mosquitto mosquitto-clients redis-server"
 		pkgs="$pkgs nats-server dbus socat hyperfine"
-		pkgs="$pkgs libsqlite3-dev sqlite3" ;;
+		pkgs="$pkgs libsqlite3-dev sqlite3 gnuplot-nox" ;;
 	*)
 		echo "evbus: deps.sh: unknown group '$group'" \
 		    "(known: build test bench)" >&2

@@ -283,7 +283,7 @@ load helper
 	wire_send 'HELLO 2 bats\n'
 	wait_lines "$T/wire.out" 1
 	run wire_reply 1
-	assert_output --regexp '^HELLO 2 [0-9a-f]{16} [0-9]+ 65536 features=pub,sub,ping,ack-dup,sub-end,sub-since,max-depth,target,stats,sync,announce,where max_depth=256$'
+	assert_output --regexp '^HELLO 2 [0-9a-f]{16} [0-9]+ 65536 features=pub,sub,ping,ack-dup,sub-end,sub-since,max-depth,target,stats,sync,announce,where,session max_depth=256$'
 	wire_send 'PING\r\n'
 	wait_lines "$T/wire.out" 2
 	run wire_reply 2
@@ -519,7 +519,7 @@ load helper
 	wire_send 'HELLO 2 bats colour=blue\nPING\n'
 	wire_close
 	run cat "$T/wire.out"
-	assert_output "ERR proto HELLO: unknown key 'colour' (this bus knows token)"
+	assert_output "ERR proto HELLO: unknown key 'colour' (this bus knows token, session)"
 	wire_open
 	wire_send 'HELLO 2 bats token=s3cret\nPING\nQUIT\n'
 	wire_close

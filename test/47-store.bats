@@ -269,7 +269,7 @@ teardown() {
 	run_ok "$PROTO" "$BUS_SOCK" hello sub '{"patterns":["st.#"],"durable":"job"}' \
 	    read 3 cursor 3 cursor 4 ping
 	assert_output "$(printf '%s\n' \
-	    'features=pub,sub,ping,ack-dup,sub-end,sub-since,max-depth,target,stats,durable' \
+	    'features=pub,sub,ping,ack-dup,sub-end,sub-since,max-depth,target,stats,sync,announce,where,session,durable' \
 	    'OK 6' '2 st.n 1' '3 st.n 2' '4 st.n 3' '5 st.n 4' '6 st.n 5' PONG)"
 	# Resumed after 4, the last confirmed, whatever "from" says.
 	run_ok "$PROTO" "$BUS_SOCK" hello sub '{"patterns":["st.#"],"durable":"job","from":1}' \

@@ -161,6 +161,7 @@ conn_reap(struct evbusd *b)
 		sub_where_free(c);
 		ev_msg_unref(c->partial);
 		acl_conn_free(c);
+		session_detach(b, c);
 		free(c);
 		n++;
 	}
@@ -416,8 +417,22 @@ conn_hello(struct evbusd *b, struct conn *c, const struct ev_frame *f)
 			memcpy(c->token, eq + 1, strlen(eq + 1) + 1);
 			continue;
 		}
+		/* Producer sessions (issue 9): session=<16 hex digits>. */
+		if (eq != NULL && eq - f->argv[i] == 7 &&
+		    strncmp(f->argv[i], "session", 7) == 0) {
+			if (session_attach(b, c, eq + 1) == 0)
+				continue;
+			if (errno == ENOMEM) {
+				conn_close(b, c, "out of memory for a session");
+				return;
+			}
+			conn_error(c, "proto", "HELLO: session: '%.32s' is not "
+			    "16 hex digits", eq + 1);
+			c->state = CONN_CLOSING;
+			return;
+		}
 		conn_error(c, "proto", "HELLO: unknown key '%.*s' (this bus "
-		    "knows token)", (int)(eq != NULL ? eq - f->argv[i] : 32),
+		    "knows token, session)", (int)(eq != NULL ? eq - f->argv[i] : 32),
 		    f->argv[i]);
 		c->state = CONN_CLOSING;
 		return;

@@ -26,7 +26,7 @@
 #include "evbus.h"
 
 /* The features this daemon announces in its HELLO, for clients to test. */
-#define EVBUSD_FEATURES	"pub,sub,ping,ack-dup,sub-end,sub-since,max-depth,target,stats,sync,announce,where"
+#define EVBUSD_FEATURES	"pub,sub,ping,ack-dup,sub-end,sub-since,max-depth,target,stats,sync,announce,where,session"
 
 enum conn_state {
 	CONN_HELLO,		/* waiting for HELLO */
@@ -101,6 +101,7 @@ struct conn {
 	char		 *durable;	/* its durable name, or NULL */
 	uint64_t	  confirmed;	/* the last seq it confirmed (CURSOR) */
 	bool		  cursor_dirty;	/* confirmed is not yet on disk */
+	struct session	 *sess;		/* producer session (HELLO session=) */
 	TAILQ_ENTRY(conn) entry;
 };
 TAILQ_HEAD(connlist, conn);
@@ -155,6 +156,7 @@ struct evbusd {
 	char		  storewhy[200];	/* why, for ERR state store: */
 	int64_t		  cursors_due;	/* CLOCK_MONOTONIC ms when dirty
 					   cursors are written; -1: none */
+	struct session_tab *sessions;	/* producer sessions; NULL: none yet */
 };
 
 /* loop.c */
@@ -191,9 +193,22 @@ bool	 conn_pending(const struct evbusd *, const struct conn *);
 int	 bus_publish(struct evbusd *, struct conn *, const char *, size_t,
 	    const struct ev_origin *, bool, uint64_t *, bool *,
 	    struct ev_err *);
+int	 bus_publish_as(struct evbusd *, struct conn *, const char *, size_t,
+	    const struct ev_origin *, bool, int, uint64_t *, bool *,
+	    struct ev_err *);
+#define BUS_ID_DEDUP	0	/* an id found held is a duplicate; indexed */
+#define BUS_ID_NONE	1	/* the id is not looked up (still indexed) */
 void	 bus_pub(struct evbusd *, struct conn *, const struct ev_frame *);
 int	 bus_announce(struct evbusd *, const char *, const char *);
 void	 bus_commit(struct evbusd *);
+
+/* session.c: producer sessions (issue 9) */
+struct session;
+int	 session_attach(struct evbusd *, struct conn *, const char *);
+void	 session_detach(struct evbusd *, struct conn *);
+void	 session_free_all(struct evbusd *);
+uint64_t session_seq(const struct session *, uint64_t);
+int	 session_commit(struct session *, uint64_t, uint64_t);
 
 /* sub.c */
 int	 sub_start(struct evbusd *, struct conn *, const char *, size_t,
@@ -227,8 +242,8 @@ int	 store_open(struct evbusd *, const char *, enum ev_store_sync,
 	    struct ev_err *);
 void	 store_start(struct evbusd *);
 void	 store_close(struct evbusd *);
-int	 store_append(struct evbusd *, const struct ev_msg *,
-	    struct ev_err *);
+int	 store_append(struct evbusd *, uint64_t, int64_t, const char *,
+	    size_t, struct ev_err *);
 void	 store_commit(struct evbusd *);
 void	 store_fail(struct evbusd *, const char *);
 int	 store_timeout(struct evbusd *, int);

@@ -365,6 +365,7 @@ bus_stop(struct evbusd *b)
 	listener_close(b);
 	store_close(b);
 	ev_ring_free(&b->ring);
+	session_free_all(b);
 	ev_sublist_free(b->subs);
 	ev_buf_free(&b->scratch);
 	ev_buf_free(&b->rbuf);

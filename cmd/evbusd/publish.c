@@ -21,13 +21,33 @@
  * Returns 0, or -1 with err: EV_ERR_DATA, EV_ERR_LIMIT, EV_ERR_DENIED for
  * a body that breaks a rule; EV_ERR_SYS when out of memory.
  * Cost: one scan and one copy of the body (stamped into the scratch
- * buffer), one id lookup, one allocation for the ring's copy; a regcomp
+ * buffer), one id lookup, one copy into the ring's arena; a regcomp
  * per filter expression of a targeted event, done once here for all
  * subscribers.
  */
 int
 bus_publish(struct evbusd *b, struct conn *from, const char *body,
     size_t len, const struct ev_origin *origin, bool internal, uint64_t *seq,
+    bool *dup, struct ev_err *err)
+{
+	return bus_publish_as(b, from, body, len, origin, internal,
+	    internal ? BUS_ID_NONE : BUS_ID_DEDUP, seq, dup, err);
+}
+
+/*
+ * bus_publish, with idmode saying whether the event's id is looked up:
+ * BUS_ID_DEDUP, a copy of an event the bus holds with the same id is a
+ * duplicate (events whose producer chose the id, and those of publishers
+ * without a session); BUS_ID_NONE, not looked up (an id its publisher's
+ * library made up, for a session's event: a copy sent again is known by
+ * its number instead).  Every client event's id is indexed either way:
+ * a replay of events (evsub | evfire) carries the ids evfire made up,
+ * and must find them.
+ */
+int
+bus_publish_as(struct evbusd *b, struct conn *from, const char *body,
+    size_t len,
+    const struct ev_origin *origin, bool internal, int idmode, uint64_t *seq,
     bool *dup, struct ev_err *err)
 {
 	struct ev_stamp st = {
@@ -57,7 +77,8 @@ bus_publish(struct evbusd *b, struct conn *from, const char *body,
 		return ev_err_set(err, EV_ERR_DENIED, "fire: not allowed to "
 		    "fire '%s'", info.name);
 	}
-	if (info.hadid && (m = ev_ring_find_id(&b->ring, info.id,
+	if (idmode == BUS_ID_DEDUP && info.hadid &&
+	    (m = ev_ring_find_id(&b->ring, info.id,
 	    strlen(info.id))) != NULL) {
 		*seq = m->seq;
 		*dup = true;
@@ -66,25 +87,24 @@ bus_publish(struct evbusd *b, struct conn *from, const char *body,
 	}
 	if (ev_event_targeted(&info) && ev_target_compile(&info, &t, err) == -1)
 		return -1;
-	m = ev_msg_new(ev_buf_head(&b->scratch), ev_buf_unread(&b->scratch),
-	    st.seq, info.time, info.name, info.namelen, info.id,
-	    strlen(info.id));
-	if (m == NULL) {
-		ev_target_free(t);
-		return ev_err_sys(err, "event %llu", (unsigned long long)st.seq);
-	}
-	m->target = t;
 	/* --store: in the log first; committed once durable (store.c). */
-	if (b->store != NULL && store_append(b, m, err) == -1) {
-		ev_msg_unref(m);
+	if (b->store != NULL && store_append(b, st.seq, info.time,
+	    ev_buf_head(&b->scratch), ev_buf_unread(&b->scratch) - 1,
+	    err) == -1) {
+		ev_target_free(t);
 		return -1;
 	}
-	if (ev_ring_push(&b->ring, m) == -1) {
-		ev_msg_unref(m);
+	m = ev_ring_add(&b->ring, ev_buf_head(&b->scratch),
+	    ev_buf_unread(&b->scratch), info.time, info.name, info.namelen,
+	    info.id, strlen(info.id), !internal && info.hadid ?
+	    EV_RING_INDEX : 0);
+	if (m == NULL) {
+		ev_target_free(t);
 		if (b->store != NULL)
 			store_fail(b, "out of memory for the ring");
 		return ev_err_sys(err, "event %llu", (unsigned long long)st.seq);
 	}
+	m->target = t;
 	sub_notify(b, m);
 	b->events_in++;
 	b->budget = b->budget > 0 ? b->budget - 1 : 0;
@@ -100,22 +120,77 @@ bus_publish(struct evbusd *b, struct conn *from, const char *body,
  * A reply that cannot be queued closes the connection, since a publisher
  * matches replies to events by their order.
  */
+/*
+ * Producer sessions (issue 9): the words before PUB's byte count (the
+ * decoder takes that last word off argv), "s=K" (the event's number in
+ * the connection's session, 1 and up) and "dedup=id"
+ * (its producer chose its id: de-duplicate by id too).  0, or -1 with
+ * the reply's code and text in err's message (one word, then the text).
+ */
+static int
+pub_words(const struct conn *c, const struct ev_frame *f, uint64_t *k,
+    int *idmode, const char **code, struct ev_err *err)
+{
+	const char *w;
+	int i;
+
+	*k = 0;
+	*idmode = BUS_ID_DEDUP;
+	for (i = 0; i < f->argc; i++) {
+		w = f->argv[i];
+		if (strncmp(w, "s=", 2) == 0) {
+			*code = "proto";
+			if (ev_parse_u64(w + 2, strlen(w + 2), UINT64_MAX,
+			    k) == -1 || *k == 0)
+				return ev_err_set(err, EV_ERR_PROTO, "PUB: "
+				    "s=%.32s: not a number from 1", w + 2);
+			if (c->sess == NULL) {
+				*code = "state";
+				return ev_err_set(err, EV_ERR_PROTO, "PUB: "
+				    "s=: no session (HELLO session=...)");
+			}
+		} else if (strcmp(w, "dedup=id") != 0) {
+			*code = "proto";
+			return ev_err_set(err, EV_ERR_PROTO, "PUB: unknown word "
+			    "'%.32s' (this bus knows s=, dedup=id)", w);
+		}
+	}
+	if (*k != 0) {
+		*idmode = BUS_ID_NONE;
+		for (i = 0; i < f->argc; i++)
+			if (strcmp(f->argv[i], "dedup=id") == 0)
+				*idmode = BUS_ID_DEDUP;
+	}
+	return 0;
+}
+
 void
 bus_pub(struct evbusd *b, struct conn *c, const struct ev_frame *f)
 {
 	struct ev_err err;
 	const char *code;
-	uint64_t seq;
+	uint64_t seq, k;
 	bool dup;
-	int r;
+	int r, idmode;
 
-	if (f->oversize)
+	if (f->argc > 0 && pub_words(c, f, &k, &idmode, &code, &err) == -1)
+		r = conn_error(c, code, "%s", err.msg);
+	else if (f->argc > 0 && k != 0 &&
+	    (seq = session_seq(c->sess, k)) != 0) {
+		/* Sent again after a reconnect: known by its number. */
+		b->dups++;
+		r = conn_ack(b, c, seq, true);
+	} else if (f->oversize)
 		r = conn_error(c, "limit", "event of %zu bytes exceeds the "
 		    "bus's limit of %zu bytes", f->bodylen, b->maxevent);
-	else if (bus_publish(b, c, f->body, f->bodylen, &c->cred, false, &seq,
-	    &dup, &err) == 0)
+	else if (bus_publish_as(b, c, f->body, f->bodylen, &c->cred, false,
+	    f->argc > 0 ? idmode : BUS_ID_DEDUP, &seq, &dup, &err) == 0) {
+		if (f->argc > 0 && k != 0 &&
+		    session_commit(c->sess, k, seq) == -1)
+			log_warn("client %llu: session",
+			    (unsigned long long)c->serial);
 		r = conn_ack(b, c, seq, dup);
-	else {
+	} else {
 		switch (err.kind) {
 		case EV_ERR_LIMIT:
 			code = "limit";

@@ -525,16 +525,18 @@ store_fail(struct evbusd *b, const char *why)
 }
 
 /*
- * The publish path's step for the store: append m (just stamped, not yet
- * in the ring).  -1 with err EV_ERR_UNAVAILABLE ("store: why", the reply
+ * The publish path's step for the store: append the event just stamped,
+ * seq and time, its line[0..len) (without the newline), before it enters
+ * the ring.  -1 with err EV_ERR_UNAVAILABLE ("store: why", the reply
  * ERR state) when the store has failed or fails now, else as
  * ev_store_append.  Cost: a copy and a CRC of the line.
  */
 int
-store_append(struct evbusd *b, const struct ev_msg *m, struct ev_err *err)
+store_append(struct evbusd *b, uint64_t seq, int64_t time, const char *line,
+    size_t len, struct ev_err *err)
 {
-	if (!b->storefailed && ev_store_append(b->store, m->seq, m->time,
-	    m->line, m->len - 1, err) == 0)
+	if (!b->storefailed && ev_store_append(b->store, seq, time, line, len,
+	    err) == 0)
 		return 0;
 	if (!b->storefailed) {
 		if (err->kind != EV_ERR_SYS)

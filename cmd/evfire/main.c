@@ -54,7 +54,6 @@ struct fire {
 	uint64_t	 lineno;	/* the last line read */
 	bool		 eof;		/* standard input read to its end */
 	bool		 outerr;	/* stdout failed */
-	struct ev_buf	 ev;		/* the event being checked */
 	struct ev_buf	 build;		/* an event made from a payload */
 };
 
@@ -202,9 +201,15 @@ fire_event(struct fire *f, const char *text, size_t len, uint64_t line)
 	struct ev_prepare prep = { .fill = true, .now_ms = ev_now_ms() };
 	struct ev_evinfo info;
 	struct ev_err err;
+	struct ev_buf *q;
+	size_t mark, n;
 
-	ev_buf_reset(&f->ev);
-	if (ev_event_edit(text, len, &prep, &f->edit, &f->ev, &info,
+	/* Edited straight into the publisher's queue: no copy after. */
+	if ((q = ev_pub_space(&f->pub, &mark, &err)) == NULL) {
+		fprintf(stderr, "evfire: %s\n", err.msg);
+		return -1;
+	}
+	if (ev_event_edit(text, len, &prep, &f->edit, q, &info,
 	    &err) == -1) {
 		if (err.kind == EV_ERR_SYS) {
 			fprintf(stderr, "evfire: %s\n", err.msg);
@@ -213,14 +218,15 @@ fire_event(struct fire *f, const char *text, size_t len, uint64_t line)
 		reject(f, line, "%s", err.msg);
 		return 0;
 	}
-	if (f->pub.c.max_event > 0 &&
-	    ev_buf_unread(&f->ev) > f->pub.c.max_event) {
+	n = ev_buf_unread(q) - mark;
+	if (f->pub.c.max_event > 0 && n > f->pub.c.max_event) {
+		ev_buf_truncate(q, mark);
 		reject(f, line, "event of %zu bytes exceeds the bus's limit of "
-		    "%zu bytes", ev_buf_unread(&f->ev), f->pub.c.max_event);
+		    "%zu bytes", n, f->pub.c.max_event);
 		return 0;
 	}
-	if (ev_pub_queue(&f->pub, ev_buf_head(&f->ev), ev_buf_unread(&f->ev),
-	    TAG(line, !info.hadid), info.id, &err) == -1) {
+	if (ev_pub_commit(&f->pub, mark, TAG(line, !info.hadid), info.id,
+	    info.hadid ? EV_PUB_OWNID : 0, &err) == -1) {
 		fprintf(stderr, "evfire: %s\n", err.msg);
 		return -1;
 	}
@@ -789,7 +795,6 @@ main(int argc, char *argv[])
 	f.source = a.from_stdin ? "stdin" : "argument";
 	f.from_stdin = a.from_stdin;
 	status = fire_all(&f, &a);
-	ev_buf_free(&f.ev);
 	ev_buf_free(&f.build);
 	for (i = 0; i < f.nmeta; i++)
 		free((char *)(uintptr_t)f.meta[i].val);

@@ -111,7 +111,7 @@ fire_open(struct evroute *e)
 void
 fire_flush(struct evroute *e)
 {
-	if (e->firing && ev_buf_unread(&e->pub.q) > e->pub.sent)
+	if (e->firing && e->pub.sendi < e->pub.nent)
 		pub_io(e, 0);
 }
 
@@ -235,6 +235,6 @@ fire_event(struct evroute *e, const struct ev_route *r, const char *line,
 	}
 	ev_buf_free(&oldid);
 	if (ev_pub_queue(&e->pub, ev_buf_head(&e->ev), ev_buf_unread(&e->ev),
-	    e->lineno, info.id, &err) == -1)
+	    e->lineno, info.id, EV_PUB_OWNID, &err) == -1)
 		nomem();
 }
