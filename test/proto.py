@@ -13,6 +13,7 @@
 #   wait                waits for standard input to end (stays connected)
 # Exits 0, or 1 when the bus hangs up early (prints "EOF").
 import json
+import os
 import socket
 import sys
 
@@ -44,6 +45,8 @@ def show(line, body):
 
 def main():
     s = socket.socket(socket.AF_UNIX)
+    # A reply that never comes fails the test rather than hanging it.
+    s.settimeout(float(os.environ.get("EV_PROTO_TIMEOUT", "60")))
     s.connect(sys.argv[1])
     f = s.makefile("rb")
     args = sys.argv[2:]

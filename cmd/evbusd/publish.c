@@ -89,8 +89,7 @@ bus_publish_as(struct evbusd *b, struct conn *from, const char *body,
 		return -1;
 	/* --store: in the log first; committed once durable (store.c). */
 	if (b->store != NULL && store_append(b, st.seq, info.time,
-	    ev_buf_head(&b->scratch), ev_buf_unread(&b->scratch) - 1,
-	    err) == -1) {
+	    ev_buf_head(&b->scratch), ev_buf_unread(&b->scratch), err) == -1) {
 		ev_target_free(t);
 		return -1;
 	}
