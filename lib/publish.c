@@ -274,6 +274,7 @@ pub_reconnect(struct ev_publisher *p, struct ev_err *err)
 	struct ev_err e;
 	char keys[32];
 	ssize_t n;
+	size_t i;
 
 	/*
 	 * The replies the bus sent before it went are still in the socket:
@@ -307,6 +308,14 @@ pub_reconnect(struct ev_publisher *p, struct ev_err *err)
 		ev_sleep_ms(wait < left ? wait : left);
 		wait = wait * 2 > 1000 ? 1000 : wait * 2;
 	}
+	/*
+	 * What is sent again may be on the bus already, and a bus that
+	 * restarted (with a store) does not know this session: ask it to
+	 * look each resent event up by id.  Only resends pay for the lookup.
+	 */
+	for (i = 0; i < p->nent; i++)
+		if (pub_ent(p, i)->id[0] != '\0')
+			pub_ent(p, i)->ownid = true;
 	p->sendi = 0;
 	p->sendoff = 0;
 	p->reconnects++;
