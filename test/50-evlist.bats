@@ -267,8 +267,9 @@ wait_listing() {
 	    (.ring | has("events") and has("bytes") and has("max_events") and
 	    has("max_bytes") and has("first")), (.clients >= 1),
 	    (.events_in >= 2), has("uptime_ms"), has("events_out"),
+	    ([.in_per_s, .out_per_s] | map(type == "number" and . >= 0) | all),
 	    (.subscribers | type)]' <<<"$output"
-	assert_output '[true,true,true,true,true,true,true,"array"]'
+	assert_output '[true,true,true,true,true,true,true,true,"array"]'
 	# A waiting evlist is one of the subscribers, with its lag.
 	start_bg "$T/out" evlist -i "$(bus_seq)" -w 5m 'st.#'
 	pid=$BG_PID

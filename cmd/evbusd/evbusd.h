@@ -131,6 +131,11 @@ struct evbusd {
 	int64_t		  started_ms;	/* CLOCK_MONOTONIC at start */
 	uint64_t	  events_in;	/* published, duplicates not counted */
 	uint64_t	  events_out;	/* written to subscribers */
+	/* STATS' rates: the counters at the last two ticks, >= 1 s apart */
+	struct bus_snap {
+		int64_t	  ms;
+		uint64_t  in, out;
+	}		  snap[2];
 	uint64_t	  dups;		/* dropped as duplicates */
 	struct ev_buf	  scratch;	/* an event being stamped */
 	struct ev_buf	  rbuf;		/* the read buffer lent to clients */
@@ -201,6 +206,7 @@ int	 bus_publish_as(struct evbusd *, struct conn *, const char *, size_t,
 void	 bus_pub(struct evbusd *, struct conn *, const struct ev_frame *);
 int	 bus_announce(struct evbusd *, const char *, const char *);
 void	 bus_commit(struct evbusd *);
+void	 bus_tick(struct evbusd *, int64_t);
 
 /* session.c: producer sessions (issue 9) */
 struct session;

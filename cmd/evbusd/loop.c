@@ -94,6 +94,7 @@ loop_service(struct evbusd *b, struct turn *t)
 	uint64_t next;
 
 	bus_commit(b);
+	bus_tick(b, now);
 	TAILQ_FOREACH(c, &b->conns, entry)
 		if (c->sub && conn_pending(b, c))
 			conn_flush(b, c);

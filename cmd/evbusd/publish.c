@@ -273,6 +273,34 @@ bus_commit(struct evbusd *b)
  * memory.
  * Cost: one walk over the connections.
  */
+/*
+ * Keep the counters as they were at the last two ticks at least a second
+ * apart, for STATS' rates.  Called each loop pass and by STATS; O(1).
+ */
+void
+bus_tick(struct evbusd *b, int64_t now)
+{
+	if (b->snap[1].ms == 0) {
+		b->snap[0].ms = b->snap[1].ms = b->started_ms;
+		return;
+	}
+	if (now - b->snap[1].ms < 1000)
+		return;
+	b->snap[0] = b->snap[1];
+	b->snap[1].ms = now;
+	b->snap[1].in = b->events_in;
+	b->snap[1].out = b->events_out;
+}
+
+/* Events a second from the older tick until now. */
+static double
+bus_rate(const struct evbusd *b, uint64_t count, uint64_t then, int64_t now)
+{
+	int64_t span = now - b->snap[0].ms;
+
+	return span > 0 ? (double)(count - then) * 1000.0 / (double)span : 0;
+}
+
 int
 bus_stats(struct evbusd *b, const struct conn *asker, struct ev_buf *out)
 {
@@ -280,20 +308,26 @@ bus_stats(struct evbusd *b, const struct conn *asker, struct ev_buf *out)
 	uint64_t newest = ev_ring_next(r) - 1;
 	struct conn *c;
 	bool first = true, all = acl_sees_all(b, asker);
+	int64_t now = ev_mono_ms();
 	int rv;
+
+	bus_tick(b, now);
 
 	rv = ev_buf_printf(out, "{\"epoch\":\"%s\",\"pid\":%ld,\"version\":"
 	    "\"%s\",\"uptime_ms\":%lld,\"seq\":%llu,\"ring\":{\"events\":%zu,"
 	    "\"bytes\":%zu,\"max_events\":%zu,\"max_bytes\":%zu,\"first\":%llu},"
 	    "\"clients\":%zu,\"events_in\":%llu,\"events_out\":%llu,"
-	    "\"duplicates\":%llu,\"subscribers\":[", b->epoch,
+	    "\"duplicates\":%llu,\"in_per_s\":%.1f,\"out_per_s\":%.1f,"
+	    "\"subscribers\":[", b->epoch,
 	    (long)b->self.pid, EV_VERSION,
-	    (long long)(ev_mono_ms() - b->started_ms),
+	    (long long)(now - b->started_ms),
 	    (unsigned long long)newest, ev_ring_count(r), ev_ring_bytes(r),
 	    b->ringmax, b->ringmaxbytes,
 	    (unsigned long long)ev_ring_first(r), b->nconns,
 	    (unsigned long long)b->events_in,
-	    (unsigned long long)b->events_out, (unsigned long long)b->dups);
+	    (unsigned long long)b->events_out, (unsigned long long)b->dups,
+	    bus_rate(b, b->events_in, b->snap[0].in, now),
+	    bus_rate(b, b->events_out, b->snap[0].out, now));
 	TAILQ_FOREACH(c, &b->conns, entry) {
 		if (!c->sub || c->dead || rv == -1)
 			continue;
