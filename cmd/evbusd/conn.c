@@ -576,6 +576,7 @@ conn_flush(struct evbusd *b, struct conn *c)
 	uint64_t scan, visible;
 	ssize_t r;
 	int n, logged = 0;
+	bool held;
 	/* where: a filtering subscriber goes SUB_WHERE_STEP events a call */
 	uint64_t limit = c->where != NULL ? c->cursor + SUB_WHERE_STEP :
 	    UINT64_MAX;
@@ -609,7 +610,13 @@ conn_flush(struct evbusd *b, struct conn *c)
 			iov[n].iov_base = ev_buf_head(&c->out);
 			iov[n++].iov_len = outlen;
 		}
-		for (scan = c->cursor; c->sub && scan < visible &&
+		/*
+		 * Replies held until their events commit (ACKs, and an OK
+		 * queued behind them) go before any event: a subscriber's
+		 * events never overtake the replies to what it sent first.
+		 */
+		held = outlen < ev_buf_unread(&c->out);
+		for (scan = c->cursor; c->sub && !held && scan < visible &&
 		    scan >= ev_ring_first(&b->ring) &&
 		    nm < FLUSH_IOV / 2 && total < FLUSH_BYTES &&
 		    scan < limit; scan++) {
@@ -621,6 +628,8 @@ conn_flush(struct evbusd *b, struct conn *c)
 			im[nm++] = m;
 		}
 		if (n == 0) {
+			if (held)
+				break;		/* the commit releases them */
 			c->cursor = scan;
 			if (scan == ev_ring_next(&b->ring)) {
 				/* evlist: a SYNC queued now goes next pass. */
