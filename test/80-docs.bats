@@ -285,6 +285,181 @@ EOF
 ["evbus.listener.disconnected",["who.#"]]'
 }
 
+# report_stub: ./report in $T/work, a stand-in for the cron job's report:
+# it appends the names of the events it reads to $T/reported.
+report_stub() {
+	mkdir -p "$T/work"
+	cat >"$T/work/report" <<-EOF
+	#!/bin/sh
+	exec jq -r .name >>"$T/reported"
+	EOF
+	chmod +x "$T/work/report"
+	: >"$T/reported"
+}
+
+@test "evsub(1) example 12: a cron job's durable subscription on a bus with a store" {
+	start_bus --store "$T/log"
+	report_stub
+	ex evsub.1 12
+	ex_is <<-'EOF'
+	$ evsub --durable nightly --drain 'backup.#' | ./report
+	EOF
+	printf '%s\n' '{"name":"backup.done"}' '{"name":"other"}' \
+	    '{"name":"backup.failed"}' | evfire
+	# The first run: all of them; the next, only what came since.
+	doc_run
+	run_ok evfire backup.done
+	doc_run
+	doc_run
+	run cat "$T/reported"
+	assert_output $'backup.done\nbackup.failed\nbackup.done'
+}
+
+@test "evsub(1) example 13: a cron job that keeps its cursor in a file" {
+	start_bus
+	export HOME=$T/home
+	mkdir -p "$HOME/.cache"
+	report_stub
+	ex evsub.1 13
+	ex_is <<-'EOF'
+	$ evsub --cursor-file ~/.cache/backup.cur --drain 'backup.#' | ./report
+	EOF
+	printf '%s\n' '{"name":"backup.done"}' '{"name":"other"}' \
+	    '{"name":"backup.failed"}' | evfire
+	doc_run
+	[ -s "$HOME/.cache/backup.cur" ] || fail "no cursor file"
+	run_ok evfire backup.done
+	doc_run
+	doc_run
+	run cat "$T/reported"
+	assert_output $'backup.done\nbackup.failed\nbackup.done'
+}
+
+@test "evsub(1) example 14: a consumer that resumes where it stopped" {
+	start_bus
+	export HOME=$T/home
+	mkdir -p "$HOME/.cache"
+	ex evsub.1 14
+	ex_is <<-'EOF'
+	$ evsub --cursor-file ~/.cache/x.cur '#'
+	EOF
+	doc_bg "$T/out1"
+	subscribed '#'
+	publish_n 3 before.stop
+	wait_lines "$T/out1" 3
+	kill -TERM -- "-$BG_PID"
+	wait_exit "$BG_PID" 20
+	# While it is away, and after it is back.
+	publish_n 2 while.away
+	doc_bg "$T/out2"
+	wait_lines "$T/out2" 2
+	run_ok evfire after.restart
+	wait_lines "$T/out2" 3
+	run jq -c '[.name, .payload]' "$T/out2"
+	assert_output '["while.away",1]
+["while.away",2]
+["after.restart",null]'
+}
+
+@test "evsub(1) example 15: seq, name and payload as text" {
+	start_bus
+	ex evsub.1 15
+	ex_is <<-'EOF'
+	$ evsub -c 2 -F '{.seq}\t{.name}\t{.payload|json}'
+	EOF
+	doc_bg "$T/out"
+	subscribed '#'
+	printf '%s\n' '{"name":"job.a","payload":{"k":[1,"x"]}}' \
+	    '{"name":"job.b","payload":"s"}' '{"name":"job.c"}' | evfire
+	wait_for "ev_exited $BG_PID"
+	s=$(evsub --from 0 -c 1 'job.a' | jq .seq)
+	assert_equal "$(cat "$T/out")" "$s	job.a	{\"k\":[1,\"x\"]}
+$((s + 1))	job.b	\"s\""
+}
+
+@test "evsub(1) example 16: a canary web node receives what is aimed at it" {
+	start_bus
+	ex evsub.1 16
+	ex_is <<-'EOF'
+	$ evsub --node web-1 --tag canary 'deploy.#'
+	EOF
+	doc_bg "$T/out"
+	subscribed 'deploy.#'
+	run_ok evfire --node '^web-' --tag '^canary$' deploy.start
+	run_ok evfire --node '^db-' deploy.db
+	run_ok evfire --tag '^eu$' deploy.eu
+	run_ok evfire deploy.all
+	wait_lines "$T/out" 2
+	run_ok evfire deploy.end
+	wait_lines "$T/out" 3
+	run jq -r .name "$T/out"
+	assert_output $'deploy.start\ndeploy.all\ndeploy.end'
+}
+
+# lrp NAME CELL | lrp NAME BEFORE AFTER: an actual_lrp event, as Diego's.
+lrp() {
+	if [ $# -eq 2 ]; then
+		echo "{\"name\":\"actual_lrp.$1\",\"payload\":{\"cell_id\":\"$2\"}}"
+	else
+		echo "{\"name\":\"actual_lrp.$1\",\"payload\":{\"before\":{\"cell_id\":\"$2\"},\"after\":{\"cell_id\":\"$3\"}}}"
+	fi
+}
+
+@test "evsub(1) example 17: one cell's LRP events, filtered by the bus" {
+	start_bus
+	ex evsub.1 17
+	ex_is <<-'EOF'
+	$ evsub --where '.payload.cell_id == "c2" or
+	    .payload.before.cell_id == "c2" or
+	    .payload.after.cell_id == "c2"' 'actual_lrp.#'
+	EOF
+	doc_cmd_bg "$T/out" "$(sed 's/^\$ //' "$T/ex")"
+	subscribed 'actual_lrp.#'
+	{
+		lrp created c1
+		lrp created c2
+		lrp changed c1 c3
+		lrp changed c1 c2
+		lrp changed c2 c3
+		lrp removed c3
+		lrp removed c2
+		echo '{"name":"other.event","payload":{"cell_id":"c2"}}'
+		lrp removed c2
+	} | evfire
+	wait_lines "$T/out" 5
+	run jq -c '[.name, .payload]' "$T/out"
+	assert_output '["actual_lrp.created",{"cell_id":"c2"}]
+["actual_lrp.changed",{"before":{"cell_id":"c1"},"after":{"cell_id":"c2"}}]
+["actual_lrp.changed",{"before":{"cell_id":"c2"},"after":{"cell_id":"c3"}}]
+["actual_lrp.removed",{"cell_id":"c2"}]
+["actual_lrp.removed",{"cell_id":"c2"}]'
+	# The bus did the filtering: it counts what it kept back.
+	run_ok evlist --stats
+	run jq '.filtered_out >= 3' <<<"$output"
+	assert_output true
+}
+
+@test "evsub(1) example 18: several filters, all of which must hold" {
+	start_bus
+	ex evsub.1 18
+	ex_is <<-'EOF'
+	$ evsub --where '.error' --where '.payload.crash_count >= 3' '#'
+	EOF
+	doc_bg "$T/out"
+	subscribed '#'
+	printf '%s\n' \
+	    '{"name":"web.crashed","payload":{"crash_count":3},"error":true}' \
+	    '{"name":"web.crashed","payload":{"crash_count":5}}' \
+	    '{"name":"db.crashed","payload":{"crash_count":2},"error":true}' \
+	    '{"name":"db.failed","payload":{},"error":true}' \
+	    '{"name":"db.crashed","payload":{"crash_count":7},"error":true}' |
+	    evfire
+	wait_lines "$T/out" 2
+	run jq -c '[.name, .payload.crash_count]' "$T/out"
+	assert_output '["web.crashed",3]
+["db.crashed",7]'
+}
+
 # --- evfire(1) ------------------------------------------------------------
 
 @test "evfire(1) example 1: a JSON object as the payload" {
