@@ -694,12 +694,13 @@ fake_mosquitto() {
 	assert_equal "$(jq -r .id "$T/ev")" "$id"
 }
 
-# doc_cmd_bg OUT COMMAND: as doc_bg, for a command given.
+# doc_cmd_bg OUT COMMAND: as doc_bg, for a command given; sets BG_PID.
 doc_cmd_bg() {
 	mkdir -p "$T/work"
 	(cd "$T/work" && exec setsid stdbuf -oL bash -c "$2" >"$1" 2>"$1.err" \
 	    </dev/null 3>&-) &
-	EV_PGRPS+=("$!")
+	BG_PID=$!
+	EV_PGRPS+=("$BG_PID")
 }
 
 @test "evbus(7) example 4: alerts over ssh to another machine's bus (a stand-in ssh)" {
@@ -826,6 +827,168 @@ doc_cmd_bg() {
 ["evbus.listener.disconnected",["x.#"]]'
 }
 
+@test "evbusd(8) example 5: a durable bus; a subscriber from seq 1 misses nothing" {
+	ex evbusd.8 5
+	ex_is <<-'EOF'
+	$ evbusd --store /var/lib/evbus/log &
+	$ evsub --from 1 'backup.#'
+	$ evstore cat /var/lib/evbus/log 'backup.#' --since 1h
+	EOF
+	sed -i "s|/var/lib/evbus/|$T/lib/|g" "$T/ex"
+	mkdir -p "$T/lib"
+	bus=$(sed -n '1s/^\$ \(.*\) &$/\1/p' "$T/ex")
+	# The bus as written, stopped and started again between two events.
+	doc_cmd_bg "$T/bus1" "exec $bus"
+	bus1=$BG_PID
+	wait_for "evfire -q backup.before >/dev/null"
+	run_ok evfire other.event
+	kill -TERM "$bus1"
+	wait_exit "$bus1" 20
+	doc_cmd_bg "$T/bus2" "exec $bus"
+	wait_for "evfire -q backup.after >/dev/null"
+	doc_cmd_bg "$T/out" "$(sed -n '2s/^\$ //p' "$T/ex")"
+	wait_lines "$T/out" 2
+	run jq -r .name "$T/out"
+	assert_output $'backup.before\nbackup.after'
+	run_ok bash -c "cd '$T/work' && $(sed -n '3s/^\$ //p' "$T/ex")"
+	assert_equal "$output" "$(cat "$T/out")"
+}
+
+# shared_ex: displays 6 to 9 of evbusd(8) with the shared bus's paths
+# under $T; the page's group evbus is root's own here (no such group
+# need exist).
+shared_paths() {
+	sed -e "s|/etc/evbus/|$T/etc/evbus/|g" -e "s|/run/evbus/|$T/run/evbus/|g" \
+	    -e "s|--group evbus\$|--group $(id -gn)|"
+}
+
+@test "evbusd(8) examples 6, 7, 12: the shared bus of the unit, with the page's rules" {
+	ex evbusd.8 6
+	ex_is <<-'EOF'
+	# evbusd -A /etc/evbus/acl.conf -s /run/evbus/sock --group evbus
+	EOF
+	# The command is the one the shared unit runs.
+	run grep '^ExecStart=' "$ROOT/share/systemd/evbusd-shared.service"
+	assert_output "ExecStart=$(sed 's/^# //' "$T/ex")"
+	bus=$(sed 's/^# //' "$T/ex" | shared_paths)
+	ex evbusd.8 7
+	mkdir -p "$T/etc/evbus"
+	mkdir -m 0750 -p "$T/run/evbus"
+	install -m 0640 "$T/ex" "$T/etc/evbus/acl.conf"
+	unset EVBUS_SOCKET
+	doc_cmd_bg "$T/bus" "exec $bus"
+	wait_for "[ -S '$T/run/evbus/sock' ]"
+	run stat -c %G "$T/run/evbus/sock"
+	assert_output "$(id -gn)"
+	ex evbusd.8 12
+	ex_is <<-'EOF'
+	$ EVBUS_SOCKET=/run/evbus/sock evsub 'deploy.#'
+	EOF
+	shared_paths <"$T/ex" >"$T/ex1"
+	mv "$T/ex1" "$T/ex"
+	doc_bg "$T/out"
+	EVBUS_SOCKET=$T/run/evbus/sock subscribed 'deploy.#'
+	EVBUS_SOCKET=$T/run/evbus/sock run_ok evfire deploy.start v2
+	EVBUS_SOCKET=$T/run/evbus/sock run_ok evfire other.event
+	wait_lines "$T/out" 1
+	run unstamped "$T/out"
+	assert_output '{"name":"deploy.start","payload":"v2"}'
+	# The ACL is in force: the bus says so.
+	run bash -c "printf 'HELLO 2 bats\nQUIT\n' |
+	    socat - UNIX-CONNECT:$T/run/evbus/sock"
+	assert_line --index 0 --regexp '^HELLO 2 .* features=([a-z-]+,)*acl[, ]'
+}
+
+@test "evbusd(8) example 7: the page's rules are those of share/examples/acl.conf" {
+	# rules FILE: its rule lines, comments and blank lines left out, blanks
+	# squeezed.
+	rules() {
+		grep -v '^[[:space:]]*#' "$1" | grep -v '^[[:space:]]*$' |
+		    sed -E 's/[[:space:]]+/ /g; s/^ //; s/ $//'
+	}
+	grep -qF 'from
+.Pa share/examples/acl.conf' "$ROOT/man/man8/evbusd.8" ||
+	    fail "the page no longer names share/examples/acl.conf"
+	ex evbusd.8 7
+	run rules "$T/ex"
+	want=$output
+	run rules "$ROOT/share/examples/acl.conf"
+	assert_output "$want"
+}
+
+@test "evbusd(8) examples 8 and 9: --check-acl accepts the rules and prints what the page shows" {
+	ex evbusd.8 7
+	mkdir -p "$T/etc/evbus"
+	install -m 0640 "$T/ex" "$T/etc/evbus/acl.conf"
+	ex evbusd.8 8
+	ex_is <<-'EOF'
+	# evbusd --check-acl /etc/evbus/acl.conf
+	# systemctl reload evbusd-shared
+	EOF
+	# The reload is the unit's: --check-acl, then SIGHUP.
+	run grep -c "^ExecReload=$(sed -n '1s/^# //p' "$T/ex")\$" \
+	    "$ROOT/share/systemd/evbusd-shared.service"
+	assert_output 1
+	[ "$(sed -n '2s/^# systemctl reload //p' "$T/ex").service" = \
+	    "$(basename "$ROOT/share/systemd/evbusd-shared.service")" ] ||
+	    fail "the reload names another unit"
+	fake_systemctl
+	PATH=$T/stub:$PATH run bash -e -c "$(sed 's/^# //' "$T/ex" | shared_paths)"
+	[ "$status" -eq 0 ] || fail "status $status: $output"
+	got=$output
+	assert_equal "$(cat "$T/systemctl.log")" 'systemctl reload evbusd-shared'
+	# The page shows this machine's numbers for www-data, users and adm
+	# (Debian's); another's are put in their place.
+	ex evbusd.8 9
+	want=$(shared_paths <"$T/ex" | sed -E \
+	    -e "s/user 33 # (line [0-9]+: www-data)\$/user $(id -u www-data) # \1/" \
+	    -e "s/group 100 # (line [0-9]+: users)\$/group $(getent group users | cut -d: -f3) # \1/" \
+	    -e "s/group 4 # (line [0-9]+: adm)\$/group $(getent group adm | cut -d: -f3) # \1/")
+	assert_equal "$got" "$want"
+	# Without its comments, the listing is an ACL file that says the same.
+	printf '%s\n' "$got" >"$T/etc/evbus/again.conf"
+	chmod 0640 "$T/etc/evbus/again.conf"
+	run_ok evbusd --check-acl "$T/etc/evbus/again.conf"
+	assert_equal "$(tail -n +2 <<<"$output" | sed -E 's/ # line [0-9]+.*$//')" \
+	    "$(tail -n +2 <<<"$got" | sed -E 's/ # line [0-9]+.*$//')"
+}
+
+@test "evbusd(8) example 11: the shared unit's setup names the unit's user and paths" {
+	ex evbusd.8 11
+	ex_is <<-'EOF'
+	# useradd --system --user-group --home-dir / \
+	    --shell /usr/sbin/nologin evbus
+	# install -d -m 0755 /etc/evbus
+	# install -m 0640 -o root -g evbus acl.conf /etc/evbus/
+	# evbusd --check-acl /etc/evbus/acl.conf
+	# systemctl enable --now evbusd-shared
+	# usermod -a -G evbus alice
+	EOF
+	unit=$ROOT/share/systemd/evbusd-shared.service
+	# The user and group useradd makes are those the unit runs as and
+	# gives the socket to.
+	run grep -E '^(User|Group)=' "$unit"
+	assert_output $'User=evbus\nGroup=evbus'
+	run grep '^ExecStart=' "$unit"
+	assert_output 'ExecStart=evbusd -A /etc/evbus/acl.conf -s /run/evbus/sock --group evbus'
+	# The ACL goes where ExecStart reads it, readable by the group; what
+	# is checked is that file; the unit enabled is this one.
+	grep -qx '# install -m 0640 -o root -g evbus acl.conf /etc/evbus/' "$T/ex"
+	grep -qx "# $(sed -n 's/^ExecReload=\(evbusd .*\)/\1/p' "$unit")" "$T/ex" ||
+	    fail "the check is not the unit's ExecReload"
+	[ "$(sed -n 's/^# systemctl enable --now //p' "$T/ex").service" = \
+	    "$(basename "$unit")" ] || fail "another unit is enabled"
+	# make install puts the unit where the page says.
+	local o
+	o=$(dirname "$EVBUS_BIN")
+	run make -s -C "$ROOT" O="$o" install PREFIX=/usr DESTDIR="$T/stage"
+	[ "$status" -eq 0 ] || fail "make install: $output"
+	# (naming the installed evbusd by its full path)
+	sed 's|^\(Exec[A-Za-z]*=\)evbusd |\1/usr/bin/evbusd |' "$unit" |
+	    cmp - "$T/stage/usr/lib/systemd/system/evbusd-shared.service" ||
+	    fail "make install: another unit"
+}
+
 # A systemctl that only says what it was asked.
 fake_systemctl() {
 	mkdir -p "$T/stub"
@@ -844,7 +1007,7 @@ fake_systemctl() {
 	fake_systemctl
 	export HOME=$T/home PREFIX=$T/usr
 	mkdir -p "$HOME"
-	ex evbusd.8 5
+	ex evbusd.8 10
 	PATH=$T/stub:$PATH doc_run
 	run readlink -f "$HOME/.config/systemd/user/evbusd.service"
 	assert_output "$T/usr/lib/systemd/user/evbusd.service"
@@ -856,7 +1019,7 @@ systemctl --user enable --now evbusd'
 }
 
 @test "evbusd(8) Under s6: the run script signals readiness on fd 3" {
-	ex evbusd.8 6
+	ex evbusd.8 13
 	ex_is <<-'EOF'
 	#!/bin/sh
 	exec evbusd -r 3
