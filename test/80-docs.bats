@@ -1105,6 +1105,7 @@ systemctl --user enable --now evbusd'
 	ex_is <<-'EOF'
 	evsub -c 10 --from 42 '*.crashed'   # replay from seq 42 out of the ring, then live; exit after 10
 	evsub --last 5 '#'                  # the 5 most recent events, then live
+	evsub --where '.payload.cell_id == "c2"' 'actual_lrp.#'   # filtered in the daemon, in jq's spelling
 	EOF
 	for i in $(seq 1 60); do echo "{\"name\":\"web.crashed\",\"payload\":$i}"; done | evfire
 	run bash -c "$(sed -n 1p "$T/ex")"
@@ -1115,6 +1116,7 @@ systemctl --user enable --now evbusd'
 	wait_lines "$T/out" 5
 	run jq -c .payload "$T/out"
 	assert_output "$(seq 56 60)"
+	where=$(sed -n 3p "$T/ex")
 	# The line shown has the fields in the order evsub prints them.
 	readme_block 'A short tour' 6
 	run jq -c 'keys_unsorted' "$T/ex"
@@ -1123,6 +1125,28 @@ systemctl --user enable --now evbusd'
 	run_ok evsub --last 1 -c 1 'web.crashed'
 	run jq -c 'keys_unsorted' <<<"$output"
 	assert_output "$want"
+	# The filter, as written: only the c2 events, the bus keeping back
+	# the others.
+	doc_cmd_bg "$T/lrp" "$where"
+	subscribed 'actual_lrp.#'
+	{
+		lrp created c1
+		lrp created c2
+		lrp changed c2 c3
+		lrp removed c3
+		echo '{"name":"other.event","payload":{"cell_id":"c2"}}'
+		lrp removed c2
+	} | evfire
+	wait_lines "$T/lrp" 2
+	run_ok evfire actual_lrp.claimed '{"cell_id":"c2","index":1}'
+	wait_lines "$T/lrp" 3
+	run jq -c '[.name, .payload]' "$T/lrp"
+	assert_output '["actual_lrp.created",{"cell_id":"c2"}]
+["actual_lrp.removed",{"cell_id":"c2"}]
+["actual_lrp.claimed",{"cell_id":"c2","index":1}]'
+	run_ok evlist --stats
+	run jq .filtered_out <<<"$output"
+	assert_output 3
 }
 
 @test "README install: what make install puts where, and the systemd steps" {
