@@ -1149,6 +1149,94 @@ systemctl --user enable --now evbusd'
 	assert_output 3
 }
 
+@test "README tour: evroute's rules, and the example file checked" {
+	start_bus
+	readme_block 'A short tour' 7
+	ex_is <<-'EOF'
+	evsub '#' | evroute \
+	    -e 'request.# -> file:requests.ndjson' \
+	    -e '*.crashed where .payload.crash_count > 3 -> exec:./page-oncall.sh' \
+	    -e 'beergarden.request -> fire:request.{.payload.system}.{.payload.system_version|mangle}.{.payload.instance_name}' \
+	    -e '# -> drop'
+	evroute -f share/examples/routes.conf --check   # prints nothing, exits 0; or says file:line:column why
+	EOF
+	# ./page-oncall.sh: a stand-in that keeps the names it is fed.
+	mkdir -p "$T/work"
+	cat >"$T/work/page-oncall.sh" <<-EOF
+	#!/bin/sh
+	exec jq --unbuffered -r .name >>"$T/oncall"
+	EOF
+	chmod +x "$T/work/page-oncall.sh"
+	doc_cmd_bg "$T/out" "$(sed -n 1,5p "$T/ex")"
+	subscribed '#'
+	printf '%s\n' '{"name":"request.a","payload":1}' \
+	    '{"name":"web.crashed","payload":{"crash_count":5}}' \
+	    '{"name":"db.crashed","payload":{"crash_count":1}}' \
+	    '{"name":"beergarden.request","payload":{"system":"echo","system_version":"1.0.0","instance_name":"default"}}' \
+	    '{"name":"other.thing"}' | evfire
+	wait_lines "$T/work/requests.ndjson" 2
+	wait_lines "$T/oncall" 1
+	run jq -c '[.name, .payload]' "$T/work/requests.ndjson"
+	assert_output '["request.a",1]
+["request.echo.1-0-0.default",{"system":"echo","system_version":"1.0.0","instance_name":"default"}]'
+	run cat "$T/oncall"
+	assert_output web.crashed
+	# Dropped, everything else: nothing on evroute's standard output.
+	assert_equal "$(cat "$T/out")" ""
+	run bash -c "cd '$ROOT' && $(sed -n 6p "$T/ex")"
+	[ "$status" -eq 0 ] || fail "status $status: $output"
+	assert_output ''
+}
+
+@test "README tour: evlist, its template, the long-poll loop and the figures" {
+	start_bus
+	readme_block 'A short tour' 8
+	ex_is <<-'EOF'
+	evlist 'deploy.#'                          # the deploy events the bus holds, oldest first
+	evlist -F '{.seq} {.name} {.payload}'      # as text, from a template (evsub -F too)
+	idx=0; while :; do                         # Consul's blocking query, with a real index
+	    evlist -i "$idx" -w 5m --index-file idx.txt 'deploy.#' | ./handle.sh
+	    idx=$(cat idx.txt)
+	done
+	evlist --stats | jq .ring                  # the bus's own figures
+	EOF
+	printf '%s\n' '{"name":"deploy.a","payload":"v1"}' \
+	    '{"name":"other.b","payload":{"x":1}}' '{"name":"deploy.b"}' | evfire
+	run_ok bash -c "$(sed -n 1p "$T/ex")"
+	run jq -c '[.seq, .name]' <<<"$output"
+	assert_output '[2,"deploy.a"]
+[4,"deploy.b"]'
+	run_ok bash -c "$(sed -n 2p "$T/ex")"
+	assert_output '2 deploy.a v1
+3 other.b {"x":1}
+4 deploy.b null'
+	# The loop, with a ./handle.sh that keeps the names: each event once.
+	mkdir -p "$T/work"
+	cat >"$T/work/handle.sh" <<-EOF
+	#!/bin/sh
+	exec jq -r .name >>"$T/handled"
+	EOF
+	chmod +x "$T/work/handle.sh"
+	doc_cmd_bg "$T/loop" "$(sed -n 3,6p "$T/ex")"
+	wait_lines "$T/handled" 2
+	run_ok evfire deploy.c
+	run_ok evfire other.d
+	wait_lines "$T/handled" 3
+	run_ok evfire deploy.d
+	wait_lines "$T/handled" 4
+	run cat "$T/handled"
+	assert_output $'deploy.a\ndeploy.b\ndeploy.c\ndeploy.d'
+	# The index the loop goes on from: the bus's epoch, and a seq no
+	# older than the last event handled.
+	s=$(evsub --from 0 -c 1 deploy.d | jq .seq)
+	ep=$(evlist --stats | jq -r .epoch)
+	wait_for "grep -qxE '$ep:[0-9]+' '$T/work/idx.txt' &&
+	    [ \"\$(cut -d: -f2 '$T/work/idx.txt')\" -ge $s ]"
+	run_ok bash -c "$(sed -n 7p "$T/ex")"
+	run jq -c 'keys' <<<"$output"
+	assert_output '["bytes","events","first","max_bytes","max_events"]'
+}
+
 @test "README install: what make install puts where, and the systemd steps" {
 	local o
 	o=$(dirname "$EVBUS_BIN")
