@@ -285,6 +285,181 @@ EOF
 ["evbus.listener.disconnected",["who.#"]]'
 }
 
+# report_stub: ./report in $T/work, a stand-in for the cron job's report:
+# it appends the names of the events it reads to $T/reported.
+report_stub() {
+	mkdir -p "$T/work"
+	cat >"$T/work/report" <<-EOF
+	#!/bin/sh
+	exec jq -r .name >>"$T/reported"
+	EOF
+	chmod +x "$T/work/report"
+	: >"$T/reported"
+}
+
+@test "evsub(1) example 12: a cron job's durable subscription on a bus with a store" {
+	start_bus --store "$T/log"
+	report_stub
+	ex evsub.1 12
+	ex_is <<-'EOF'
+	$ evsub --durable nightly --drain 'backup.#' | ./report
+	EOF
+	printf '%s\n' '{"name":"backup.done"}' '{"name":"other"}' \
+	    '{"name":"backup.failed"}' | evfire
+	# The first run: all of them; the next, only what came since.
+	doc_run
+	run_ok evfire backup.done
+	doc_run
+	doc_run
+	run cat "$T/reported"
+	assert_output $'backup.done\nbackup.failed\nbackup.done'
+}
+
+@test "evsub(1) example 13: a cron job that keeps its cursor in a file" {
+	start_bus
+	export HOME=$T/home
+	mkdir -p "$HOME/.cache"
+	report_stub
+	ex evsub.1 13
+	ex_is <<-'EOF'
+	$ evsub --cursor-file ~/.cache/backup.cur --drain 'backup.#' | ./report
+	EOF
+	printf '%s\n' '{"name":"backup.done"}' '{"name":"other"}' \
+	    '{"name":"backup.failed"}' | evfire
+	doc_run
+	[ -s "$HOME/.cache/backup.cur" ] || fail "no cursor file"
+	run_ok evfire backup.done
+	doc_run
+	doc_run
+	run cat "$T/reported"
+	assert_output $'backup.done\nbackup.failed\nbackup.done'
+}
+
+@test "evsub(1) example 14: a consumer that resumes where it stopped" {
+	start_bus
+	export HOME=$T/home
+	mkdir -p "$HOME/.cache"
+	ex evsub.1 14
+	ex_is <<-'EOF'
+	$ evsub --cursor-file ~/.cache/x.cur '#'
+	EOF
+	doc_bg "$T/out1"
+	subscribed '#'
+	publish_n 3 before.stop
+	wait_lines "$T/out1" 3
+	kill -TERM -- "-$BG_PID"
+	wait_exit "$BG_PID" 20
+	# While it is away, and after it is back.
+	publish_n 2 while.away
+	doc_bg "$T/out2"
+	wait_lines "$T/out2" 2
+	run_ok evfire after.restart
+	wait_lines "$T/out2" 3
+	run jq -c '[.name, .payload]' "$T/out2"
+	assert_output '["while.away",1]
+["while.away",2]
+["after.restart",null]'
+}
+
+@test "evsub(1) example 15: seq, name and payload as text" {
+	start_bus
+	ex evsub.1 15
+	ex_is <<-'EOF'
+	$ evsub -c 2 -F '{.seq}\t{.name}\t{.payload|json}'
+	EOF
+	doc_bg "$T/out"
+	subscribed '#'
+	printf '%s\n' '{"name":"job.a","payload":{"k":[1,"x"]}}' \
+	    '{"name":"job.b","payload":"s"}' '{"name":"job.c"}' | evfire
+	wait_for "ev_exited $BG_PID"
+	s=$(evsub --from 0 -c 1 'job.a' | jq .seq)
+	assert_equal "$(cat "$T/out")" "$s	job.a	{\"k\":[1,\"x\"]}
+$((s + 1))	job.b	\"s\""
+}
+
+@test "evsub(1) example 16: a canary web node receives what is aimed at it" {
+	start_bus
+	ex evsub.1 16
+	ex_is <<-'EOF'
+	$ evsub --node web-1 --tag canary 'deploy.#'
+	EOF
+	doc_bg "$T/out"
+	subscribed 'deploy.#'
+	run_ok evfire --node '^web-' --tag '^canary$' deploy.start
+	run_ok evfire --node '^db-' deploy.db
+	run_ok evfire --tag '^eu$' deploy.eu
+	run_ok evfire deploy.all
+	wait_lines "$T/out" 2
+	run_ok evfire deploy.end
+	wait_lines "$T/out" 3
+	run jq -r .name "$T/out"
+	assert_output $'deploy.start\ndeploy.all\ndeploy.end'
+}
+
+# lrp NAME CELL | lrp NAME BEFORE AFTER: an actual_lrp event, as Diego's.
+lrp() {
+	if [ $# -eq 2 ]; then
+		echo "{\"name\":\"actual_lrp.$1\",\"payload\":{\"cell_id\":\"$2\"}}"
+	else
+		echo "{\"name\":\"actual_lrp.$1\",\"payload\":{\"before\":{\"cell_id\":\"$2\"},\"after\":{\"cell_id\":\"$3\"}}}"
+	fi
+}
+
+@test "evsub(1) example 17: one cell's LRP events, filtered by the bus" {
+	start_bus
+	ex evsub.1 17
+	ex_is <<-'EOF'
+	$ evsub --where '.payload.cell_id == "c2" or
+	    .payload.before.cell_id == "c2" or
+	    .payload.after.cell_id == "c2"' 'actual_lrp.#'
+	EOF
+	doc_cmd_bg "$T/out" "$(sed 's/^\$ //' "$T/ex")"
+	subscribed 'actual_lrp.#'
+	{
+		lrp created c1
+		lrp created c2
+		lrp changed c1 c3
+		lrp changed c1 c2
+		lrp changed c2 c3
+		lrp removed c3
+		lrp removed c2
+		echo '{"name":"other.event","payload":{"cell_id":"c2"}}'
+		lrp removed c2
+	} | evfire
+	wait_lines "$T/out" 5
+	run jq -c '[.name, .payload]' "$T/out"
+	assert_output '["actual_lrp.created",{"cell_id":"c2"}]
+["actual_lrp.changed",{"before":{"cell_id":"c1"},"after":{"cell_id":"c2"}}]
+["actual_lrp.changed",{"before":{"cell_id":"c2"},"after":{"cell_id":"c3"}}]
+["actual_lrp.removed",{"cell_id":"c2"}]
+["actual_lrp.removed",{"cell_id":"c2"}]'
+	# The bus did the filtering: it counts what it kept back.
+	run_ok evlist --stats
+	run jq '.filtered_out >= 3' <<<"$output"
+	assert_output true
+}
+
+@test "evsub(1) example 18: several filters, all of which must hold" {
+	start_bus
+	ex evsub.1 18
+	ex_is <<-'EOF'
+	$ evsub --where '.error' --where '.payload.crash_count >= 3' '#'
+	EOF
+	doc_bg "$T/out"
+	subscribed '#'
+	printf '%s\n' \
+	    '{"name":"web.crashed","payload":{"crash_count":3},"error":true}' \
+	    '{"name":"web.crashed","payload":{"crash_count":5}}' \
+	    '{"name":"db.crashed","payload":{"crash_count":2},"error":true}' \
+	    '{"name":"db.failed","payload":{},"error":true}' \
+	    '{"name":"db.crashed","payload":{"crash_count":7},"error":true}' |
+	    evfire
+	wait_lines "$T/out" 2
+	run jq -c '[.name, .payload.crash_count]' "$T/out"
+	assert_output '["web.crashed",3]
+["db.crashed",7]'
+}
+
 # --- evfire(1) ------------------------------------------------------------
 
 @test "evfire(1) example 1: a JSON object as the payload" {
@@ -519,12 +694,13 @@ fake_mosquitto() {
 	assert_equal "$(jq -r .id "$T/ev")" "$id"
 }
 
-# doc_cmd_bg OUT COMMAND: as doc_bg, for a command given.
+# doc_cmd_bg OUT COMMAND: as doc_bg, for a command given; sets BG_PID.
 doc_cmd_bg() {
 	mkdir -p "$T/work"
 	(cd "$T/work" && exec setsid stdbuf -oL bash -c "$2" >"$1" 2>"$1.err" \
 	    </dev/null 3>&-) &
-	EV_PGRPS+=("$!")
+	BG_PID=$!
+	EV_PGRPS+=("$BG_PID")
 }
 
 @test "evbus(7) example 4: alerts over ssh to another machine's bus (a stand-in ssh)" {
@@ -651,6 +827,168 @@ doc_cmd_bg() {
 ["evbus.listener.disconnected",["x.#"]]'
 }
 
+@test "evbusd(8) example 5: a durable bus; a subscriber from seq 1 misses nothing" {
+	ex evbusd.8 5
+	ex_is <<-'EOF'
+	$ evbusd --store /var/lib/evbus/log &
+	$ evsub --from 1 'backup.#'
+	$ evstore cat /var/lib/evbus/log 'backup.#' --since 1h
+	EOF
+	sed -i "s|/var/lib/evbus/|$T/lib/|g" "$T/ex"
+	mkdir -p "$T/lib"
+	bus=$(sed -n '1s/^\$ \(.*\) &$/\1/p' "$T/ex")
+	# The bus as written, stopped and started again between two events.
+	doc_cmd_bg "$T/bus1" "exec $bus"
+	bus1=$BG_PID
+	wait_for "evfire -q backup.before >/dev/null"
+	run_ok evfire other.event
+	kill -TERM "$bus1"
+	wait_exit "$bus1" 20
+	doc_cmd_bg "$T/bus2" "exec $bus"
+	wait_for "evfire -q backup.after >/dev/null"
+	doc_cmd_bg "$T/out" "$(sed -n '2s/^\$ //p' "$T/ex")"
+	wait_lines "$T/out" 2
+	run jq -r .name "$T/out"
+	assert_output $'backup.before\nbackup.after'
+	run_ok bash -c "cd '$T/work' && $(sed -n '3s/^\$ //p' "$T/ex")"
+	assert_equal "$output" "$(cat "$T/out")"
+}
+
+# shared_ex: displays 6 to 9 of evbusd(8) with the shared bus's paths
+# under $T; the page's group evbus is root's own here (no such group
+# need exist).
+shared_paths() {
+	sed -e "s|/etc/evbus/|$T/etc/evbus/|g" -e "s|/run/evbus/|$T/run/evbus/|g" \
+	    -e "s|--group evbus\$|--group $(id -gn)|"
+}
+
+@test "evbusd(8) examples 6, 7, 12: the shared bus of the unit, with the page's rules" {
+	ex evbusd.8 6
+	ex_is <<-'EOF'
+	# evbusd -A /etc/evbus/acl.conf -s /run/evbus/sock --group evbus
+	EOF
+	# The command is the one the shared unit runs.
+	run grep '^ExecStart=' "$ROOT/share/systemd/evbusd-shared.service"
+	assert_output "ExecStart=$(sed 's/^# //' "$T/ex")"
+	bus=$(sed 's/^# //' "$T/ex" | shared_paths)
+	ex evbusd.8 7
+	mkdir -p "$T/etc/evbus"
+	mkdir -m 0750 -p "$T/run/evbus"
+	install -m 0640 "$T/ex" "$T/etc/evbus/acl.conf"
+	unset EVBUS_SOCKET
+	doc_cmd_bg "$T/bus" "exec $bus"
+	wait_for "[ -S '$T/run/evbus/sock' ]"
+	run stat -c %G "$T/run/evbus/sock"
+	assert_output "$(id -gn)"
+	ex evbusd.8 12
+	ex_is <<-'EOF'
+	$ EVBUS_SOCKET=/run/evbus/sock evsub 'deploy.#'
+	EOF
+	shared_paths <"$T/ex" >"$T/ex1"
+	mv "$T/ex1" "$T/ex"
+	doc_bg "$T/out"
+	EVBUS_SOCKET=$T/run/evbus/sock subscribed 'deploy.#'
+	EVBUS_SOCKET=$T/run/evbus/sock run_ok evfire deploy.start v2
+	EVBUS_SOCKET=$T/run/evbus/sock run_ok evfire other.event
+	wait_lines "$T/out" 1
+	run unstamped "$T/out"
+	assert_output '{"name":"deploy.start","payload":"v2"}'
+	# The ACL is in force: the bus says so.
+	run bash -c "printf 'HELLO 2 bats\nQUIT\n' |
+	    socat - UNIX-CONNECT:$T/run/evbus/sock"
+	assert_line --index 0 --regexp '^HELLO 2 .* features=([a-z-]+,)*acl[, ]'
+}
+
+@test "evbusd(8) example 7: the page's rules are those of share/examples/acl.conf" {
+	# rules FILE: its rule lines, comments and blank lines left out, blanks
+	# squeezed.
+	rules() {
+		grep -v '^[[:space:]]*#' "$1" | grep -v '^[[:space:]]*$' |
+		    sed -E 's/[[:space:]]+/ /g; s/^ //; s/ $//'
+	}
+	grep -qF 'from
+.Pa share/examples/acl.conf' "$ROOT/man/man8/evbusd.8" ||
+	    fail "the page no longer names share/examples/acl.conf"
+	ex evbusd.8 7
+	run rules "$T/ex"
+	want=$output
+	run rules "$ROOT/share/examples/acl.conf"
+	assert_output "$want"
+}
+
+@test "evbusd(8) examples 8 and 9: --check-acl accepts the rules and prints what the page shows" {
+	ex evbusd.8 7
+	mkdir -p "$T/etc/evbus"
+	install -m 0640 "$T/ex" "$T/etc/evbus/acl.conf"
+	ex evbusd.8 8
+	ex_is <<-'EOF'
+	# evbusd --check-acl /etc/evbus/acl.conf
+	# systemctl reload evbusd-shared
+	EOF
+	# The reload is the unit's: --check-acl, then SIGHUP.
+	run grep -c "^ExecReload=$(sed -n '1s/^# //p' "$T/ex")\$" \
+	    "$ROOT/share/systemd/evbusd-shared.service"
+	assert_output 1
+	[ "$(sed -n '2s/^# systemctl reload //p' "$T/ex").service" = \
+	    "$(basename "$ROOT/share/systemd/evbusd-shared.service")" ] ||
+	    fail "the reload names another unit"
+	fake_systemctl
+	PATH=$T/stub:$PATH run bash -e -c "$(sed 's/^# //' "$T/ex" | shared_paths)"
+	[ "$status" -eq 0 ] || fail "status $status: $output"
+	got=$output
+	assert_equal "$(cat "$T/systemctl.log")" 'systemctl reload evbusd-shared'
+	# The page shows this machine's numbers for www-data, users and adm
+	# (Debian's); another's are put in their place.
+	ex evbusd.8 9
+	want=$(shared_paths <"$T/ex" | sed -E \
+	    -e "s/user 33 # (line [0-9]+: www-data)\$/user $(id -u www-data) # \1/" \
+	    -e "s/group 100 # (line [0-9]+: users)\$/group $(getent group users | cut -d: -f3) # \1/" \
+	    -e "s/group 4 # (line [0-9]+: adm)\$/group $(getent group adm | cut -d: -f3) # \1/")
+	assert_equal "$got" "$want"
+	# Without its comments, the listing is an ACL file that says the same.
+	printf '%s\n' "$got" >"$T/etc/evbus/again.conf"
+	chmod 0640 "$T/etc/evbus/again.conf"
+	run_ok evbusd --check-acl "$T/etc/evbus/again.conf"
+	assert_equal "$(tail -n +2 <<<"$output" | sed -E 's/ # line [0-9]+.*$//')" \
+	    "$(tail -n +2 <<<"$got" | sed -E 's/ # line [0-9]+.*$//')"
+}
+
+@test "evbusd(8) example 11: the shared unit's setup names the unit's user and paths" {
+	ex evbusd.8 11
+	ex_is <<-'EOF'
+	# useradd --system --user-group --home-dir / \
+	    --shell /usr/sbin/nologin evbus
+	# install -d -m 0755 /etc/evbus
+	# install -m 0640 -o root -g evbus acl.conf /etc/evbus/
+	# evbusd --check-acl /etc/evbus/acl.conf
+	# systemctl enable --now evbusd-shared
+	# usermod -a -G evbus alice
+	EOF
+	unit=$ROOT/share/systemd/evbusd-shared.service
+	# The user and group useradd makes are those the unit runs as and
+	# gives the socket to.
+	run grep -E '^(User|Group)=' "$unit"
+	assert_output $'User=evbus\nGroup=evbus'
+	run grep '^ExecStart=' "$unit"
+	assert_output 'ExecStart=evbusd -A /etc/evbus/acl.conf -s /run/evbus/sock --group evbus'
+	# The ACL goes where ExecStart reads it, readable by the group; what
+	# is checked is that file; the unit enabled is this one.
+	grep -qx '# install -m 0640 -o root -g evbus acl.conf /etc/evbus/' "$T/ex"
+	grep -qx "# $(sed -n 's/^ExecReload=\(evbusd .*\)/\1/p' "$unit")" "$T/ex" ||
+	    fail "the check is not the unit's ExecReload"
+	[ "$(sed -n 's/^# systemctl enable --now //p' "$T/ex").service" = \
+	    "$(basename "$unit")" ] || fail "another unit is enabled"
+	# make install puts the unit where the page says.
+	local o
+	o=$(dirname "$EVBUS_BIN")
+	run make -s -C "$ROOT" O="$o" install PREFIX=/usr DESTDIR="$T/stage"
+	[ "$status" -eq 0 ] || fail "make install: $output"
+	# (naming the installed evbusd by its full path)
+	sed 's|^\(Exec[A-Za-z]*=\)evbusd |\1/usr/bin/evbusd |' "$unit" |
+	    cmp - "$T/stage/usr/lib/systemd/system/evbusd-shared.service" ||
+	    fail "make install: another unit"
+}
+
 # A systemctl that only says what it was asked.
 fake_systemctl() {
 	mkdir -p "$T/stub"
@@ -669,7 +1007,7 @@ fake_systemctl() {
 	fake_systemctl
 	export HOME=$T/home PREFIX=$T/usr
 	mkdir -p "$HOME"
-	ex evbusd.8 5
+	ex evbusd.8 10
 	PATH=$T/stub:$PATH doc_run
 	run readlink -f "$HOME/.config/systemd/user/evbusd.service"
 	assert_output "$T/usr/lib/systemd/user/evbusd.service"
@@ -681,7 +1019,7 @@ systemctl --user enable --now evbusd'
 }
 
 @test "evbusd(8) Under s6: the run script signals readiness on fd 3" {
-	ex evbusd.8 6
+	ex evbusd.8 13
 	ex_is <<-'EOF'
 	#!/bin/sh
 	exec evbusd -r 3
@@ -767,6 +1105,7 @@ systemctl --user enable --now evbusd'
 	ex_is <<-'EOF'
 	evsub -c 10 --from 42 '*.crashed'   # replay from seq 42 out of the ring, then live; exit after 10
 	evsub --last 5 '#'                  # the 5 most recent events, then live
+	evsub --where '.payload.cell_id == "c2"' 'actual_lrp.#'   # filtered in the daemon, in jq's spelling
 	EOF
 	for i in $(seq 1 60); do echo "{\"name\":\"web.crashed\",\"payload\":$i}"; done | evfire
 	run bash -c "$(sed -n 1p "$T/ex")"
@@ -777,6 +1116,7 @@ systemctl --user enable --now evbusd'
 	wait_lines "$T/out" 5
 	run jq -c .payload "$T/out"
 	assert_output "$(seq 56 60)"
+	where=$(sed -n 3p "$T/ex")
 	# The line shown has the fields in the order evsub prints them.
 	readme_block 'A short tour' 6
 	run jq -c 'keys_unsorted' "$T/ex"
@@ -785,6 +1125,116 @@ systemctl --user enable --now evbusd'
 	run_ok evsub --last 1 -c 1 'web.crashed'
 	run jq -c 'keys_unsorted' <<<"$output"
 	assert_output "$want"
+	# The filter, as written: only the c2 events, the bus keeping back
+	# the others.
+	doc_cmd_bg "$T/lrp" "$where"
+	subscribed 'actual_lrp.#'
+	{
+		lrp created c1
+		lrp created c2
+		lrp changed c2 c3
+		lrp removed c3
+		echo '{"name":"other.event","payload":{"cell_id":"c2"}}'
+		lrp removed c2
+	} | evfire
+	wait_lines "$T/lrp" 2
+	run_ok evfire actual_lrp.claimed '{"cell_id":"c2","index":1}'
+	wait_lines "$T/lrp" 3
+	run jq -c '[.name, .payload]' "$T/lrp"
+	assert_output '["actual_lrp.created",{"cell_id":"c2"}]
+["actual_lrp.removed",{"cell_id":"c2"}]
+["actual_lrp.claimed",{"cell_id":"c2","index":1}]'
+	run_ok evlist --stats
+	run jq .filtered_out <<<"$output"
+	assert_output 3
+}
+
+@test "README tour: evroute's rules, and the example file checked" {
+	start_bus
+	readme_block 'A short tour' 7
+	ex_is <<-'EOF'
+	evsub '#' | evroute \
+	    -e 'request.# -> file:requests.ndjson' \
+	    -e '*.crashed where .payload.crash_count > 3 -> exec:./page-oncall.sh' \
+	    -e 'beergarden.request -> fire:request.{.payload.system}.{.payload.system_version|mangle}.{.payload.instance_name}' \
+	    -e '# -> drop'
+	evroute -f share/examples/routes.conf --check   # prints nothing, exits 0; or says file:line:column why
+	EOF
+	# ./page-oncall.sh: a stand-in that keeps the names it is fed.
+	mkdir -p "$T/work"
+	cat >"$T/work/page-oncall.sh" <<-EOF
+	#!/bin/sh
+	exec jq --unbuffered -r .name >>"$T/oncall"
+	EOF
+	chmod +x "$T/work/page-oncall.sh"
+	doc_cmd_bg "$T/out" "$(sed -n 1,5p "$T/ex")"
+	subscribed '#'
+	printf '%s\n' '{"name":"request.a","payload":1}' \
+	    '{"name":"web.crashed","payload":{"crash_count":5}}' \
+	    '{"name":"db.crashed","payload":{"crash_count":1}}' \
+	    '{"name":"beergarden.request","payload":{"system":"echo","system_version":"1.0.0","instance_name":"default"}}' \
+	    '{"name":"other.thing"}' | evfire
+	wait_lines "$T/work/requests.ndjson" 2
+	wait_lines "$T/oncall" 1
+	run jq -c '[.name, .payload]' "$T/work/requests.ndjson"
+	assert_output '["request.a",1]
+["request.echo.1-0-0.default",{"system":"echo","system_version":"1.0.0","instance_name":"default"}]'
+	run cat "$T/oncall"
+	assert_output web.crashed
+	# Dropped, everything else: nothing on evroute's standard output.
+	assert_equal "$(cat "$T/out")" ""
+	run bash -c "cd '$ROOT' && $(sed -n 6p "$T/ex")"
+	[ "$status" -eq 0 ] || fail "status $status: $output"
+	assert_output ''
+}
+
+@test "README tour: evlist, its template, the long-poll loop and the figures" {
+	start_bus
+	readme_block 'A short tour' 8
+	ex_is <<-'EOF'
+	evlist 'deploy.#'                          # the deploy events the bus holds, oldest first
+	evlist -F '{.seq} {.name} {.payload}'      # as text, from a template (evsub -F too)
+	idx=0; while :; do                         # Consul's blocking query, with a real index
+	    evlist -i "$idx" -w 5m --index-file idx.txt 'deploy.#' | ./handle.sh
+	    idx=$(cat idx.txt)
+	done
+	evlist --stats | jq .ring                  # the bus's own figures
+	EOF
+	printf '%s\n' '{"name":"deploy.a","payload":"v1"}' \
+	    '{"name":"other.b","payload":{"x":1}}' '{"name":"deploy.b"}' | evfire
+	run_ok bash -c "$(sed -n 1p "$T/ex")"
+	run jq -c '[.seq, .name]' <<<"$output"
+	assert_output '[2,"deploy.a"]
+[4,"deploy.b"]'
+	run_ok bash -c "$(sed -n 2p "$T/ex")"
+	assert_output '2 deploy.a v1
+3 other.b {"x":1}
+4 deploy.b null'
+	# The loop, with a ./handle.sh that keeps the names: each event once.
+	mkdir -p "$T/work"
+	cat >"$T/work/handle.sh" <<-EOF
+	#!/bin/sh
+	exec jq -r .name >>"$T/handled"
+	EOF
+	chmod +x "$T/work/handle.sh"
+	doc_cmd_bg "$T/loop" "$(sed -n 3,6p "$T/ex")"
+	wait_lines "$T/handled" 2
+	run_ok evfire deploy.c
+	run_ok evfire other.d
+	wait_lines "$T/handled" 3
+	run_ok evfire deploy.d
+	wait_lines "$T/handled" 4
+	run cat "$T/handled"
+	assert_output $'deploy.a\ndeploy.b\ndeploy.c\ndeploy.d'
+	# The index the loop goes on from: the bus's epoch, and a seq no
+	# older than the last event handled.
+	s=$(evsub --from 0 -c 1 deploy.d | jq .seq)
+	ep=$(evlist --stats | jq -r .epoch)
+	wait_for "grep -qxE '$ep:[0-9]+' '$T/work/idx.txt' &&
+	    [ \"\$(cut -d: -f2 '$T/work/idx.txt')\" -ge $s ]"
+	run_ok bash -c "$(sed -n 7p "$T/ex")"
+	run jq -c 'keys' <<<"$output"
+	assert_output '["bytes","events","first","max_bytes","max_events"]'
 }
 
 @test "README install: what make install puts where, and the systemd steps" {
