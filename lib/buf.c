@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "evbus.h"
 
@@ -126,6 +127,28 @@ ev_buf_consume(struct ev_buf *b, size_t n)
 	b->off += n;
 	if (b->off > b->len)
 		b->off = b->len;
+}
+
+/*
+ * Write the whole unread part to fd, which blocks, consuming what was
+ * written: 0, or -1 with errno (EPIPE: the reader went away) and what was
+ * not written still unread.  Cost: one write(2) per chunk the fd takes.
+ */
+int
+ev_buf_write(struct ev_buf *b, int fd)
+{
+	ssize_t n;
+
+	while (ev_buf_unread(b) > 0) {
+		n = write(fd, ev_buf_head(b), ev_buf_unread(b));
+		if (n > 0)
+			ev_buf_consume(b, (size_t)n);
+		else if (n == 0)
+			errno = EIO;
+		if (n <= 0 && errno != EINTR)
+			return -1;
+	}
+	return 0;
 }
 
 /*

@@ -87,21 +87,11 @@ nomem(void)
 static void
 output(struct evlist *e)
 {
-	ssize_t n;
-
-	while (ev_buf_unread(&e->out) > 0) {
-		n = write(1, ev_buf_head(&e->out), ev_buf_unread(&e->out));
-		if (n > 0) {
-			ev_buf_consume(&e->out, (size_t)n);
-			continue;
-		}
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (errno != EPIPE)
-			fprintf(stderr, "evlist: stdout: %s\n",
-			    strerror(errno));
-		exit(EV_EX_IOERR);
-	}
+	if (ev_buf_write(&e->out, 1) == 0)
+		return;
+	if (errno != EPIPE)
+		fprintf(stderr, "evlist: stdout: %s\n", strerror(errno));
+	exit(EV_EX_IOERR);
 }
 
 static void

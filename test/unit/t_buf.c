@@ -5,9 +5,11 @@
  * NUL kept after the data.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "evbus.h"
 #include "tap.h"
@@ -224,9 +226,35 @@ test_large(void)
 	ev_buf_free(&b);
 }
 
+/* ev_buf_write: all of it, consumed; EPIPE with the rest still unread. */
+static void
+test_write(void)
+{
+	struct ev_buf b = { 0 };
+	char got[16];
+	int fd[2];
+
+	signal(SIGPIPE, SIG_IGN);
+	ok(pipe(fd) == 0, "write: a pipe");
+	ev_buf_append(&b, "hello\n", 6);
+	ev_buf_consume(&b, 1);
+	ok(ev_buf_write(&b, fd[1]) == 0, "write: 0");
+	is_int((long long)ev_buf_unread(&b), 0, "write: all consumed");
+	ok(read(fd[0], got, sizeof(got)) == 5 && memcmp(got, "ello\n", 5) == 0,
+	    "write: the unread part, once");
+	close(fd[0]);
+	ev_buf_append(&b, "more", 4);
+	ok(ev_buf_write(&b, fd[1]) == -1 && errno == EPIPE,
+	    "write: no reader: -1 EPIPE");
+	is_int((long long)ev_buf_unread(&b), 4, "write: what was not written stays");
+	close(fd[1]);
+	ev_buf_free(&b);
+}
+
 int
 main(void)
 {
+	test_write();
 	test_basic();
 	test_reserve();
 	test_compaction();
