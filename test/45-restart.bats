@@ -37,38 +37,6 @@ else
 	ROUNDS=${EV_RESTART_ROUNDS:-50}
 fi
 
-# crash_bus: kill -9 the current daemon, reap it, and take it off the
-# list that teardown checks for a clean exit.
-crash_bus() {
-	local pid=$BUS_PID entry keep=()
-	kill -KILL "$pid"
-	wait "$pid" 2>/dev/null || true
-	for entry in "${EV_BUS_PIDS[@]}"; do
-		[ "${entry%%:*}" = "$pid" ] || keep+=("$entry")
-	done
-	EV_BUS_PIDS=("${keep[@]}")
-	BUS_PID=
-}
-
-# pace COUNTFILE STOPFILE: events rs.n with payloads 1, 2, ... on stdout,
-# 4 every 5 ms (a steady stream of several hundred a second), until
-# STOPFILE exists; then how many into COUNTFILE.  The 5 ms waits are read
-# timeouts on a FIFO nobody writes: no process per tick.
-pace() {
-	local i=0 k
-	mkfifo "$T/tick"
-	exec 9<>"$T/tick"
-	while [ ! -e "$2" ]; do
-		for k in 1 2 3 4; do
-			printf '{"name":"rs.n","payload":%d}\n' $((i + k))
-		done
-		i=$((i + 4))
-		read -r -t 0.005 -u 9 _ || true
-	done
-	exec 9<&-
-	echo "$i" >"$1"
-}
-
 # check_restarts FILE N KILLS: FILE, a subscriber's output (rs.n events,
 # the daemons' evbus.started, restart lines), is as described at the top,
 # with payloads up to N and KILLS restart lines.  Prints "ok HOLES LOST"
@@ -134,7 +102,7 @@ note() {
 	mkfifo "$T/in"
 	EV_STDIN=$T/in start_bg "$T/acks" evfire -w
 	fire=$BG_PID
-	pace "$T/count" "$T/stop" >"$T/in" 3>&- &
+	pace "$T/count" "$T/stop" rs.n >"$T/in" 3>&- &
 	EV_PIDS+=("$!")
 	base=1
 	for ((r = 1; r <= ROUNDS; r++)); do

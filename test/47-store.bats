@@ -14,37 +14,6 @@ ROUNDS=${EV_STORE_BUS_ROUNDS:-20}
 
 PROTO=$BATS_TEST_DIRNAME/proto.py
 
-# crash_bus: kill -9 the current daemon, reap it, take it off the list
-# that teardown checks for a clean exit.
-crash_bus() {
-	local pid=$BUS_PID entry keep=()
-	kill -KILL "$pid"
-	wait "$pid" 2>/dev/null || true
-	for entry in "${EV_BUS_PIDS[@]}"; do
-		[ "${entry%%:*}" = "$pid" ] || keep+=("$entry")
-	done
-	EV_BUS_PIDS=("${keep[@]}")
-	BUS_PID=
-}
-
-# pace COUNTFILE STOPFILE: events st.n with payloads 1, 2, ... on stdout,
-# 4 every 5 ms, until STOPFILE exists; then how many into COUNTFILE.  The
-# waits are read timeouts on a FIFO nobody writes.
-pace() {
-	local i=0 k
-	mkfifo "$T/tick"
-	exec 9<>"$T/tick"
-	while [ ! -e "$2" ]; do
-		for k in 1 2 3 4; do
-			printf '{"name":"st.n","payload":%d}\n' $((i + k))
-		done
-		i=$((i + 4))
-		read -r -t 0.005 -u 9 _ || true
-	done
-	exec 9<&-
-	echo "$i" >"$1"
-}
-
 # payloads FILE: the payloads of the st.n events in FILE, one a line.
 payloads() {
 	jq -r 'select(.name == "st.n") | .payload' "$1"
@@ -63,7 +32,7 @@ seqs_increase() {
 	mkfifo "$T/in"
 	EV_STDIN=$T/in start_bg "$T/acks" evfire -w
 	fire=$BG_PID
-	pace "$T/count" "$T/stop" >"$T/in" 3>&- &
+	pace "$T/count" "$T/stop" st.n >"$T/in" 3>&- &
 	EV_PIDS+=("$!")
 	for ((r = 1; r <= 3; r++)); do
 		wait_lines "$T/sub" $((r * 60))
@@ -97,7 +66,7 @@ seqs_increase() {
 	mkfifo "$T/in"
 	EV_STDIN=$T/in start_bg "$T/acks" evfire -w
 	fire=$BG_PID
-	pace "$T/count" "$T/stop" >"$T/in" 3>&- &
+	pace "$T/count" "$T/stop" st.n >"$T/in" 3>&- &
 	EV_PIDS+=("$!")
 	for ((r = 1; r <= ROUNDS; r++)); do
 		k=$((RANDOM % 40))

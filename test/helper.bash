@@ -499,3 +499,35 @@ wire_close() {
 wire_reply() {
 	sed -n "${1}p" "$T/wire.out" | tr -d '\r'
 }
+
+# crash_bus: kill -9 the current daemon, reap it, and take it off the
+# list that teardown checks for a clean exit.
+crash_bus() {
+	local pid=$BUS_PID entry keep=()
+	kill -KILL "$pid"
+	wait "$pid" 2>/dev/null || true
+	for entry in "${EV_BUS_PIDS[@]}"; do
+		[ "${entry%%:*}" = "$pid" ] || keep+=("$entry")
+	done
+	EV_BUS_PIDS=("${keep[@]}")
+	BUS_PID=
+}
+
+# pace COUNTFILE STOPFILE NAME: events NAME with payloads 1, 2, ... on
+# stdout, 4 every 5 ms (a steady stream of several hundred a second),
+# until STOPFILE exists; then how many into COUNTFILE.  The 5 ms waits are
+# read timeouts on a FIFO nobody writes: no process per tick.
+pace() {
+	local i=0 k
+	mkfifo "$T/tick"
+	exec 9<>"$T/tick"
+	while [ ! -e "$2" ]; do
+		for k in 1 2 3 4; do
+			printf '{"name":"%s","payload":%d}\n' "$3" $((i + k))
+		done
+		i=$((i + 4))
+		read -r -t 0.005 -u 9 _ || true
+	done
+	exec 9<&-
+	echo "$i" >"$1"
+}
