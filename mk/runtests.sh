@@ -6,7 +6,10 @@
 # Runs every BUILD_DIR/test/t_* unit test (each prints TAP), then every
 # fuzz target's replay, BUILD_DIR/test/fuzz_NAME, on its checked-in corpus
 # test/fuzz/corpus/NAME (see test/fuzz/replay.c), then the bats suites
-# test/*.bats with BUILD_DIR/bin first in PATH and EVBUS_BIN naming it.  Everything is printed as it comes; then the "ok" and "not ok" lines
+# test/*.bats (or the suites EV_TEST_SUITES names) with BUILD_DIR/bin
+# first in PATH and EVBUS_BIN naming it, in EV_TEST_JOBS lanes at once
+# (default 3; see run_lanes).  Unit tests and replays are printed as they
+# come, each bats lane once it is done; then the "ok" and "not ok" lines
 # are counted ("ok ... # skip" counts as skipped) and the last line is
 # "N passed, N failed" (", N skipped" when some were).  A test program that
 # fails without saying "not ok" (a crash, a syntax error in a suite) counts
@@ -66,6 +69,40 @@ run_tap() {
 	fi
 }
 
+# run_lanes SUITE...: the bats suites in EV_TEST_JOBS lanes at once (3 by
+# default; 1: one after the other), each lane a bats process of its own
+# over every EV_TEST_JOBS-th suite.  Every test waits for conditions, not
+# for guessed times, and has its own directory and socket, so lanes do
+# not disturb each other; the lanes' TAP is shown lane after lane.
+run_lanes() {
+	jobs=${EV_TEST_JOBS:-3}
+	[ "$jobs" -ge 1 ] 2>/dev/null || jobs=1
+	lane=0
+	while [ "$lane" -lt "$jobs" ]; do
+		files=""
+		i=0
+		for f in "$@"; do
+			[ $((i % jobs)) -eq "$lane" ] && files="$files $f"
+			i=$((i + 1))
+		done
+		if [ -n "$files" ]; then
+			# shellcheck disable=SC2086 # the lane's suites
+			{ bats --tap $files </dev/null >"$tmp/lane$lane.tap" 2>&1
+			  echo $? >"$tmp/lane$lane.rc"; } &
+		fi
+		lane=$((lane + 1))
+	done
+	wait
+	lane=0
+	while [ "$lane" -lt "$jobs" ]; do
+		if [ -f "$tmp/lane$lane.tap" ]; then
+			run_tap "bats lane $lane" sh -c 'cat "$1"; exit "$(cat "$2")"' \
+			    sh "$tmp/lane$lane.tap" "$tmp/lane$lane.rc"
+		fi
+		lane=$((lane + 1))
+	done
+}
+
 if [ "$what" = all ] || [ "$what" = unit ]; then
 	for t in "$build"/test/t_*; do
 		[ -f "$t" ] && [ -x "$t" ] || continue
@@ -99,10 +136,10 @@ if [ "$what" = all ] || [ "$what" = bats ]; then
 			cd "$root" || exit 70
 			# Relative names keep the TAP readable.
 			set --
-			for f in test/*.bats; do
+			for f in ${EV_TEST_SUITES:-test/*.bats}; do
 				set -- "$@" "$f"
 			done
-			run_tap "bats: $*" bats --tap "$@" </dev/null
+			run_lanes "$@"
 		fi
 	fi
 fi
