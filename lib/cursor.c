@@ -75,8 +75,15 @@ ev_cursor_write(const char *path, const char *epoch, uint64_t seq,
 		    epoch);
 	len = snprintf(line, sizeof(line), "%.*s %llu\n", EV_EPOCH_LEN, epoch,
 	    (unsigned long long)seq);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0666)) == -1)
+	/*
+	 * A new file of ours, never a link or another user's file left in
+	 * a shared directory: what is there is removed first (a sticky
+	 * directory refuses that for another's file, and O_EXCL then fails).
+	 */
+	if (unlink(tmp) == -1 && errno != ENOENT)
+		return ev_err_sys(err, "%s", tmp);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0666)) == -1)
 		return ev_err_sys(err, "%s", tmp);
 	while (off < (size_t)len) {
 		if ((n = write(fd, line + off, (size_t)len - off)) == -1) {

@@ -626,8 +626,8 @@ ev_store_index_write(int dirfd, const char *name, const struct st_index *ix,
 	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
 	if (ev_store_index_bytes(ix, every, base, &b) == -1)
 		return ev_err_sys(err, "%s", name);
-	if ((fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0666)) == -1) {
+	if ((fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+	    O_NOFOLLOW, 0666)) == -1) {
 		ev_err_sys(err, "%s", tmp);
 		goto out;
 	}
@@ -729,7 +729,7 @@ ev_store_lock(int dirfd, const char *dir, int *fdp, struct ev_err *err)
 	size_t got = 0;
 	int fd, n;
 
-	if ((fd = openat(dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC,
+	if ((fd = openat(dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
 	    0666)) == -1)
 		return ev_err_sys(err, "%s/lock", dir);
 	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
@@ -1299,7 +1299,7 @@ st_create(struct ev_store *st, uint64_t base, struct ev_err *err)
 		close(fd);
 		return -1;
 	}
-	if ((ifd = openat(st->dirfd, st->idxname, O_RDWR | O_CREAT | O_TRUNC |
+	if ((ifd = openat(st->dirfd, st->idxname, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW |
 	    O_CLOEXEC, 0666)) == -1) {
 		st_fail(st, err, "%s/%s", st->dir, st->idxname);
 		close(fd);

@@ -500,3 +500,20 @@ allow fire evbus.# any"
 	wire_close
 	assert_equal "$(wire_reply 3 | jq -c '[.subscribers[].uid] | sort')" "[0,$UID2]"
 }
+
+@test "another user's id is not a duplicate: refused with a reason, the first event kept; a durable name is its user's" {
+	acl "allow fire,sub,list # user $U"
+	shared_bus --store "$T/log"
+	run_ok evfire -w --id job-42 secret.job '{"x":1}'
+	seq1=$output
+	run_fails 65 ufire -w --id job-42 deploy.web
+	# Neither dropped under the other's seq, nor told that seq.
+	assert_equal "$stderr" "evfire: the bus refused it (data): id 'job-42' is taken by another user's event: give another"
+	# The same user again: a duplicate, as before.
+	run_ok evfire -w --id job-42 secret.job '{"x":1}'
+	# Durable names: the user's "backup" is not root's.
+	run_ok evsub --durable backup -c 1 --from "$seq1" 'secret.#'
+	run_ok usub --durable backup -c 1 'deploy.#' 'secret.#' --idle 1s
+	[ -f "$T/log/cursors/backup" ] || fail "root's cursor missing"
+	[ -f "$T/log/cursors/~$UID2.backup" ] || fail "the user's cursor is not its own: $(ls "$T/log/cursors")"
+}

@@ -259,3 +259,15 @@ bus_epoch() {
 	run_ok evsub --cursor-file ~/.cache/x.cur -c 1 '#'
 	assert_equal "$(jq -c .payload <<<"$output")" 3
 }
+
+@test "evsub --cursor-file never writes through a link planted at FILE.tmp" {
+	start_bus
+	echo KEEP >"$T/victim"
+	ln -s "$T/victim" "$T/cur.tmp"
+	run_ok evfire -w c.one
+	run_ok evsub --cursor-file "$T/cur" -c 1 'c.#'
+	assert_equal "$(cat "$T/victim")" KEEP
+	[ ! -L "$T/cur" ] || fail "the cursor file is a link"
+	run cat "$T/cur"
+	assert_output --regexp '^[0-9a-f]{16} [0-9]+$'
+}

@@ -280,3 +280,18 @@ teardown() {
 	assert_equal "${lines[2]#* }" "st.n 5"
 	assert_equal "${lines[3]#* }" "st.n 6"
 }
+
+@test "evbusd --store: a directory others may write to, or another user's, is refused (77); a new one is private" {
+	mkdir -m 0777 "$T/ww"
+	run_fails 77 evbusd -s "$T/sock" --store "$T/ww"
+	assert_equal "$stderr" "evbusd: --store: $T/ww: must be ours and writable by us alone (owner uid 0, mode 0777)"
+	mkdir -m 0700 "$T/theirs"
+	chown 65534 "$T/theirs"
+	run_fails 77 evbusd -s "$T/sock" --store "$T/theirs"
+	start_bus --store "$T/new"
+	run_ok evfire -w st.n 1
+	stop_bus
+	assert_equal "$(stat -c %a "$T/new")" 700
+	run find "$T/new" -type f -perm /077
+	assert_output ""
+}

@@ -52,7 +52,8 @@ listener_lock(struct evbusd *b, struct ev_err *err)
 
 	snprintf(lock, sizeof(lock), "%s.lock", b->path);
 	for (tries = 0; tries < 100; tries++) {
-		b->lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		b->lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+		    0600);
 		if (b->lockfd == -1)
 			return ev_err_sys(err, "%s", lock);
 		if (flock(b->lockfd, LOCK_EX | LOCK_NB) == -1) {

@@ -289,11 +289,23 @@ detach(struct evbusd *b, const struct config *cfg)
 	const char *pidpath = cfg->pidpath;
 	struct pidfh *pfh;
 	pid_t other;
+	int fd;
 
 	if (pidpath == NULL) {
 		snprintf(pidbuf, sizeof(pidbuf), "%s.pid", b->path);
 		pidpath = pidbuf;
 	}
+	/*
+	 * Made here first, never through a link planted in a shared
+	 * directory: pidfile_open then opens the file that is ours.
+	 */
+	if ((fd = open(pidpath, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+	    0600)) == -1) {
+		fprintf(stderr, "evbusd: pidfile %s: %s\n", pidpath,
+		    strerror(errno));
+		exit(EV_EX_IOERR);
+	}
+	close(fd);
 	if ((pfh = pidfile_open(pidpath, 0600, &other)) == NULL) {
 		if (errno == EEXIST)
 			fprintf(stderr, "evbusd: already running, pid %ld "
@@ -398,6 +410,8 @@ main(int argc, char *argv[])
 		return EV_EX_IOERR;
 	}
 	parse_options(argc, argv, &cfg);
+	/* What the bus creates (log, cursors, pidfile) is its own alone. */
+	umask(077);
 	if (cfg.checkacl != NULL)
 		return acl_check_file(cfg.checkacl);
 	b.lfd = b.lockfd = -1;

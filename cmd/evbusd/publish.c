@@ -11,6 +11,28 @@
 #include "evbusd.h"
 
 /*
+ * The uid in m's stamped origin (the head is {"seq":N,"id":"..","origin":
+ * {"uid":U,...: the first such text, since no JSON string holds an
+ * unescaped quote).  -1 when it is not there.
+ */
+static long long
+msg_uid(const struct ev_msg *m)
+{
+	static const char key[] = ",\"origin\":{\"uid\":";
+	const char *p = memmem(m->line, m->len, key, sizeof(key) - 1);
+	uint64_t v;
+	size_t n;
+
+	if (p == NULL)
+		return -1;
+	p += sizeof(key) - 1;
+	n = strspn(p, "0123456789");
+	if (n == 0 || ev_parse_u64(p, n, UINT32_MAX, &v) == -1)
+		return -1;
+	return (long long)v;
+}
+
+/*
  * Publish one event body (a JSON object) from origin.  from is the
  * connection that sent it, whose ACL view decides whether it may fire
  * that name (NULL for the bus's own; a denial is published as
@@ -80,6 +102,15 @@ bus_publish_as(struct evbusd *b, struct conn *from, const char *body,
 	if (idmode == BUS_ID_DEDUP && info.hadid &&
 	    (m = ev_ring_find_id(&b->ring, info.id,
 	    strlen(info.id))) != NULL) {
+		/*
+		 * Another user's event: not this publisher's copy.  Say so
+		 * rather than drop this one under the other's seq (which
+		 * would also tell its seq to one who may not read it).
+		 */
+		if (msg_uid(m) != (long long)origin->uid)
+			return ev_err_set(err, EV_ERR_DATA, "id '%s' is taken "
+			    "by another user's event: give another",
+			    info.id);
 		*seq = m->seq;
 		*dup = true;
 		b->dups++;

@@ -62,10 +62,33 @@ store_open(struct evbusd *b, const char *dir, enum ev_store_sync sync,
 	struct ev_store_recovery rec;
 	char path[4096];
 
+	struct stat sb;
+	mode_t omask;
+	int r;
+
+	/*
+	 * The log holds every event: a directory another user owns or may
+	 * write to could hand the bus links to files it would overwrite,
+	 * and one others may read would bypass the ACL.  Ours, and made
+	 * private when it is new.
+	 */
+	if (lstat(dir, &sb) == 0) {
+		if (!S_ISDIR(sb.st_mode))
+			return ev_err_set(err, EV_ERR_DENIED, "%s: "
+			    "not a directory", dir);
+		if (sb.st_uid != geteuid() || (sb.st_mode & 022) != 0)
+			return ev_err_set(err, EV_ERR_DENIED, "%s: "
+			    "must be ours and writable by us alone (owner "
+			    "uid %u, mode %04o)", dir, (unsigned)sb.st_uid,
+			    (unsigned)(sb.st_mode & 07777));
+	}
 	/* A file size limit (ulimit -f) is a write error, not a death. */
 	signal(SIGXFSZ, SIG_IGN);
 	memset(&rec, 0, sizeof(rec));
-	if (ev_store_open(&b->store, dir, &o, &rec, err) == -1) {
+	omask = umask(077);
+	r = ev_store_open(&b->store, dir, &o, &rec, err);
+	umask(omask);
+	if (r == -1) {
 		b->store = NULL;
 		return -1;
 	}
@@ -121,8 +144,8 @@ store_write_file(const char *dir, const char *name, const char *text)
 
 	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0600)) == -1)
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+	    O_NOFOLLOW, 0600)) == -1)
 		return -1;
 	if (write(fd, text, len) != (ssize_t)len || fdatasync(fd) == -1) {
 		saved = errno != 0 ? errno : EIO;
@@ -864,7 +887,7 @@ store_sub_start(struct evbusd *b, struct conn *c, json_t *j,
 {
 	json_t *v = json_object_get(j, "durable");
 	const char *name;
-	char dir[4096], buf[32];
+	char dir[4096], buf[32], iname[DURABLE_MAX + 32];
 	struct conn *o;
 	uint64_t seq, cursor = c->cursor;
 	bool fresh = false, given;
@@ -880,12 +903,24 @@ store_sub_start(struct evbusd *b, struct conn *c, json_t *j,
 			return ev_err_set(err, EV_ERR_DATA, "durable: not a "
 			    "name of 1 to %d letters, digits, '_', '-' and "
 			    "'.' (not first)", DURABLE_MAX);
+		/*
+		 * A name is its user's: another uid's "backup" is another
+		 * cursor ("~UID.backup"; '~' starts no name a client gives),
+		 * so nobody moves or holds a cursor that is not theirs.  The
+		 * bus's owner and root keep the plain names.
+		 */
 		name = json_string_value(v);
+		if (c->cred.uid != b->self.uid && c->cred.uid != 0) {
+			snprintf(iname, sizeof(iname), "~%lu.%s",
+			    (unsigned long)c->cred.uid, name);
+			name = iname;
+		}
 		TAILQ_FOREACH(o, &b->conns, entry)
 			if (o != c && !o->dead && o->durable != NULL &&
 			    strcmp(o->durable, name) == 0)
 				return ev_err_set(err, EV_ERR_UNAVAILABLE,
-				    "durable: '%s' is in use", name);
+				    "durable: '%s' is in use",
+				    json_string_value(v));
 		snprintf(dir, sizeof(dir), "%s/cursors", b->storedir);
 		if (cw_pending(name, &seq))
 			cursor = seq + 1;
