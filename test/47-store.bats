@@ -295,3 +295,11 @@ teardown() {
 	run find "$T/new" -type f -perm /077
 	assert_output ""
 }
+
+@test "evbusd --store: --since reaches into the log when the ring holds none of the subscription's events" {
+	start_bus --store "$T/log" -b 16
+	run_ok evfire -n public.p < <(seq 1 40)
+	run_ok evfire -n other.o < <(seq 1 20)
+	run_ok evsub --since 1h -c 40 'public.#'
+	assert_equal "$(jq -r .payload <<<"$output")" "$(seq 1 40)"
+}

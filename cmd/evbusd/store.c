@@ -818,7 +818,9 @@ store_replay(struct evbusd *b, struct conn *c, json_t *j, uint64_t *cursor)
 	if ((from == NULL && last == NULL && since == NULL) ||
 	    (from != NULL && json_integer_value(from) != 0) ||
 	    (last != NULL && *cursor > first) ||
-	    (since != NULL && *cursor > first) ||
+	    (since != NULL && first < ev_ring_next(&b->ring) &&
+	    ev_ring_get(&b->ring, first)->time <
+	    json_integer_value(since)) ||
 	    ev_store_reader_open(&r, b->storedir, &err) == -1)
 		return;
 	if (from != NULL)
