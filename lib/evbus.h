@@ -1948,6 +1948,9 @@ struct ev_expr_doc;		/* one JSON text, located for evaluation */
  */
 struct ev_expr	*ev_expr_compile(const char *src, struct ev_err *err);
 void		 ev_expr_free(struct ev_expr *);
+/* Bound one test()'s regex work (retries; 0: Oniguruma's default). */
+#define EV_REGEX_BUDGET_DAEMON	100000
+void		 ev_expr_regex_budget(unsigned long retries);
 /*
  * Evaluate a filter on one JSON text (any value; an event is an object).
  * 1 passes, 0 does not, -1 with err: EV_ERR_DATA "column N: cannot index

@@ -3024,3 +3024,16 @@ ev_expr_doc_string(struct ev_expr_doc *d, const char *key, size_t keylen,
 	c.err = err;
 	return str_bytes(&c, &v, s, len);
 }
+
+/*
+ * Bound the work of one test() (Oniguruma's retries in a search; 0: the
+ * library's default).  Process-wide; for a daemon that evaluates other
+ * users' filters.  Beyond it a test() is an error, as jq's is at its own
+ * (much larger) limit.
+ */
+void
+ev_expr_regex_budget(unsigned long retries)
+{
+	onig_set_retry_limit_in_search(retries);
+	onig_set_retry_limit_in_match(retries);
+}

@@ -350,3 +350,14 @@ man_filters() {
 	assert_equal "$(jq -c .payload "$T/ends" | tr '\n' ' ')" "$(echo $(seq 1 10) $(seq 2991 3000)) "
 	jq -s -e '[.[].seq] | . == sort' "$T/hi" >/dev/null || fail "out of order"
 }
+
+@test "where: a backtracking test() from one client cannot stall the bus: it is an error there, not delivered" {
+	start_bus -vv
+	start_sub "$T/sub" --where '.payload.s | test("(a|a)*(a|a)*(a|a)*$")' '#'
+	s=$(printf 'a%.0s' $(seq 1 3000))
+	run_ok evfire -w slow.one "{\"s\":\"$s!\"}"
+	run_ok evfire -w slow.two '{"s":"aaa"}'
+	wait_lines "$T/sub" 1
+	run jq -r .name "$T/sub"
+	assert_output slow.two
+}

@@ -412,6 +412,8 @@ main(int argc, char *argv[])
 	parse_options(argc, argv, &cfg);
 	/* What the bus creates (log, cursors, pidfile) is its own alone. */
 	umask(077);
+	/* Filters are other clients' code: one test() may not stall us. */
+	ev_expr_regex_budget(EV_REGEX_BUDGET_DAEMON);
 	if (cfg.checkacl != NULL)
 		return acl_check_file(cfg.checkacl);
 	b.lfd = b.lockfd = -1;
