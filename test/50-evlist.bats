@@ -60,7 +60,7 @@ wait_listing() {
 	run_fails 64 evlist -i 12ab:3
 	assert_equal "$stderr" "evlist: -i: index '12ab:3': the epoch before ':' must be 16 hexadecimal digits"
 	run_fails 64 evlist --stats 'a.#'
-	assert_equal "$stderr" "evlist: --stats takes no other option than -s"
+	assert_equal "$stderr" "evlist: --stats takes no pattern and no other option than -s"
 	run_fails 64 evlist 'a.*b'
 	run_fails 64 evlist --no-such-option
 }

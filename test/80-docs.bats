@@ -793,17 +793,19 @@ doc_cmd_bg() {
 @test "evbusd(8) example 3: a small ring on a socket of its own, logging" {
 	ex evbusd.8 3
 	ex_is <<-'EOF'
-	$ evbusd -v -b 1000 -B 1M -s /tmp/test-bus.sock &
-	$ EVBUS_SOCKET=/tmp/test-bus.sock evsub '#'
+	$ mkdir -m 700 /tmp/test-bus
+	$ evbusd -v -b 1000 -B 1M -s /tmp/test-bus/sock &
+	$ EVBUS_SOCKET=/tmp/test-bus/sock evsub '#'
 	EOF
 	sed -i "s|/tmp/|$T/|g" "$T/ex"
-	cmd=$(sed -n '1s/^\$ \(.*\) &$/\1/p' "$T/ex")
+	(cd "$T" && eval "$(sed -n '1s/^\$ //p' "$T/ex")")
+	cmd=$(sed -n '2s/^\$ \(.*\) &$/\1/p' "$T/ex")
 	doc_cmd_bg "$T/bus" "$cmd"
-	wait_for "[ -S '$T/test-bus.sock' ]"
-	sed -i 1d "$T/ex"
+	wait_for "[ -S '$T/test-bus/sock' ]"
+	sed -i 1,2d "$T/ex"
 	doc_bg "$T/out"
-	EVBUS_SOCKET=$T/test-bus.sock subscribed '#'
-	EVBUS_SOCKET=$T/test-bus.sock run_ok evfire small.ring 1
+	EVBUS_SOCKET=$T/test-bus/sock subscribed '#'
+	EVBUS_SOCKET=$T/test-bus/sock run_ok evfire small.ring 1
 	wait_lines "$T/out" 1
 	run unstamped "$T/out"
 	assert_output '{"name":"small.ring","payload":1}'

@@ -510,8 +510,8 @@ main(int argc, char *argv[])
 		    format != NULL || e.index_file != NULL || e.print_index ||
 		    node != NULL || service != NULL || ntags > 0 ||
 		    s->nwhere > 0) {
-			fprintf(stderr, "evlist: --stats takes no other "
-			    "option than -s\n");
+			fprintf(stderr, "evlist: --stats takes no pattern "
+			    "and no other option than -s\n");
 			return EV_EX_USAGE;
 		}
 		return stats(s->path);
