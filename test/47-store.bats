@@ -303,3 +303,8 @@ teardown() {
 	run_ok evsub --since 1h -c 40 'public.#'
 	assert_equal "$(jq -r .payload <<<"$output")" "$(seq 1 40)"
 }
+
+@test "evbusd --sync without --store is a usage error (64)" {
+	run_fails 64 evbusd -s "$T/sock" --sync always
+	assert_equal "${stderr%%$'\n'*}" "evbusd: --sync is the store's policy: give --store dir too"
+}

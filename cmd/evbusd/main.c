@@ -38,6 +38,7 @@ struct config {
 	const char	*group;		/* --group */
 	const char	*storedir;	/* --store */
 	enum ev_store_sync storesync;	/* --sync */
+	bool		 synced;	/* --sync was given */
 };
 
 static void __attribute__((noreturn))
@@ -160,6 +161,7 @@ parse_options(int argc, char *argv[], struct config *cfg)
 			cfg->storedir = optarg;
 			break;
 		case 'Y':
+			cfg->synced = true;
 			if (ev_store_sync_parse(optarg, &cfg->storesync) == -1) {
 				fprintf(stderr, "evbusd: --sync '%s': expected "
 				    "always, batch or none\n", optarg);
@@ -178,6 +180,11 @@ parse_options(int argc, char *argv[], struct config *cfg)
 	if (optind != argc) {
 		fprintf(stderr, "evbusd: unexpected argument '%s'\n",
 		    argv[optind]);
+		usage(EV_EX_USAGE);
+	}
+	if (cfg->synced && cfg->storedir == NULL) {
+		fprintf(stderr, "evbusd: --sync is the store's policy: give "
+		    "--store dir too\n");
 		usage(EV_EX_USAGE);
 	}
 	if (cfg->group != NULL && cfg->acl == NULL) {
