@@ -9,7 +9,8 @@
 #   make fuzz           build the libFuzzer targets (clang) into build-fuzz/ and
 #                       run each for FUZZ_SECONDS seconds (default 20); a crash
 #                       is kept as build-fuzz/NAME-crash-*: add it to
-#                       test/fuzz/corpus/NAME/ so that the replay keeps it
+#                       test/fuzz/corpus/NAME/ so that the replay keeps it;
+#                       then filters of random seeds against jq, as long
 #   make bench          the side-by-side benchmarks (see bench/README)
 #   make bench-store    evstore beside SQLite (bench/store.sh), and
 #                       evbusd --store beside evbusd (bench/bus-store.sh)
@@ -176,6 +177,10 @@ bench-store:
 
 fuzz:
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh mk/fuzz.sh $(FUZZ_SRC)
+	@$(MAKE) --no-print-directory $(BIN) $(TOOL_BIN)
+	@EV_EXPR_FUZZ_SECONDS=$(FUZZ_SECONDS) EVBUS_BIN=$(abspath $(O)/bin) \
+	    PATH=$(abspath $(O)/bin):$$PATH bats -f 'random seeds' \
+	    test/60-expr-jq.bats
 
 # The crash tests' long versions: kill -9 of evbusd (with and without
 # --store), of evstore and of evsub over many more rounds than make check
