@@ -1764,6 +1764,9 @@ struct ev_subscriber {
 	const struct ev_identity *ident;
 	bool		  sync;
 	bool		  unannounced;	/* SUB "announce": false (a poll) */
+	bool		  list;		/* SUB "list": true: a listing, which a
+					   shared bus checks against the ACL's
+					   list permission, not sub */
 	int		(*on_sync)(void *, uint64_t seq);
 	const char	 *known_epoch;
 	/*

@@ -383,6 +383,8 @@ sub_request(struct ev_subscriber *s, struct ev_err *err)
 		goto out;
 	if (s->sync && ev_buf_append(&b, ",\"sync\":true", 12) == -1)
 		goto nomem;
+	if (s->list && ev_buf_append(&b, ",\"list\":true", 12) == -1)
+		goto nomem;
 	if (s->unannounced && ev_buf_append(&b, ",\"announce\":false",
 	    17) == -1)
 		goto nomem;

@@ -42,7 +42,8 @@ setup() {
 	S=$(mktemp -d /tmp/evbus-acl.XXXXXX)
 	chmod 0755 "$S"
 	mkdir -m 0755 "$S/bin"
-	cp "$EVBUS_BIN/evfire" "$EVBUS_BIN/evsub" "$EVBUS_BIN/evbusd" "$S/bin/"
+	cp "$EVBUS_BIN/evfire" "$EVBUS_BIN/evsub" "$EVBUS_BIN/evlist" \
+	    "$EVBUS_BIN/evbusd" "$S/bin/"
 	chmod 0755 "$S/bin/"*
 	export EVBUS_SOCKET=$S/bus/sock
 	UID2=$(id -u "$U")
@@ -335,6 +336,10 @@ deny sub deploy.secret.# user $U"
 	assert_line --index 1 "ERR denied list: not allowed to receive 'build.#'"
 	uwire 'HELLO 2 w\nSUB 37\n{"patterns":["build.#"],"list":"yes"}\n'
 	assert_line --index 1 "ERR data list: not true or false"
+	# evlist asks as a listing; evsub does not.
+	run_ok as_user timeout 20 "$S/bin/evlist" -F '{.name}' 'deploy.#'
+	assert_output deploy.one
+	run_fails 77 usub -c 1 'deploy.#'
 }
 
 @test "groups by name (a supplementary group) and by id (the primary group); tokens plain and hashed" {

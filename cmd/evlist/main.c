@@ -547,6 +547,7 @@ main(int argc, char *argv[])
 	s->on_sync = on_sync;
 	/* A poll, as a publisher is: two bus events a call would be noise. */
 	s->unannounced = true;
+	s->list = true;		/* the ACL's list permission */
 	s->start = EV_SUB_FROM;
 	/* -i 0 is everything the bus has: no gap before its oldest. */
 	s->at = e.has_index && e.index > 0 ? e.index + 1 : 0;
