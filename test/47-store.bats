@@ -168,7 +168,7 @@ seqs_increase() {
 full_disk() {
 	mkdir -p "$1"
 	MOUNTED=
-	if mount -t tmpfs -o size=1m tmpfs "$1" 2>/dev/null; then
+	if mount -t tmpfs -o size=4m tmpfs "$1" 2>/dev/null; then
 		MOUNTED=$1
 	fi
 }
@@ -189,20 +189,20 @@ teardown() {
 	else
 		how="ulimit -f"
 		mkdir -p "$T/lim"
-		printf '#!/bin/bash\nulimit -f 1024\nexec "%s/evbusd" "$@"\n' \
+		printf '#!/bin/bash\nulimit -f 4096\nexec "%s/evbusd" "$@"\n' \
 		    "$EV_BIN" >"$T/lim/evbusd"
 		chmod +x "$T/lim/evbusd"
 		EV_BIN=$T/lim start_bus --store "$T/disk/log"
 	fi
 	# 1 KiB events, more than fit.
 	awk 'BEGIN { p = sprintf("%01000d", 0)
-		for (i = 1; i <= 1500; i++)
+		for (i = 1; i <= 6000; i++)
 			printf "{\"name\":\"st.n\",\"payload\":{\"i\":%d,\"pad\":\"%s\"}}\n", i, p }' >"$T/in"
 	run_fails 1 evfire -w <"$T/in"
 	printf '%s\n' "$output" >"$T/acks"
 	acked=$(grep -cE '^[0-9]+$' "$T/acks")
-	[ "$acked" -gt 0 ] && [ "$acked" -lt 1500 ] ||
-	    fail "$acked of 1500 acknowledged ($how)"
+	[ "$acked" -gt 0 ] && [ "$acked" -lt 6000 ] ||
+	    fail "$acked of 6000 acknowledged ($how)"
 	[[ $stderr == *"the bus refused it (state): store: "* ]] ||
 	    fail "stderr: ${stderr:0:500}"
 	grep -q 'every PUB is refused until evbusd is restarted' "$BUS_ERR" ||
@@ -223,7 +223,7 @@ teardown() {
 	    fail "the acknowledged events are not the log's first"
 	assert_equal "$(grep -E '^[0-9]+$' "$T/acks")" \
 	    "$(jq -r .seq "$T/cat" | head -n "$acked")"
-	echo "# full disk by $how: $acked of 1500 acknowledged, $(nlines "$T/cat") in the log" >&3
+	echo "# full disk by $how: $acked of 6000 acknowledged, $(nlines "$T/cat") in the log" >&3
 }
 
 @test "durable subscriptions: SUB durable and CURSOR, resumed after the last confirmed seq, across a restart; one consumer a name" {
