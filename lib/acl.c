@@ -646,9 +646,7 @@ ev_acl_load(const char *path, struct ev_acl **out, struct ev_err *err)
 {
 	struct ev_acl *acl;
 	struct stat st;
-	char *text = NULL;
-	size_t got = 0;
-	ssize_t n;
+	struct ev_buf text = { 0 };
 	int fd, r = -1;
 
 	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
@@ -691,23 +689,12 @@ ev_acl_load(const char *path, struct ev_acl **out, struct ev_err *err)
 		    EV_ACL_FILE_MAX);
 		goto out;
 	}
-	if ((text = malloc((size_t)st.st_size + 1)) == NULL) {
+	if (ev_buf_read(&text, fd, EV_ACL_FILE_MAX) == -1) {
 		ev_err_sys(err, "%s", path);
 		goto out;
 	}
-	while (got < (size_t)st.st_size) {
-		n = read(fd, text + got, (size_t)st.st_size - got);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			ev_err_sys(err, "%s", path);
-			goto out;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	if (ev_acl_parse(text, got, path, &acl, err) == -1)
+	if (ev_acl_parse(ev_buf_head(&text), ev_buf_unread(&text), path,
+	    &acl, err) == -1)
 		goto out;
 	if (acl->plainline != 0 && (st.st_mode & S_IROTH) != 0) {
 		ev_err_set(err, EV_ERR_DENIED, "%s:%u: a plain token in a file "
@@ -719,10 +706,9 @@ ev_acl_load(const char *path, struct ev_acl **out, struct ev_err *err)
 	*out = acl;
 	r = 0;
 out:
-	if (text != NULL) {
-		explicit_bzero(text, got);
-		free(text);
-	}
+	if (text.data != NULL)		/* it may hold plain tokens */
+		explicit_bzero(text.data, text.len);
+	ev_buf_free(&text);
 	close(fd);
 	return r;
 }

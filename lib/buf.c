@@ -130,6 +130,36 @@ ev_buf_consume(struct ev_buf *b, size_t n)
 }
 
 /*
+ * Append what fd has until its end, but no more than max + 1 bytes in all
+ * (so that a caller sees that there was more than max): 0, or -1 with
+ * errno (ENOMEM, or read's) and what was read so far kept.  Cost: one
+ * read(2) per chunk, a copy only when the buffer grows.
+ */
+int
+ev_buf_read(struct ev_buf *b, int fd, size_t max)
+{
+	size_t got = 0, want;
+	ssize_t n;
+
+	while (got <= max) {
+		want = max + 1 - got < 65536 ? max + 1 - got : 65536;
+		if (ev_buf_reserve(b, want) == -1)
+			return -1;
+		n = read(fd, b->data + b->len, want);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		if (n == 0)
+			break;
+		b->len += (size_t)n;
+		b->data[b->len] = '\0';
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+/*
  * Write the whole unread part to fd, which blocks, consuming what was
  * written: 0, or -1 with errno (EPIPE: the reader went away) and what was
  * not written still unread.  Cost: one write(2) per chunk the fd takes.

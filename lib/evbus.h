@@ -95,6 +95,8 @@ int	 ev_buf_vprintf(struct ev_buf *, const char *, va_list)
 	    __attribute__((format(printf, 2, 0)));
 void	 ev_buf_consume(struct ev_buf *, size_t);
 int	 ev_buf_write(struct ev_buf *, int fd);	/* all of it; -1 errno */
+/* Append fd's bytes to its end, at most max + 1 of them; -1 errno. */
+int	 ev_buf_read(struct ev_buf *, int fd, size_t max);
 void	 ev_buf_truncate(struct ev_buf *, size_t);
 void	 ev_buf_reset(struct ev_buf *);
 void	 ev_buf_free(struct ev_buf *);

@@ -493,9 +493,7 @@ int
 ev_routes_load(struct ev_routes *rs, const char *path, struct ev_err *err)
 {
 	struct stat st;
-	char *text = NULL;
-	size_t len = 0;
-	ssize_t n;
+	struct ev_buf text = { 0 };
 	int fd, rv = -1;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
@@ -508,25 +506,14 @@ ev_routes_load(struct ev_routes *rs, const char *path, struct ev_err *err)
 		ev_err_set(err, EV_ERR_DATA, "%s: is a directory", path);
 		goto out;
 	}
-	if ((text = malloc(EV_ROUTES_TEXT_MAX + 1)) == NULL) {
+	if (ev_buf_read(&text, fd, EV_ROUTES_TEXT_MAX) == -1) {
 		ev_err_sys(err, "%s", path);
 		goto out;
 	}
-	while (len <= EV_ROUTES_TEXT_MAX) {
-		n = read(fd, text + len, EV_ROUTES_TEXT_MAX + 1 - len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			ev_err_sys(err, "%s", path);
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	rv = ev_routes_parse(rs, text, len, path, err);
+	rv = ev_routes_parse(rs, ev_buf_head(&text), ev_buf_unread(&text),
+	    path, err);
 out:
-	free(text);
+	ev_buf_free(&text);
 	close(fd);
 	return rv;
 }

@@ -251,10 +251,35 @@ test_write(void)
 	ev_buf_free(&b);
 }
 
+/* ev_buf_read: to the end, or max + 1 bytes, appended. */
+static void
+test_read(void)
+{
+	struct ev_buf b = { 0 };
+	int fd[2];
+
+	ok(pipe(fd) == 0, "read: a pipe");
+	ok(write(fd[1], "abcdefgh", 8) == 8, "read: 8 bytes in it");
+	close(fd[1]);
+	ev_buf_append(&b, "<", 1);
+	ok(ev_buf_read(&b, fd[0], 100) == 0, "read: 0 at its end");
+	is_str(ev_buf_head(&b), "<abcdefgh", "read: appended, NUL-ended");
+	close(fd[0]);
+	ok(pipe(fd) == 0, "read: another pipe");
+	ok(write(fd[1], "abcdefgh", 8) == 8, "read: 8 bytes in it");
+	ev_buf_reset(&b);
+	ok(ev_buf_read(&b, fd[0], 3) == 0, "read: bounded");
+	is_int((long long)ev_buf_unread(&b), 4, "read: max + 1 bytes, no more");
+	close(fd[0]);
+	close(fd[1]);
+	ev_buf_free(&b);
+}
+
 int
 main(void)
 {
 	test_write();
+	test_read();
 	test_basic();
 	test_reserve();
 	test_compaction();
