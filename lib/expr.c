@@ -255,7 +255,6 @@ static int	lex_fail(struct lex *, size_t, const char *, ...)
 static void	tok_quote(const struct lex *, char *, size_t);
 static int	unexpected(struct lex *, const char *);
 static size_t	utf8_seq(const unsigned char *, const unsigned char *);
-static int	hexval(const char *);
 static int	lex_string(struct lex *, size_t);
 static int	lex_number(struct lex *, size_t);
 static int	lex_unsupported(struct lex *, size_t);
@@ -447,24 +446,6 @@ utf8_seq(const unsigned char *p, const unsigned char *end)
 	return n;
 }
 
-/* The value of the four hex digits at s, or -1. */
-static int
-hexval(const char *s)
-{
-	int v = 0, i, d;
-
-	for (i = 0; i < 4; i++) {
-		if (s[i] >= '0' && s[i] <= '9')
-			d = s[i] - '0';
-		else if ((s[i] | 0x20) >= 'a' && (s[i] | 0x20) <= 'f')
-			d = (s[i] | 0x20) - 'a' + 10;
-		else
-			return -1;
-		v = v << 4 | d;
-	}
-	return v;
-}
-
 /*
  * A string literal whose '"' is at src[p], decoded into lx->s: JSON's
  * escapes, and any other character as it is (jq lets a literal hold a
@@ -477,110 +458,68 @@ lex_string(struct lex *lx, size_t p)
 {
 	const unsigned char *s = (const unsigned char *)lx->src;
 	const unsigned char *end = s + lx->len;
-	size_t open = p, n, o = 0;
-	int u, u2;
-	char *d;
+	struct ev_buf d = { 0 };
+	size_t open = p, n;
+	long u, u2;
 
-	if ((d = malloc(lx->len - p + 1)) == NULL)
-		return ev_err_sys(lx->err, "filter");
+	/* Checked here, where a mistake has a column; decoded after. */
 	for (p++;;) {
-		if (p >= lx->len) {
-			free(d);
+		if (p >= lx->len)
 			return lex_fail(lx, open, "unterminated string");
-		}
 		if (s[p] == '"')
 			break;
 		if (s[p] != '\\') {
-			if ((n = utf8_seq(s + p, end)) == 0) {
-				free(d);
+			if ((n = utf8_seq(s + p, end)) == 0)
 				return lex_fail(lx, p, "invalid UTF-8");
-			}
-			memcpy(d + o, s + p, n);
-			o += n;
 			p += n;
 			continue;
 		}
-		if (p + 1 >= lx->len) {
-			free(d);
+		if (p + 1 >= lx->len)
 			return lex_fail(lx, open, "unterminated string");
-		}
 		switch (s[p + 1]) {
 		case '"':
 		case '\\':
 		case '/':
-			d[o++] = (char)s[p + 1];
-			break;
 		case 'b':
-			d[o++] = '\b';
-			break;
 		case 'f':
-			d[o++] = '\f';
-			break;
 		case 'n':
-			d[o++] = '\n';
-			break;
 		case 'r':
-			d[o++] = '\r';
-			break;
 		case 't':
-			d[o++] = '\t';
 			break;
 		case 'u':
-			if (lx->len - p < 6 ||
-			    (u = hexval(lx->src + p + 2)) < 0) {
-				free(d);
+			if (lx->len - p < 6 || (u = ev_json_hex4(s + p + 2)) < 0)
 				return lex_fail(lx, p, "invalid \\u escape");
-			}
-			if (u >= 0xdc00 && u <= 0xdfff) {
-				free(d);
+			if (u >= 0xdc00 && u <= 0xdfff)
 				return lex_fail(lx, p,
 				    "invalid \\u escape: a lone surrogate");
-			}
 			if (u >= 0xd800 && u <= 0xdbff) {
 				if (lx->len - p < 12 || s[p + 6] != '\\' ||
 				    s[p + 7] != 'u' ||
-				    (u2 = hexval(lx->src + p + 8)) < 0xdc00 ||
-				    u2 > 0xdfff) {
-					free(d);
+				    (u2 = ev_json_hex4(s + p + 8)) < 0xdc00 ||
+				    u2 > 0xdfff)
 					return lex_fail(lx, p, "invalid \\u "
 					    "escape: a lone surrogate");
-				}
-				u = 0x10000 + ((u - 0xd800) << 10) +
-				    (u2 - 0xdc00);
 				p += 6;
-			}
-			if (u < 0x80)
-				d[o++] = (char)u;
-			else if (u < 0x800) {
-				d[o++] = (char)(0xc0 | u >> 6);
-				d[o++] = (char)(0x80 | (u & 0x3f));
-			} else if (u < 0x10000) {
-				d[o++] = (char)(0xe0 | u >> 12);
-				d[o++] = (char)(0x80 | (u >> 6 & 0x3f));
-				d[o++] = (char)(0x80 | (u & 0x3f));
-			} else {
-				d[o++] = (char)(0xf0 | u >> 18);
-				d[o++] = (char)(0x80 | (u >> 12 & 0x3f));
-				d[o++] = (char)(0x80 | (u >> 6 & 0x3f));
-				d[o++] = (char)(0x80 | (u & 0x3f));
 			}
 			p += 4;
 			break;
 		case '(':
-			free(d);
 			return lex_fail(lx, p,
 			    "string interpolation '\\(' is not supported");
 		default:
-			free(d);
 			return lex_fail(lx, p, "invalid escape '\\%c' in "
 			    "a string", s[p + 1] >= 0x20 && s[p + 1] < 0x7f ?
 			    s[p + 1] : '?');
 		}
 		p += 2;
 	}
-	d[o] = '\0';
-	lx->s = d;
-	lx->slen = o;
+	if (ev_buf_reserve(&d, p - open) == -1 ||
+	    ev_json_unescape(lx->src + open + 1, p - open - 1, &d) == -1) {
+		ev_buf_free(&d);
+		return ev_err_sys(lx->err, "filter");
+	}
+	lx->s = d.data;
+	lx->slen = d.len;
 	lx->t = T_STR;
 	lx->end = p + 1;
 	return 0;
@@ -1817,12 +1756,12 @@ sdec_next(struct sdec *d)
 	default:
 		return c;
 	}
-	if (d->end - d->p < 4 || (u = hexval((const char *)d->p)) < 0)
+	if (d->end - d->p < 4 || (u = (int)ev_json_hex4(d->p)) < 0)
 		return 'u';
 	d->p += 4;
 	if (u >= 0xd800 && u <= 0xdbff && d->end - d->p >= 6 &&
 	    d->p[0] == '\\' && d->p[1] == 'u' &&
-	    (u2 = hexval((const char *)d->p + 2)) >= 0xdc00 && u2 <= 0xdfff) {
+	    (u2 = (int)ev_json_hex4(d->p + 2)) >= 0xdc00 && u2 <= 0xdfff) {
 		u = 0x10000 + ((u - 0xd800) << 10) + (u2 - 0xdc00);
 		d->p += 6;
 	}

@@ -177,8 +177,8 @@ hexdig(unsigned char c)
 }
 
 /* The value of 4 hex digits at p, or -1. */
-static long
-hex4(const unsigned char *p)
+long
+ev_json_hex4(const unsigned char *p)
 {
 	int a = hexdig(p[0]), b = hexdig(p[1]), c = hexdig(p[2]),
 	    d = hexdig(p[3]);
@@ -251,7 +251,7 @@ scan_escape(const unsigned char **pp, const unsigned char *end,
 		*pp = p + 2;
 		return 0;
 	case 'u':
-		if (end - p < 6 || (u = hex4(p + 2)) < 0) {
+		if (end - p < 6 || (u = ev_json_hex4(p + 2)) < 0) {
 			*why = "invalid escape";
 			return -1;
 		}
@@ -268,7 +268,7 @@ scan_escape(const unsigned char **pp, const unsigned char *end,
 			return 0;
 		}
 		if (end - p < 12 || p[6] != '\\' || p[7] != 'u' ||
-		    (u2 = hex4(p + 8)) < 0xdc00 || u2 > 0xdfff) {
+		    (u2 = ev_json_hex4(p + 8)) < 0xdc00 || u2 > 0xdfff) {
 			*why = "invalid Unicode escape: lone high surrogate";
 			return -1;
 		}
@@ -789,14 +789,14 @@ ev_json_unescape(const char *raw, size_t rawlen, struct ev_buf *out)
 			*d++ = '\t';
 			break;
 		case 'u':
-			if (end - p < 6 || (u = hex4(p + 2)) < 0) {
+			if (end - p < 6 || (u = ev_json_hex4(p + 2)) < 0) {
 				*d++ = p[1];
 				break;
 			}
 			p += 4;
 			if (u >= 0xd800 && u <= 0xdbff && end - p >= 8 &&
 			    p[2] == '\\' && p[3] == 'u' &&
-			    (u2 = hex4(p + 4)) >= 0xdc00 && u2 <= 0xdfff) {
+			    (u2 = ev_json_hex4(p + 4)) >= 0xdc00 && u2 <= 0xdfff) {
 				u = 0x10000 + ((u - 0xd800) << 10) +
 				    (u2 - 0xdc00);
 				p += 6;

@@ -92,6 +92,8 @@ int	ev_json_scan_nested(const char *buf, size_t len,
  * On unvalidated input the result is unspecified but memory-safe.
  */
 int	ev_json_unescape(const char *raw, size_t rawlen, struct ev_buf *out);
+/* The value of the 4 hex digits at p (of a \u escape), or -1. */
+long	ev_json_hex4(const unsigned char *p);
 
 
 /*
