@@ -34,8 +34,6 @@
 #define WAIT_DEFAULT	(5 * 60 * 1000)		/* -w, as Consul's */
 #define WAIT_MAX	(10 * 60 * 1000)
 
-#define TAGS_MAX	EV_IDENTITY_TAGS
-
 struct evlist {
 	struct ev_subscriber s;
 	struct ev_loop	 loop;
@@ -419,7 +417,7 @@ main(int argc, char *argv[])
 		{ NULL,		 0,			NULL, 0 }
 	};
 	static struct evlist e;
-	static char *tags[TAGS_MAX];
+	static char *tags[EV_IDENTITY_TAGS];
 	static char *where[EV_WHERE_MAX];
 	struct ev_subscriber *s = &e.s;
 	struct ev_patset check = { 0 };
@@ -479,9 +477,9 @@ main(int argc, char *argv[])
 			service = optarg;
 			break;
 		case OPT_TAG:
-			if (ntags == TAGS_MAX) {
+			if (ntags == EV_IDENTITY_TAGS) {
 				fprintf(stderr, "evlist: --tag: at most %d\n",
-				    TAGS_MAX);
+				    EV_IDENTITY_TAGS);
 				return EV_EX_USAGE;
 			}
 			tags[ntags++] = optarg;
