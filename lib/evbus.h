@@ -809,29 +809,35 @@ void		 ev_msg_unref(struct ev_msg *);
 size_t		 ev_msg_framehead(const struct ev_msg *, char *buf);
 
 /*
- * The id index: open addressing with linear probing, the hash of each id
- * kept beside its message so that probing and moving compare hashes
- * without touching the messages.  It grows at half load and shrinks at an
- * eighth, each time into a new table that the pushes and evictions that
- * follow fill a few slots at a time (old holds the part not yet moved), so
- * that no single push pays for a whole rehash.
+ * The id index: generations of open-addressing tables (linear probing),
+ * each slot an id's hash and its event's seq (plus one, so that zeroed
+ * memory is empty).  New ids go into the newest generation; when it is
+ * half full a new one starts, in the table of a generation whose ids are
+ * all evicted when there is one of the right size.  Evicting an event
+ * costs the index nothing: its slot is stale once its seq is below the
+ * ring's first, and a slot is empty when its key is below its
+ * generation's lo (written in an earlier use of the table), so a table
+ * taken again needs no clearing.  Lookups probe the live generations,
+ * newest first, and check a candidate against the ring by its seq.
  */
+#define EV_RING_IDGENS	64
 struct ev_ring_idslot {
 	uint64_t		 hash;
-	struct ev_msg		*m;		/* NULL: empty */
+	uint64_t		 key;		/* seq + 1; empty below lo */
 };
 
-struct ev_ring_idtab {
+struct ev_ring_idgen {
 	struct ev_ring_idslot	*slot;
 	size_t			 cap;		/* a power of two, or 0 */
-	size_t			 n;
+	size_t			 n;		/* ids put in this use */
+	uint64_t		 lo;		/* key of its first id */
+	uint64_t		 last;		/* seq of its newest id */
 };
 
 struct ev_ring_ids {
-	struct ev_ring_idtab	 cur;		/* where new ids go */
-	struct ev_ring_idtab	 old;		/* draining; cap 0: none */
-	size_t			 oldpos;	/* next slot of old to move */
-	size_t			 oldleft;	/* slots of old still to move */
+	struct ev_ring_idgen	 gen[EV_RING_IDGENS];
+	unsigned		 cur;		/* the newest generation */
+	unsigned		 ngen;		/* live ones, ending at cur */
 };
 
 /*
@@ -900,8 +906,11 @@ int		 ev_ring_push(struct ev_ring *, struct ev_msg *);
  * bytes per event for its header, name and id (r->arenasize overrides; at
  * most 64 GiB), advised for huge pages beyond its first 2 MiB.  Records
  * are written one after the other, in seq order, going back to the start
- * at the end, so that its pages are touched as the ring first fills and
- * resident memory follows the ring's bounds.  A referenced record that
+ * at the end, or sooner: when the next record would touch fresh memory
+ * and the oldest has left room at the start (a sixteenth of the arena, at
+ * most 2 MiB, beyond the record).  So its pages are touched as the ring
+ * first fills, and resident memory follows what the ring holds, not its
+ * allowance.  A referenced record that
  * was evicted is written around.  An event for which the arena has no
  * room (one larger than the allowance, in a ring at both bounds; pinned
  * records in the way) is malloc'd alone instead: r->spilled counts those.
@@ -931,6 +940,10 @@ uint64_t	 ev_ring_first(const struct ev_ring *);	/* next when empty */
 uint64_t	 ev_ring_next(const struct ev_ring *);
 size_t		 ev_ring_count(const struct ev_ring *);
 size_t		 ev_ring_bytes(const struct ev_ring *);
+/* The bytes of the arena ever touched: at most what is resident. */
+size_t		 ev_ring_memory(const struct ev_ring *);
+/* Ids in the index of events still held (a slow count, for tests). */
+size_t		 ev_ring_ids_live(const struct ev_ring *);
 
 /*
  * event.c, evfire's side: building an event from a name and a payload, and

@@ -43,24 +43,16 @@ struct ev_arena {
 	size_t		 npins;		/* pinned, not yet released */
 	int		 orphan;	/* the ring is gone */
 };
+/* Slots of the smallest generation; a generation's table in huge pages. */
 #define IDS_MIN		64
-/*
- * Slots of a draining table moved per push and per eviction.  Enough that
- * a table is drained long before the next resize is due: after growing,
- * at least cap/2 insertions come first (8 slots each would do); after
- * shrinking, at least cap/8 (16 each would do, twice the need).
- */
-#define IDS_STEP	16
+#define IDS_MAPPED	((size_t)2 << 20)
 
-static size_t	ids_home(const struct ev_ring_ids *,
-		    const struct ev_ring_idtab *, uint64_t);
-static void	ids_place(struct ev_ring_idtab *, uint64_t, struct ev_msg *);
-static void	ids_drain(struct ev_ring_ids *, size_t);
-static int	ids_resize(struct ev_ring_ids *, size_t);
-static int	ids_put(struct ev_ring_ids *, struct ev_msg *);
-static int	ids_tabdel(struct ev_ring_ids *, struct ev_ring_idtab *,
-		    const struct ev_msg *, uint64_t);
-static void	ids_del(struct ev_ring_ids *, const struct ev_msg *);
+static int	ids_put(struct ev_ring *, struct ev_msg *, uint64_t);
+static int	ids_rotate(struct ev_ring *);
+static int	ids_live(const struct ev_ring_ids *,
+		    const struct ev_ring_idgen *);
+static int	ids_swap(struct ev_ring_ids *, struct ev_ring_idgen *, size_t);
+static void	ids_tabfree(struct ev_ring_idgen *);
 static void	ids_free(struct ev_ring_ids *);
 static void	ring_evict(struct ev_ring *);
 static void	ring_make_room(struct ev_ring *, size_t);
@@ -72,6 +64,7 @@ static size_t	rec_size(size_t, size_t, size_t);
 static struct ev_msg *ring_oldest_arena(struct ev_ring *);
 static size_t	arena_pin_below(struct ev_arena *, size_t, size_t,
 		    struct ev_msg **);
+static size_t	arena_slack(const struct ev_arena *);
 static struct ev_msg *arena_place(struct ev_ring *, size_t);
 static void	msg_fill(struct ev_msg *, const char *, size_t, uint64_t,
 		    int64_t, const char *, size_t, const char *, size_t);
@@ -257,10 +250,8 @@ ring_evict(struct ev_ring *r)
 	r->n--;
 	r->bytes -= m->len;
 	r->first++;
-	if (m->flags & EV_MSG_INDEXED) {
-		ids_del(&r->ids, m);
-		m->flags &= ~(uint32_t)EV_MSG_INDEXED;
-	}
+	/* Its id stays in the index, found stale by its seq (ids_put). */
+	m->flags &= ~(uint32_t)EV_MSG_INDEXED;
 	if ((a = m->arena) != NULL && m->refs > 1) {
 		m->flags |= EV_MSG_PINNED;
 		m->pinnext = a->pins;
@@ -314,7 +305,7 @@ ev_ring_push(struct ev_ring *r, struct ev_msg *m)
 	if (r->cap == 0 && ring_map(r) == -1)
 		return -1;
 	if (m->idlen > 0) {
-		if (ids_put(&r->ids, m) == -1)
+		if (ids_put(r, m, ev_id_hash(m->id, m->idlen)) == -1)
 			return -1;
 		m->flags |= EV_MSG_INDEXED;
 	}
@@ -440,6 +431,18 @@ arena_pin_below(struct ev_arena *a, size_t from, size_t lim,
 }
 
 /*
+ * The room an early return to the arena's start must leave before the
+ * oldest record, so that records a little larger than those evicted do
+ * not soon find the way blocked: a sixteenth of the arena, at most a huge
+ * page.
+ */
+static size_t
+arena_slack(const struct ev_arena *a)
+{
+	return a->size / 16 < ARENA_HUGE ? a->size / 16 : ARENA_HUGE;
+}
+
+/*
  * Room for a record of need bytes at the arena's write position, stepping
  * over pinned records and going back to the start at the end.  NULL when
  * the oldest held record is in the way (the ring's bounds allow more than
@@ -452,8 +455,8 @@ arena_place(struct ev_ring *r, size_t need)
 {
 	struct ev_arena *a = r->arena;
 	struct ev_msg *om, *pin;
-	size_t o, lim;
-	int wrapped = 0, ahead;
+	size_t o, lim, w0;
+	int wrapped = 0, ahead, eager;
 
 	if (need > a->size)
 		return NULL;
@@ -461,6 +464,20 @@ arena_place(struct ev_ring *r, size_t need)
 	o = om != NULL ? (size_t)((char *)om - a->base) : 0;
 	if (om == NULL && a->pins == NULL)
 		a->w = 0;
+	/*
+	 * Going on would touch fresh memory: go back to the start instead
+	 * when the oldest record has left room enough there, so that the
+	 * memory touched follows what the ring holds, not the arena's
+	 * size (a ring bounded by count holds far less than its
+	 * allowance).  If the room there is taken after all, go on.
+	 */
+	w0 = a->w;
+	eager = om != NULL && o < a->w && a->w + need > a->hw &&
+	    o >= need + arena_slack(a);
+	if (eager && getenv("EV_NOEAGER") == NULL)
+		a->w = 0;
+	else
+		eager = 0;
 	for (;;) {
 		/* The oldest record ahead: the free space ends there. */
 		ahead = om != NULL && o >= a->w;
@@ -475,7 +492,10 @@ arena_place(struct ev_ring *r, size_t need)
 		if (pin != NULL)
 			a->w = (size_t)((char *)pin - a->base) +
 			    rec_size(pin->len - 1, pin->namelen, pin->idlen);
-		else if (ahead || wrapped++)
+		else if (eager) {
+			eager = 0;
+			a->w = w0;
+		} else if (ahead || wrapped++)
 			return NULL;
 		else
 			a->w = 0;
@@ -487,12 +507,21 @@ ev_ring_add(struct ev_ring *r, const char *json, size_t len, int64_t time,
     const char *name, size_t namelen, const char *id, size_t idlen,
     int flags)
 {
+	struct ev_ring_idgen *g;
 	struct ev_msg *m;
+	uint64_t h = 0;
 	size_t need;
 
 	if (msg_sizes_ok(len, namelen, idlen) == -1)
 		return NULL;
 	need = rec_size(len, namelen, idlen);
+	/* The id's slot is far from the cache: ask for it before the copy. */
+	if ((flags & EV_RING_INDEX) && idlen > 0) {
+		h = ev_id_hash(id, idlen);
+		g = &r->ids.gen[r->ids.cur];
+		if (g->cap != 0)
+			__builtin_prefetch(&g->slot[h & (g->cap - 1)], 1);
+	}
 	ring_make_room(r, len + 1);
 	if (r->cap == 0 && ring_map(r) == -1)
 		return NULL;
@@ -509,7 +538,7 @@ ev_ring_add(struct ev_ring *r, const char *json, size_t len, int64_t time,
 			return NULL;
 	}
 	if ((flags & EV_RING_INDEX) && idlen > 0) {
-		if (ids_put(&r->ids, m) == -1) {
+		if (ids_put(r, m, h) == -1) {
 			/* The record is free again: nothing refers to it. */
 			if (m->arena != NULL)
 				r->arena->w = (size_t)((char *)m -
@@ -560,6 +589,12 @@ ev_ring_bytes(const struct ev_ring *r)
 	return r->bytes;
 }
 
+size_t
+ev_ring_memory(const struct ev_ring *r)
+{
+	return r->arena != NULL ? r->arena->hw : 0;
+}
+
 /*
  * A hash of an id, eight bytes at a time (ids are mostly 36-byte UUIDs):
  * a multiply and a fold per word, then a final mix.  Not for adversaries:
@@ -589,166 +624,170 @@ ev_id_hash(const char *s, size_t len)
 }
 
 /*
- * Where probing for hash h starts in t.  In cur, its home slot.  In old,
- * the table being drained: slots are drained in order from just after an
- * empty slot (so no probe run crosses the start), and an entry whose home
- * is already drained is still reached from the first undrained slot,
- * oldpos, since everything from there to the entry is still occupied.
- */
-static size_t
-ids_home(const struct ev_ring_ids *x, const struct ev_ring_idtab *t, uint64_t h)
-{
-	size_t mask = t->cap - 1, k = (size_t)h & mask;
-
-	if (t == &x->old && ((k - x->oldpos) & mask) >= x->oldleft)
-		return x->oldpos;
-	return k;
-}
-
-/* Put m in the first free slot from h's home in cur (which has room). */
-static void
-ids_place(struct ev_ring_idtab *t, uint64_t h, struct ev_msg *m)
-{
-	size_t mask = t->cap - 1, j = (size_t)h & mask;
-
-	while (t->slot[j].m != NULL)
-		j = (j + 1) & mask;
-	t->slot[j].hash = h;
-	t->slot[j].m = m;
-	t->n++;
-}
-
-/*
- * Move up to steps slots of old into cur, freeing old once all are moved.
- * A moved slot is simply emptied: the entries after it in its probe run
- * are found from oldpos (ids_home).
- */
-static void
-ids_drain(struct ev_ring_ids *x, size_t steps)
-{
-	struct ev_ring_idslot *s;
-
-	for (; x->oldleft > 0 && steps > 0; steps--) {
-		s = &x->old.slot[x->oldpos];
-		if (s->m != NULL) {
-			ids_place(&x->cur, s->hash, s->m);
-			s->m = NULL;
-			x->old.n--;
-		}
-		x->oldpos = (x->oldpos + 1) & (x->old.cap - 1);
-		x->oldleft--;
-	}
-	if (x->old.cap != 0 && x->oldleft == 0) {
-		free(x->old.slot);
-		memset(&x->old, 0, sizeof(x->old));
-	}
-}
-
-/*
- * Make cur a new, empty table of ncap slots; the previous one, unless
- * empty, becomes old, to be drained from just after one of its empty slots
- * (at most half full: one is near).  Nothing may be draining already.
- * -1 with errno ENOMEM, the index unchanged.
+ * Is slot s of generation g empty?  Its key is 0 (never written) or below
+ * the generation's lowest (written in an earlier use of the table).
  */
 static int
-ids_resize(struct ev_ring_ids *x, size_t ncap)
+ids_empty(const struct ev_ring_idgen *g, const struct ev_ring_idslot *s)
 {
-	struct ev_ring_idslot *ns;
-	size_t e;
+	return s->key < g->lo;
+}
 
-	if ((ns = calloc(ncap, sizeof(*ns))) == NULL) {
+/*
+ * Index m (hash h) in the newest generation, starting a new one when it is
+ * half full, or when m's seq is too far from its first for a key.
+ * -1 with errno ENOMEM, m not indexed.
+ */
+static int
+ids_put(struct ev_ring *r, struct ev_msg *m, uint64_t h)
+{
+	struct ev_ring_ids *x = &r->ids;
+	struct ev_ring_idgen *g = &x->gen[x->cur];
+	size_t mask, j;
+
+	if (g->cap == 0 || (g->n + 1) * 2 > g->cap)
+		if (ids_rotate(r) == -1)
+			return -1;
+	g = &x->gen[x->cur];
+	if (g->n == 0)
+		g->lo = m->seq + 1;
+	mask = g->cap - 1;
+	for (j = (size_t)h & mask; !ids_empty(g, &g->slot[j]);
+	    j = (j + 1) & mask)
+		;
+	g->slot[j].hash = h;
+	g->slot[j].key = m->seq + 1;
+	g->n++;
+	g->last = m->seq;
+	return 0;
+}
+
+/*
+ * Start a new generation after cur.  First the oldest generations whose
+ * every id is evicted are let go: their tables are kept for reuse when of
+ * the size wanted, since a table that is already resident costs nothing
+ * to take again (its old slots read as empty), while fresh memory costs
+ * a page fault per page.  The new generation has room for as many ids as
+ * the live generations hold (so that they double while the ring fills),
+ * between IDS_MIN/2 and half the ring's count bound: at most about three
+ * generations then hold the ring's ids.  -1 with errno ENOMEM.
+ */
+static int
+ids_rotate(struct ev_ring *r)
+{
+	struct ev_ring_ids *x = &r->ids;
+	struct ev_ring_idgen *g;
+	size_t live = 0, per, cap, i, bytes;
+	unsigned next;
+	void *p;
+
+	while (x->ngen > 0) {
+		g = &x->gen[(x->cur + EV_RING_IDGENS - x->ngen + 1) %
+		    EV_RING_IDGENS];
+		if (g->n > 0 && g->last >= r->first)
+			break;
+		g->n = 0;
+		x->ngen--;
+		/* Kept for reuse when of the size in use. */
+		if (g != &x->gen[x->cur] && g->cap != x->gen[x->cur].cap)
+			ids_tabfree(g);
+	}
+	for (i = 0; i < x->ngen; i++)
+		live += x->gen[(x->cur + EV_RING_IDGENS - i) %
+		    EV_RING_IDGENS].n;
+	for (per = IDS_MIN / 2; per < live && per < r->max / 2; )
+		per *= 2;
+	cap = per * 2;
+	/* Every generation live: cannot be, by their sizes. */
+	if (x->ngen == EV_RING_IDGENS) {
 		errno = ENOMEM;
 		return -1;
 	}
-	if (x->cur.n == 0)
-		free(x->cur.slot);
-	else {
-		x->old = x->cur;
-		for (e = 0; x->old.slot[e].m != NULL; e++)
-			;
-		x->oldpos = (e + 1) & (x->old.cap - 1);
-		x->oldleft = x->old.cap - 1;
-	}
-	x->cur.slot = ns;
-	x->cur.cap = ncap;
-	x->cur.n = 0;
-	return 0;
-}
-
-/*
- * Index m by its id.  Grows when the ids in both tables would pass half of
- * cur's slots; a drain still under way is finished first (IDS_STEP makes
- * that not happen in practice).  -1 with errno ENOMEM, m not indexed.
- */
-static int
-ids_put(struct ev_ring_ids *x, struct ev_msg *m)
-{
-	if (x->old.cap != 0)
-		ids_drain(x, IDS_STEP);
-	if ((x->cur.n + x->old.n + 1) * 2 > x->cur.cap) {
-		if (x->old.cap != 0)
-			ids_drain(x, SIZE_MAX);
-		if (ids_resize(x, x->cur.cap != 0 ? x->cur.cap * 2 :
-		    IDS_MIN) == -1)
+	next = x->ngen == 0 ? x->cur : (x->cur + 1) % EV_RING_IDGENS;
+	g = &x->gen[next];
+	if (g->cap != cap && ids_swap(x, g, cap) == -1) {
+		bytes = cap * sizeof(struct ev_ring_idslot);
+		if (bytes >= IDS_MAPPED) {
+			p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			if (p == MAP_FAILED) {
+				errno = ENOMEM;
+				return -1;
+			}
+#if defined(MADV_HUGEPAGE) && !defined(EV_RING_NOHUGE)
+			(void)madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+		} else if ((p = calloc(cap,
+		    sizeof(struct ev_ring_idslot))) == NULL) {
+			errno = ENOMEM;
 			return -1;
-	}
-	ids_place(&x->cur, ev_id_hash(m->id, m->idlen), m);
-	return 0;
-}
-
-/*
- * Remove m (found by identity, not by id) from t; -1 if not there.
- * Backward-shift deletion: each later entry of the probe run moves into
- * the hole unless its (effective) home lies cyclically in (hole, its
- * slot], so lookups never need tombstones.
- */
-static int
-ids_tabdel(struct ev_ring_ids *x, struct ev_ring_idtab *t,
-    const struct ev_msg *m, uint64_t h)
-{
-	size_t mask = t->cap - 1, i, j, k;
-
-	for (i = ids_home(x, t, h); t->slot[i].m != m; i = (i + 1) & mask)
-		if (t->slot[i].m == NULL)
-			return -1;
-	t->slot[i].m = NULL;
-	t->n--;
-	for (j = (i + 1) & mask; t->slot[j].m != NULL; j = (j + 1) & mask) {
-		k = ids_home(x, t, t->slot[j].hash);
-		if (((j - k) & mask) >= ((j - i) & mask)) {
-			t->slot[i] = t->slot[j];
-			t->slot[j].m = NULL;
-			i = j;
 		}
+		ids_tabfree(g);
+		g->slot = p;
+		g->cap = cap;
 	}
+	g->n = 0;
+	g->lo = UINT64_MAX;
+	g->last = 0;
+	x->cur = next;
+	x->ngen++;
+	return 0;
+}
+
+/* Is g one of the live generations? */
+static int
+ids_live(const struct ev_ring_ids *x, const struct ev_ring_idgen *g)
+{
+	size_t i;
+
+	for (i = 0; i < x->ngen; i++)
+		if (g == &x->gen[(x->cur + EV_RING_IDGENS - i) %
+		    EV_RING_IDGENS])
+			return 1;
 	return 0;
 }
 
 /*
- * Unindex m, then drain a step, or start shrinking when an eighth or less
- * of cur is used (a failure to allocate the smaller table is harmless).
+ * Give g (not live) the table of cap slots of a let-go generation, which
+ * takes g's in exchange.  -1: there is none.
  */
-static void
-ids_del(struct ev_ring_ids *x, const struct ev_msg *m)
+static int
+ids_swap(struct ev_ring_ids *x, struct ev_ring_idgen *g, size_t cap)
 {
-	uint64_t h;
+	struct ev_ring_idgen *o, t;
+	size_t k;
 
-	if (x->cur.cap == 0)
-		return;
-	h = ev_id_hash(m->id, m->idlen);
-	if (x->old.cap == 0 || ids_tabdel(x, &x->old, m, h) == -1)
-		(void)ids_tabdel(x, &x->cur, m, h);
-	if (x->old.cap != 0)
-		ids_drain(x, IDS_STEP);
-	else if (x->cur.cap > IDS_MIN && x->cur.n * 8 < x->cur.cap)
-		(void)ids_resize(x, x->cur.cap / 2);
+	for (k = 0; k < EV_RING_IDGENS; k++) {
+		o = &x->gen[k];
+		if (o == g || o->cap != cap || ids_live(x, o))
+			continue;
+		t = *g;
+		*g = *o;
+		*o = t;
+		return 0;
+	}
+	return -1;
+}
+
+/* Release a generation's table. */
+static void
+ids_tabfree(struct ev_ring_idgen *g)
+{
+	if (g->cap * sizeof(struct ev_ring_idslot) >= IDS_MAPPED)
+		munmap(g->slot, g->cap * sizeof(struct ev_ring_idslot));
+	else
+		free(g->slot);
+	memset(g, 0, sizeof(*g));
 }
 
 static void
 ids_free(struct ev_ring_ids *x)
 {
-	free(x->cur.slot);
-	free(x->old.slot);
+	size_t i;
+
+	for (i = 0; i < EV_RING_IDGENS; i++)
+		if (x->gen[i].cap != 0)
+			ids_tabfree(&x->gen[i]);
 	memset(x, 0, sizeof(*x));
 }
 
@@ -756,26 +795,45 @@ struct ev_msg *
 ev_ring_find_id(const struct ev_ring *r, const char *id, size_t idlen)
 {
 	const struct ev_ring_ids *x = &r->ids;
-	const struct ev_ring_idtab *tabs[2] = { &x->cur, &x->old }, *t;
+	const struct ev_ring_idgen *g;
 	const struct ev_ring_idslot *s;
 	struct ev_msg *m;
 	uint64_t h;
-	size_t j, mask, i;
+	size_t i, j, mask;
 
-	if (idlen == 0 || x->cur.cap == 0)
+	if (idlen == 0 || x->ngen == 0)
 		return NULL;
 	h = ev_id_hash(id, idlen);
-	for (i = 0; i < 2; i++) {
-		if ((t = tabs[i])->cap == 0)
-			continue;
-		mask = t->cap - 1;
-		for (j = ids_home(x, t, h); (s = &t->slot[j])->m != NULL;
+	for (i = 0; i < x->ngen; i++) {
+		g = &x->gen[(x->cur + EV_RING_IDGENS - i) % EV_RING_IDGENS];
+		if (g->n == 0 || g->last < r->first)
+			break;
+		mask = g->cap - 1;
+		for (j = (size_t)h & mask; !ids_empty(g, (s = &g->slot[j]));
 		    j = (j + 1) & mask) {
-			m = s->m;
-			if (s->hash == h && m->idlen == idlen &&
+			if (s->hash != h || s->key - 1 < r->first)
+				continue;
+			m = ev_ring_get(r, s->key - 1);
+			if (m != NULL && m->idlen == idlen &&
 			    memcmp(m->id, id, idlen) == 0)
 				return m;
 		}
 	}
 	return NULL;
+}
+
+size_t
+ev_ring_ids_live(const struct ev_ring *r)
+{
+	const struct ev_ring_ids *x = &r->ids;
+	const struct ev_ring_idgen *g;
+	size_t i, j, n = 0;
+
+	for (i = 0; i < x->ngen; i++) {
+		g = &x->gen[(x->cur + EV_RING_IDGENS - i) % EV_RING_IDGENS];
+		for (j = 0; j < g->cap; j++)
+			n += !ids_empty(g, &g->slot[j]) &&
+			    g->slot[j].key - 1 >= r->first;
+	}
+	return n;
 }

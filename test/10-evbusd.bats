@@ -772,6 +772,20 @@ evfire: stdin:7: filter.tag: given twice"
 	assert_output "ERR data tags: not an array of at most 64 strings"
 }
 
+@test "the ring's memory follows what it holds, not its byte bound" {
+	# 100 events held, 16 MiB allowed: 10,000 events of about 450
+	# bytes (4.5 MB) go through, and the arena goes back to its start
+	# rather than on into fresh memory (its slack: 1 MiB here).
+	start_bus -b 100
+	pad=$(printf '%0400d' 0)
+	seq 1 10000 | sed "s/.*/{\"name\":\"mem.x\",\"payload\":{\"n\":&,\"pad\":\"$pad\"}}/" >"$T/in"
+	run_ok evfire -q <"$T/in"
+	run_ok evlist --stats
+	run jq -c '[.ring.events, .ring.memory > 40000,
+	    .ring.memory < 1500000]' <<<"$output"
+	assert_output '[100,true,true]'
+}
+
 @test "wire: STATS answers INFO with the bus's figures and its subscribers" {
 	start_bus -b 100
 	start_sub "$T/sub" 'st.#' '!st.no'

@@ -1236,7 +1236,7 @@ systemctl --user enable --now evbusd'
 	    [ \"\$(cut -d: -f2 '$T/work/idx.txt')\" -ge $s ]"
 	run_ok bash -c "$(sed -n 7p "$T/ex")"
 	run jq -c 'keys' <<<"$output"
-	assert_output '["bytes","events","first","max_bytes","max_events"]'
+	assert_output '["bytes","events","first","max_bytes","max_events","memory"]'
 }
 
 @test "README install: what make install puts where, and the systemd steps" {

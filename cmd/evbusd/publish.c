@@ -346,7 +346,8 @@ bus_stats(struct evbusd *b, const struct conn *asker, struct ev_buf *out)
 
 	rv = ev_buf_printf(out, "{\"epoch\":\"%s\",\"pid\":%ld,\"version\":"
 	    "\"%s\",\"uptime_ms\":%lld,\"seq\":%llu,\"ring\":{\"events\":%zu,"
-	    "\"bytes\":%zu,\"max_events\":%zu,\"max_bytes\":%zu,\"first\":%llu},"
+	    "\"bytes\":%zu,\"max_events\":%zu,\"max_bytes\":%zu,\"first\":%llu,"
+	    "\"memory\":%zu},"
 	    "\"clients\":%zu,\"events_in\":%llu,\"events_out\":%llu,"
 	    "\"duplicates\":%llu,\"in_per_s\":%.1f,\"out_per_s\":%.1f,"
 	    "\"subscribers\":[", b->epoch,
@@ -354,7 +355,8 @@ bus_stats(struct evbusd *b, const struct conn *asker, struct ev_buf *out)
 	    (long long)(now - b->started_ms),
 	    (unsigned long long)newest, ev_ring_count(r), ev_ring_bytes(r),
 	    b->ringmax, b->ringmaxbytes,
-	    (unsigned long long)ev_ring_first(r), b->nconns,
+	    (unsigned long long)ev_ring_first(r), ev_ring_memory(r),
+	    b->nconns,
 	    (unsigned long long)b->events_in,
 	    (unsigned long long)b->events_out, (unsigned long long)b->dups,
 	    bus_rate(b, b->events_in, b->snap[0].in, now),

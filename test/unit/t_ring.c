@@ -79,6 +79,8 @@ static size_t	rec_of(size_t, const char *, size_t);
 static int	overlaps(const struct ev_msg *, const struct ev_msg *);
 static void	test_arena(void);
 static void	test_arena_pins(void);
+static void	test_arena_follows(void);
+static void	test_idgens(void);
 static void	bench(size_t);
 static double	now_us(void);
 
@@ -282,13 +284,16 @@ check(const struct ev_ring *r, struct model *md)
 		if (!line_ok(m))
 			FAIL("kept seq %" PRIu64 ": changed", m->seq);
 	}
-	/* The index holds exactly the ids held, cur at most half full. */
-	if (x->cur.n + x->old.n != withid)
-		FAIL("index holds %zu ids, want %zu", x->cur.n + x->old.n,
+	/* The index holds exactly the ids held, each generation at most
+	   half full, none live beyond the bound. */
+	if (ev_ring_ids_live(r) != withid)
+		FAIL("index holds %zu ids, want %zu", ev_ring_ids_live(r),
 		    withid);
-	if (x->cur.n * 2 > x->cur.cap || (x->old.cap != 0 &&
-	    (x->oldleft == 0 || x->oldleft >= x->old.cap)))
-		FAIL("index over half load or draining wrongly");
+	for (i = 0; i < EV_RING_IDGENS; i++)
+		if (x->gen[i].n * 2 > x->gen[i].cap)
+			FAIL("index generation %zu over half load", i);
+	if (x->ngen > 24)
+		FAIL("index: %u generations live", x->ngen);
 	if (md->n > 0 && (r->cap & (r->cap - 1)) != 0)
 		FAIL("slots %zu: not a power of two", r->cap);
 	return 0;
@@ -725,6 +730,61 @@ test_seq(void)
 }
 
 /*
+ * The index's generations over a long run through a ring of 1000: every
+ * held id found and no evicted one, at most four generations live, and
+ * once the ring is full the tables are taken again, never allocated anew.
+ */
+static void
+test_idgens(void)
+{
+	struct ev_ring r;
+	struct ev_ring_idslot *seen[EV_RING_IDGENS];
+	char id[32];
+	uint64_t s;
+	size_t i, bad = 0, most = 0, fresh = 0, nseen = 0;
+	struct ev_msg *m;
+
+	ev_ring_init(&r, 1000, SIZE_MAX, 1);
+	memset(seen, 0, sizeof(seen));
+	for (s = 1; s <= 100000; s++) {
+		snprintf(id, sizeof(id), "id-%" PRIu64, s);
+		if ((m = add(&r, s, 40, id, strlen(id))) == NULL) {
+			bad++;
+			break;
+		}
+		if (s > 5000 && r.ids.ngen > most)
+			most = r.ids.ngen;
+		/* Tables: those of the first 5000 events, then no other. */
+		for (i = 0; i < EV_RING_IDGENS; i++) {
+			struct ev_ring_idslot *t = r.ids.gen[i].slot;
+			size_t k;
+
+			if (t == NULL)
+				continue;
+			for (k = 0; k < nseen && seen[k] != t; k++)
+				;
+			if (k < nseen)
+				continue;
+			if (s > 5000 || nseen == EV_RING_IDGENS)
+				fresh++;
+			else
+				seen[nseen++] = t;
+		}
+		if (s > 1000 && s % 997 == 0) {
+			snprintf(id, sizeof(id), "id-%" PRIu64, s - 999);
+			bad += ev_ring_find_id(&r, id, strlen(id)) == NULL;
+			snprintf(id, sizeof(id), "id-%" PRIu64, s - 1000);
+			bad += ev_ring_find_id(&r, id, strlen(id)) != NULL;
+		}
+	}
+	is_int(bad, 0, "100000 ids through a ring of 1000: the held found, "
+	    "the evicted not");
+	ok(most <= 4, "  full: at most 4 generations live (%zu)", most);
+	is_int(fresh, 0, "  full: tables taken again, none allocated");
+	ev_ring_free(&r);
+}
+
+/*
  * Many events under one id, evicted in order: the index keeps finding
  * one of those held, and forgets the id with the last.
  */
@@ -753,7 +813,7 @@ test_dups(void)
 	}
 	ok(ev_ring_find_id(&r, "same", 4) == NULL &&
 	    ev_ring_find_id(&r, "other", 5) == NULL &&
-	    r.ids.cur.n + r.ids.old.n == 0,
+	    ev_ring_ids_live(&r) == 0,
 	    "  gone with the last; the index is empty");
 	ev_ring_free(&r);
 }
@@ -834,6 +894,51 @@ test_arena(void)
 	    "free: referenced records outlive the ring");
 	ev_msg_unref(m);
 	ev_msg_unref(kept);
+}
+
+/*
+ * A ring bounded by count in a much larger arena: the arena goes back to
+ * its start once the oldest record leaves room there, so the memory it
+ * touches follows the 8 events held (with the slack of a sixteenth of the
+ * arena), not the arena's 160 records; events of varying sizes stay
+ * intact and apart, and every one is in the arena.
+ */
+static void
+test_arena_follows(void)
+{
+	struct ev_ring r;
+	struct ev_msg *m;
+	size_t rec = rec_of(100, "", 1), i, j, bad = 0, inarena = 0;
+	uint64_t s;
+
+	ev_ring_init(&r, 8, SIZE_MAX, 1);
+	r.arenasize = 160 * rec;
+	for (s = 1; s <= 2000; s++) {
+		if ((m = add(&r, s, 100, "", 0)) == NULL) {
+			bad++;
+			break;
+		}
+		inarena += m->arena != NULL;
+	}
+	is_int(bad, 0, "2000 events of 100 bytes, 8 held, arena of 160");
+	ok(inarena == 2000 && ev_ring_memory(&r) <= (8 + 1 + 10 + 1) * rec,
+	    "  all in the arena, which touched %zu records' bytes",
+	    ev_ring_memory(&r) / rec);
+	for (s = 2001; s <= 4000; s++) {
+		if ((m = add(&r, s, 60 + (size_t)rndn(80), "", 0)) == NULL ||
+		    !line_ok(m)) {
+			bad++;
+			break;
+		}
+		for (i = 0; i < ev_ring_count(&r); i++)
+			for (j = i + 1; j < ev_ring_count(&r); j++)
+				bad += overlaps(ev_ring_get(&r, r.first + i),
+				    ev_ring_get(&r, r.first + j));
+	}
+	is_int(bad, 0, "  then 2000 of 60 to 140 bytes: intact, apart");
+	ok(ev_ring_memory(&r) <= 160 * rec, "  within the arena (%zu)",
+	    ev_ring_memory(&r) / rec);
+	ev_ring_free(&r);
 }
 
 /*
@@ -987,8 +1092,10 @@ main(void)
 	test_one();
 	test_seq();
 	test_dups();
+	test_idgens();
 	test_arena();
 	test_arena_pins();
+	test_arena_follows();
 	test_model();
 	if (b != NULL)
 		bench((size_t)strtoull(b, NULL, 10));
