@@ -347,10 +347,20 @@ struct ev_decoder {
 	size_t		maxbody;	/* largest body */
 	size_t		skip;		/* bytes of an oversize body to drop */
 	bool		failed;		/* a protocol error: no more frames */
-	char		line[EV_LINE_MAX + 1];	/* the words of the frame */
+	bool		lent;		/* line is the caller's */
+	char	       *line;		/* the words of the frame: maxline + 1
+					   bytes, malloc'd at the first frame
+					   unless lent */
 };
 
 void	ev_decoder_init(struct ev_decoder *, size_t maxline, size_t maxbody);
+/*
+ * Split frames in buf (EV_LINE_MAX + 1 bytes) instead of a buffer of the
+ * decoder's own.  Decoders may share one buffer when each frame is done
+ * with before the next is asked of any of them (a thousand connections of
+ * a single-threaded server need one, not a thousand).
+ */
+void	ev_decoder_lend_line(struct ev_decoder *, char *buf);
 void	ev_decoder_free(struct ev_decoder *);
 /* Space to read into directly: at least want bytes; NULL if out of memory. */
 char	*ev_decoder_space(struct ev_decoder *, size_t want, size_t *avail);

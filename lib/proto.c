@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "evbus.h"
@@ -31,9 +32,22 @@ ev_decoder_init(struct ev_decoder *d, size_t maxline, size_t maxbody)
 }
 
 void
+ev_decoder_lend_line(struct ev_decoder *d, char *buf)
+{
+	if (!d->lent)
+		free(d->line);
+	d->line = buf;
+	d->lent = true;
+}
+
+void
 ev_decoder_free(struct ev_decoder *d)
 {
 	ev_buf_free(&d->in);
+	if (!d->lent)
+		free(d->line);
+	d->line = NULL;
+	d->lent = false;
 }
 
 /*
@@ -133,6 +147,9 @@ ev_decoder_next(struct ev_decoder *d, struct ev_frame *f, struct ev_err *err)
 			linelen--;
 		if (linelen > d->maxline)
 			return decoder_fail(d, err, "line too long");
+		if (d->line == NULL &&
+		    (d->line = malloc(d->maxline + 1)) == NULL)
+			return ev_err_sys(err, "decoder");
 		memcpy(d->line, p, linelen);
 		d->line[linelen] = '\0';
 		if (decoder_words(d, f) == -1)

@@ -125,37 +125,37 @@ acl_view(struct evbusd *b, struct conn *c, unsigned perm,
  * After HELLO: who c is for the rules, and what it may fire.  Root and the
  * bus's owner need no look-up; another user's groups are read now, once
  * (an NSS look-up, which may block the loop as long as the user database
- * takes).  The token is kept only as its hash, and wiped from c.  0, or -1
+ * takes).  token: HELLO's ("" for none), kept only as its hash (the
+ * caller wipes it).  0, or -1
  * with err (the user database failed, or out of memory): the caller
  * refuses the connection, as a group's deny rule could otherwise be
  * missed.
  */
 int
-acl_hello(struct evbusd *b, struct conn *c, struct ev_err *err)
+acl_hello(struct evbusd *b, struct conn *c, const char *token,
+    struct ev_err *err)
 {
-	size_t toklen = strlen(c->token);
+	size_t toklen = strlen(token);
 	int r = 0;
 
 	if (b->acl == NULL || c->cred.uid == 0 || c->cred.uid == b->acl->owner) {
 		c->aclid.uid = c->cred.uid;
 		c->aclid.gid = c->cred.gid;
 	} else if (ev_acl_id_init(&c->aclid, c->cred.uid, c->cred.gid,
-	    toklen > 0 ? c->token : NULL, toklen, err) == -1)
+	    toklen > 0 ? token : NULL, toklen, err) == -1)
 		r = -1;
-	explicit_bzero(c->token, sizeof(c->token));
 	if (r == 0)
 		r = acl_view(b, c, EV_ACL_FIRE, &c->fireview, err);
 	return r;
 }
 
-/* Free what the ACL gave c, and wipe a token it never got to use. */
+/* Free what the ACL gave c. */
 void
 acl_conn_free(struct conn *c)
 {
 	acl_view_drop(&c->fireview);
 	acl_view_drop(&c->subview);
 	ev_acl_id_free(&c->aclid);
-	explicit_bzero(c->token, sizeof(c->token));
 }
 
 /*

@@ -47,6 +47,8 @@ conn_new(struct evbusd *b, int fd, const struct ev_origin *cred)
 	c->events = EPOLLIN;
 	ev_decoder_init(&c->dec, EV_LINE_MAX,
 	    b->maxevent > EV_SUB_MAX ? b->maxevent : EV_SUB_MAX);
+	/* Frames are acted on as they are decoded: one buffer for all. */
+	ev_decoder_lend_line(&c->dec, b->line);
 	ev.events = c->events;
 	ev.data.ptr = c;
 	if (epoll_ctl(b->epfd, EPOLL_CTL_ADD, fd, &ev) == -1) {
@@ -398,8 +400,8 @@ conn_hello(struct evbusd *b, struct conn *c, const struct ev_frame *f)
 {
 	struct ev_err err;
 	const char *eq;
-	char *p;
-	int i;
+	char *p, token[128] = "";
+	int i, r;
 
 	if (f->argc < 1 || strcmp(f->argv[0], EV_PROTO_VERSION_S) != 0) {
 		conn_error(c, "proto", "unsupported protocol version %s "
@@ -413,8 +415,8 @@ conn_hello(struct evbusd *b, struct conn *c, const struct ev_frame *f)
 		eq = strchr(f->argv[i], '=');
 		if (eq != NULL && eq - f->argv[i] == 5 &&
 		    strncmp(f->argv[i], "token", 5) == 0 &&
-		    strlen(eq + 1) < sizeof(c->token)) {
-			memcpy(c->token, eq + 1, strlen(eq + 1) + 1);
+		    strlen(eq + 1) < sizeof(token)) {
+			memcpy(token, eq + 1, strlen(eq + 1) + 1);
 			continue;
 		}
 		/* Producer sessions (issue 9): session=<16 hex digits>. */
@@ -444,7 +446,9 @@ conn_hello(struct evbusd *b, struct conn *c, const struct ev_frame *f)
 		    (unsigned char)*p >= 0x7f)
 			*p = '_';
 	/* ACL: who it is for the rules, what it may fire. */
-	if (acl_hello(b, c, &err) == -1) {
+	r = acl_hello(b, c, token, &err);
+	explicit_bzero(token, sizeof(token));
+	if (r == -1) {
 		log_warnx("client %" PRIu64 ": %s", c->serial, err.msg);
 		if (conn_error(c, "limit", "the bus cannot tell what uid %lu "
 		    "may do: %s", (unsigned long)c->cred.uid, err.msg) == -1)

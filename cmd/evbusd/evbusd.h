@@ -62,7 +62,6 @@ struct conn {
 	uint64_t	  serial;
 	struct ev_origin  cred;
 	char		  name[32];
-	char		  token[128];	/* from HELLO; "" for none */
 	int64_t		  deadline;	/* CLOCK_MONOTONIC ms: handshake */
 	struct ev_decoder dec;
 	struct ev_buf	  out;		/* replies, and this one's gap events */
@@ -139,6 +138,7 @@ struct evbusd {
 	uint64_t	  dups;		/* dropped as duplicates */
 	struct ev_buf	  scratch;	/* an event being stamped */
 	struct ev_buf	  rbuf;		/* the read buffer lent to clients */
+	char		  line[EV_LINE_MAX + 1];  /* their frames' words */
 	size_t		  budget;	/* events that may still enter the ring
 					   before subscribers are served */
 	size_t		  budget_bytes;
@@ -235,7 +235,8 @@ void	 sub_where_fini(struct evbusd *);
 int	 acl_open(struct evbusd *, const char *, struct ev_err *);
 void	 acl_close(struct evbusd *);
 int	 acl_check_file(const char *);
-int	 acl_hello(struct evbusd *, struct conn *, struct ev_err *);
+int	 acl_hello(struct evbusd *, struct conn *, const char *,
+	    struct ev_err *);
 int	 acl_sub(struct evbusd *, struct conn *, bool, struct ev_err *);
 bool	 acl_sees_all(const struct evbusd *, const struct conn *);
 void	 acl_denied(struct evbusd *, const struct conn *, unsigned,

@@ -297,6 +297,8 @@ test_line_limit(void)
 	ev_decoder_free(&d);
 }
 
+static void	test_lend_line(void);
+
 static void
 test_words(void)
 {
@@ -318,6 +320,42 @@ test_words(void)
 	expect("ERR   state  \t  PUB before HELLO\n", MAXLINE, 64,
 	    "ERR [state] [PUB before HELLO]\n", 0,
 	    "ERR: blanks before the free text are dropped");
+}
+
+/*
+ * Two decoders lent one line buffer, their frames taken in turn: each
+ * frame's words are right while it is in hand; freeing leaves the
+ * buffer alone (it is the lender's).
+ */
+static void
+test_lend_line(void)
+{
+	struct ev_decoder a, b;
+	struct ev_frame f;
+	struct ev_err err;
+	static char line[EV_LINE_MAX + 1];
+	int good = 0;
+
+	ev_decoder_init(&a, MAXLINE, 64);
+	ev_decoder_init(&b, MAXLINE, 64);
+	ev_decoder_lend_line(&a, line);
+	ev_decoder_lend_line(&b, line);
+	ev_decoder_feed(&a, "SUB 2\n{}\nPING\n", 14);
+	ev_decoder_feed(&b, "HELLO 2 x\nQUIT\n", 15);
+	good += ev_decoder_next(&a, &f, &err) == 1 &&
+	    strcmp(f.verb, "SUB") == 0 && f.bodylen == 2;
+	good += ev_decoder_next(&b, &f, &err) == 1 &&
+	    strcmp(f.verb, "HELLO") == 0 && f.argc == 2 &&
+	    strcmp(f.argv[1], "x") == 0;
+	good += ev_decoder_next(&a, &f, &err) == 1 &&
+	    strcmp(f.verb, "PING") == 0 && f.argc == 0;
+	good += ev_decoder_next(&b, &f, &err) == 1 &&
+	    strcmp(f.verb, "QUIT") == 0;
+	is_int(good, 4, "two decoders lent one line buffer: frames in turn");
+	ev_decoder_free(&a);
+	ev_decoder_free(&b);
+	ok(a.line == NULL && b.line == NULL && !a.lent,
+	    "  freed: the lent buffer left to its owner");
 }
 
 static void
@@ -540,6 +578,7 @@ main(void)
 	test_stream();
 	test_line_limit();
 	test_words();
+	test_lend_line();
 	test_count();
 	test_body_end();
 	test_oversize();
