@@ -6,8 +6,10 @@
 # every subscriber's file holds N lines, and the CPU time evbusd used in the
 # run (user + system, from /proc: on a loaded machine a steadier figure
 # than the wall time).  The ring is sized for the burst, as in bench/run.sh
-# (EV_QUICK_RING overrides: "-b 64K -B 16M").  Needs cc; builds bench/gen.c
-# into a scratch directory.
+# (EV_QUICK_RING overrides: "-b 64K -B 16M").  EV_QUICK_KEEP=1 runs them
+# all on one bus, as bench/run.sh does, so that later runs find the ring
+# full (evicting as they go) rather than fresh.  Needs cc; builds
+# bench/gen.c into a scratch directory.
 set -eu
 
 [ $# -ge 1 ] || { echo "usage: bench/quick.sh BINDIR [N [SUBS [RUNS]]]" >&2; exit 64; }
@@ -39,22 +41,37 @@ cpu_ms() {
 	    '{ printf "%d", ($12 + $13) * 1000 / hz }'
 }
 ring=${EV_QUICK_RING:--b 1M -B 512M}
+keep=${EV_QUICK_KEEP:-0}
 
-run=0
-while [ "$run" -lt "$runs" ]; do
-	run=$((run + 1))
-	rm -f "$T"/sub* "$T/ready" "$T/sock"*
+start_bus() {
+	rm -f "$T/ready" "$T/sock"*
 	mkfifo "$T/ready"
 	# shellcheck disable=SC2086 # the ring's options are words
 	"$bin/evbusd" -s "$T/sock" -r 3 $ring 3>"$T/ready" &
 	bus=$!
 	read -r _ <"$T/ready"
+}
+
+[ "$keep" = 1 ] && start_bus
+run=0
+while [ "$run" -lt "$runs" ]; do
+	run=$((run + 1))
+	rm -f "$T"/sub*
+	[ "$keep" = 1 ] || start_bus
+	# From the bus's next seq, so that none misses the probe (builds
+	# without evlist: from the ring's start, on a fresh bus).
+	from=0
+	if [ -x "$bin/evlist" ]; then
+		from=$(($("$bin/evlist" -s "$T/sock" --stats |
+		    sed -n 's/.*"uptime_ms":[0-9]*,"seq":\([0-9]*\).*/\1/p') + 1))
+	fi
 	i=0
+	pids=
 	while [ "$i" -lt "$subs" ]; do
 		i=$((i + 1))
-		"$bin/evsub" -s "$T/sock" -q --from 0 -c "$((n + 1))" '#' >"$T/sub$i" &
+		"$bin/evsub" -s "$T/sock" -q --from "$from" -c "$((n + 1))" '#' >"$T/sub$i" &
+		pids="$pids $!"
 	done
-	# Each replays from the ring's start, so none misses the probe.
 	"$bin/evfire" -s "$T/sock" probe
 	i=0
 	while [ "$i" -lt "$subs" ]; do
@@ -76,8 +93,11 @@ while [ "$run" -lt "$runs" ]; do
 	cpu=$(($(cpu_ms "$bus") - cpu0))
 	echo "run $run: $n events, $subs subscriber(s): $((wait_ns / 1000000)) ms," \
 	    "$((n * 1000 / (wait_ns / 1000000))) events/s, evbusd cpu $cpu ms"
-	kill "$bus"
-	wait "$bus" || true
-	bus=
-	wait
+	if [ "$keep" != 1 ]; then
+		kill "$bus"
+		wait "$bus" || true
+		bus=
+	fi
+	# shellcheck disable=SC2086 # the pids are words
+	wait $pids
 done
