@@ -680,6 +680,14 @@ if [ "$CURVES" = 1 ]; then
 		for s in $SYSTEMS; do
 			[ "$s" = dbus ] && continue
 			curve_point subs "$s" "$n" "$n" 0
+		done
+	done
+	# Idle: all CURVE_EVENTS go to the one matching subscriber, so the
+	# points differ only in the idle subscribers beside it.
+	curve_input 170 "$CURVE_EVENTS"
+	for n in $CURVE_SUBS; do
+		for s in $SYSTEMS; do
+			[ "$s" = dbus ] && continue
 			curve_point idle "$s" "$n" 1 $((n - 1))
 		done
 	done
