@@ -908,8 +908,8 @@ int		 ev_ring_push(struct ev_ring *, struct ev_msg *);
  * into one record in the ring's arena; flags EV_RING_INDEX indexes it by
  * its id (idlen > 0).  Returns the message, a reference the ring holds
  * (take one with ev_msg_ref to keep it past its eviction), or NULL with
- * errno ENOMEM or EOVERFLOW (as ev_msg_new), the ring unchanged but for
- * evictions.  Evicts as ev_ring_push does: the ring holds exactly what
+ * errno ENOMEM or EOVERFLOW (as ev_msg_new; also for an indexed event
+ * with the seq UINT64_MAX), the ring unchanged but for evictions.  Evicts as ev_ring_push does: the ring holds exactly what
  * its bounds allow.
  * The arena: one anonymous mapping reserved at the first add (address
  * space only, MAP_NORESERVE) of maxbytes plus an allowance of about 200
@@ -918,12 +918,15 @@ int		 ev_ring_push(struct ev_ring *, struct ev_msg *);
  * are written one after the other, in seq order, going back to the start
  * at the end, or sooner: when the next record would touch fresh memory
  * and the oldest has left room at the start (a sixteenth of the arena, at
- * most 2 MiB, beyond the record).  So its pages are touched as the ring
+ * most 2 MiB, and at least four of the largest record yet, beyond the
+ * record).  So its pages are touched as the ring
  * first fills, and resident memory follows what the ring holds, not its
  * allowance.  A referenced record that
  * was evicted is written around.  An event for which the arena has no
  * room (one larger than the allowance, in a ring at both bounds; pinned
- * records in the way) is malloc'd alone instead: r->spilled counts those.
+ * records in the way; after an early return to the start, one much larger
+ * than any before it, until the oldest records make way) is malloc'd
+ * alone instead: r->spilled counts those.
  * Cost: O(1) and per event evicted, one copy of the bytes; no system call
  * after the first add; a step per pinned record when there are any.
  */
@@ -950,7 +953,7 @@ uint64_t	 ev_ring_first(const struct ev_ring *);	/* next when empty */
 uint64_t	 ev_ring_next(const struct ev_ring *);
 size_t		 ev_ring_count(const struct ev_ring *);
 size_t		 ev_ring_bytes(const struct ev_ring *);
-/* The bytes of the arena ever touched: at most what is resident. */
+/* The most bytes of the arena touched (a high-water mark). */
 size_t		 ev_ring_memory(const struct ev_ring *);
 /* Ids in the index of events still held (a slow count, for tests). */
 size_t		 ev_ring_ids_live(const struct ev_ring *);

@@ -39,6 +39,7 @@ struct ev_arena {
 	size_t		 size;
 	size_t		 w;		/* where the next record goes */
 	size_t		 hw;
+	size_t		 maxrec;	/* the largest record placed */
 	struct ev_msg	*pins;		/* pinned, some perhaps released */
 	size_t		 npins;		/* pinned, not yet released */
 	int		 orphan;	/* the ring is gone */
@@ -434,12 +435,16 @@ arena_pin_below(struct ev_arena *a, size_t from, size_t lim,
  * The room an early return to the arena's start must leave before the
  * oldest record, so that records a little larger than those evicted do
  * not soon find the way blocked: a sixteenth of the arena, at most a huge
- * page.
+ * page, and at least four of the largest record yet.  (Records much
+ * larger than any before may still find too little room there, and are
+ * then kept outside the arena until the oldest records make way.)
  */
 static size_t
 arena_slack(const struct ev_arena *a)
 {
-	return a->size / 16 < ARENA_HUGE ? a->size / 16 : ARENA_HUGE;
+	size_t s = a->size / 16 < ARENA_HUGE ? a->size / 16 : ARENA_HUGE;
+
+	return s > 4 * a->maxrec ? s : 4 * a->maxrec;
 }
 
 /*
@@ -460,6 +465,8 @@ arena_place(struct ev_ring *r, size_t need)
 
 	if (need > a->size)
 		return NULL;
+	if (need > a->maxrec)
+		a->maxrec = need;
 	om = ring_oldest_arena(r);
 	o = om != NULL ? (size_t)((char *)om - a->base) : 0;
 	if (om == NULL && a->pins == NULL)
@@ -474,10 +481,8 @@ arena_place(struct ev_ring *r, size_t need)
 	w0 = a->w;
 	eager = om != NULL && o < a->w && a->w + need > a->hw &&
 	    o >= need + arena_slack(a);
-	if (eager && getenv("EV_NOEAGER") == NULL)
+	if (eager)
 		a->w = 0;
-	else
-		eager = 0;
 	for (;;) {
 		/* The oldest record ahead: the free space ends there. */
 		ahead = om != NULL && o >= a->w;
@@ -539,13 +544,15 @@ ev_ring_add(struct ev_ring *r, const char *json, size_t len, int64_t time,
 	}
 	if ((flags & EV_RING_INDEX) && idlen > 0) {
 		if (ids_put(r, m, h) == -1) {
+			int e = errno;
+
 			/* The record is free again: nothing refers to it. */
 			if (m->arena != NULL)
 				r->arena->w = (size_t)((char *)m -
 				    r->arena->base);
 			else
 				free(m);
-			errno = ENOMEM;
+			errno = e;
 			return NULL;
 		}
 		m->flags |= EV_MSG_INDEXED;
@@ -635,8 +642,8 @@ ids_empty(const struct ev_ring_idgen *g, const struct ev_ring_idslot *s)
 
 /*
  * Index m (hash h) in the newest generation, starting a new one when it is
- * half full, or when m's seq is too far from its first for a key.
- * -1 with errno ENOMEM, m not indexed.
+ * half full.  -1 with errno ENOMEM, or EOVERFLOW for the seq UINT64_MAX;
+ * m not indexed.
  */
 static int
 ids_put(struct ev_ring *r, struct ev_msg *m, uint64_t h)
@@ -645,7 +652,13 @@ ids_put(struct ev_ring *r, struct ev_msg *m, uint64_t h)
 	struct ev_ring_idgen *g = &x->gen[x->cur];
 	size_t mask, j;
 
-	if (g->cap == 0 || (g->n + 1) * 2 > g->cap)
+	/* Its key, seq + 1, must not wrap to 0 (read as empty). */
+	if (m->seq == UINT64_MAX) {
+		errno = EOVERFLOW;
+		return -1;
+	}
+	/* None live: after a rotation that found no memory, start again. */
+	if (x->ngen == 0 || g->cap == 0 || (g->n + 1) * 2 > g->cap)
 		if (ids_rotate(r) == -1)
 			return -1;
 	g = &x->gen[x->cur];
@@ -695,6 +708,9 @@ ids_rotate(struct ev_ring *r)
 	for (i = 0; i < x->ngen; i++)
 		live += x->gen[(x->cur + EV_RING_IDGENS - i) %
 		    EV_RING_IDGENS].n;
+	/* Ids put, not all of them still held: the ring says how many. */
+	if (live > r->n)
+		live = r->n;
 	for (per = IDS_MIN / 2; per < live && per < r->max / 2; )
 		per *= 2;
 	cap = per * 2;

@@ -426,18 +426,18 @@ conn_hello(struct evbusd *b, struct conn *c, const struct ev_frame *f)
 				continue;
 			if (errno == ENOMEM) {
 				conn_close(b, c, "out of memory for a session");
-				return;
+				goto out;
 			}
 			conn_error(c, "proto", "HELLO: session: '%.32s' is not "
 			    "16 hex digits", eq + 1);
 			c->state = CONN_CLOSING;
-			return;
+			goto out;
 		}
 		conn_error(c, "proto", "HELLO: unknown key '%.*s' (this bus "
 		    "knows token, session)", (int)(eq != NULL ? eq - f->argv[i] : 32),
 		    f->argv[i]);
 		c->state = CONN_CLOSING;
-		return;
+		goto out;
 	}
 	snprintf(c->name, sizeof(c->name), "%s",
 	    f->argc > 1 ? f->argv[1] : "anonymous");
@@ -447,14 +447,13 @@ conn_hello(struct evbusd *b, struct conn *c, const struct ev_frame *f)
 			*p = '_';
 	/* ACL: who it is for the rules, what it may fire. */
 	r = acl_hello(b, c, token, &err);
-	explicit_bzero(token, sizeof(token));
 	if (r == -1) {
 		log_warnx("client %" PRIu64 ": %s", c->serial, err.msg);
 		if (conn_error(c, "limit", "the bus cannot tell what uid %lu "
 		    "may do: %s", (unsigned long)c->cred.uid, err.msg) == -1)
 			conn_close(b, c, "out of memory for a reply");
 		c->state = CONN_CLOSING;
-		return;
+		goto out;
 	}
 	c->state = CONN_READY;
 	c->hello = true;
@@ -464,8 +463,11 @@ conn_hello(struct evbusd *b, struct conn *c, const struct ev_frame *f)
 	    b->acl != NULL ? ",acl" : "", b->store != NULL ? ",durable" : "",
 	    b->maxdepth) == -1) {
 		conn_close(b, c, "out of memory for a reply");
-		return;
+		goto out;
 	}
+out:
+	/* The token lives on as its hash in c->aclid at most. */
+	explicit_bzero(token, sizeof(token));
 }
 
 static void

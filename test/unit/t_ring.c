@@ -782,6 +782,29 @@ test_idgens(void)
 	ok(most <= 4, "  full: at most 4 generations live (%zu)", most);
 	is_int(fresh, 0, "  full: tables taken again, none allocated");
 	ev_ring_free(&r);
+
+	/* Bounded by bytes: the tables shrink with what the ring holds. */
+	ev_ring_init(&r, 1000000, 64 * 1024, 1);
+	for (s = 1; s <= 5000; s++) {
+		snprintf(id, sizeof(id), "id-%" PRIu64, s);
+		bad += add(&r, s, s <= 2000 ? 10 : 1000, id, strlen(id)) == NULL;
+	}
+	for (i = 0, most = 0; i < EV_RING_IDGENS; i++)
+		most += r.ids.gen[i].cap;
+	ok(bad == 0 && ev_ring_count(&r) < 70 && most <= 1024,
+	    "  2000 small events, then 3000 of 1000 bytes in 64 KiB: "
+	    "%zu slots for %zu held", most, ev_ring_count(&r));
+	ev_ring_free(&r);
+
+	/* The last seq there is: its key would wrap, so it is refused. */
+	ev_ring_init(&r, 10, SIZE_MAX, UINT64_MAX - 1);
+	m = add(&r, UINT64_MAX - 1, 10, "a", 1);
+	ok(m != NULL && ev_ring_find_id(&r, "a", 1) == m,
+	    "seq UINT64_MAX - 1 indexed");
+	errno = 0;
+	ok(add(&r, UINT64_MAX, 10, "b", 1) == NULL && errno == EOVERFLOW &&
+	    ev_ring_count(&r) == 1, "  UINT64_MAX: EOVERFLOW, not kept");
+	ev_ring_free(&r);
 }
 
 /*
