@@ -796,7 +796,6 @@ struct ev_msg {
 	struct ev_msg	*pinnext;	/* evicted, still referenced: next */
 	char		 line[];	/* the JSON, '\n', then name, id */
 };
-#define EV_MSG_INDEXED	0x1		/* its id is in the ring's index */
 #define EV_MSG_PINNED	0x2		/* evicted while referenced */
 
 /*

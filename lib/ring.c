@@ -50,8 +50,6 @@ struct ev_arena {
 
 static int	ids_put(struct ev_ring *, struct ev_msg *, uint64_t);
 static int	ids_rotate(struct ev_ring *);
-static int	ids_live(const struct ev_ring_ids *,
-		    const struct ev_ring_idgen *);
 static int	ids_swap(struct ev_ring_ids *, struct ev_ring_idgen *, size_t);
 static void	ids_tabfree(struct ev_ring_idgen *);
 static void	ids_free(struct ev_ring_ids *);
@@ -252,7 +250,6 @@ ring_evict(struct ev_ring *r)
 	r->bytes -= m->len;
 	r->first++;
 	/* Its id stays in the index, found stale by its seq (ids_put). */
-	m->flags &= ~(uint32_t)EV_MSG_INDEXED;
 	if ((a = m->arena) != NULL && m->refs > 1) {
 		m->flags |= EV_MSG_PINNED;
 		m->pinnext = a->pins;
@@ -308,7 +305,6 @@ ev_ring_push(struct ev_ring *r, struct ev_msg *m)
 	if (m->idlen > 0) {
 		if (ids_put(r, m, ev_id_hash(m->id, m->idlen)) == -1)
 			return -1;
-		m->flags |= EV_MSG_INDEXED;
 	}
 	r->slot[(r->head + r->n) & (r->cap - 1)] = m;
 	r->n++;
@@ -555,7 +551,6 @@ ev_ring_add(struct ev_ring *r, const char *json, size_t len, int64_t time,
 			errno = e;
 			return NULL;
 		}
-		m->flags |= EV_MSG_INDEXED;
 	}
 	r->slot[(r->head + r->n) & (r->cap - 1)] = m;
 	r->n++;
@@ -750,19 +745,6 @@ ids_rotate(struct ev_ring *r)
 	return 0;
 }
 
-/* Is g one of the live generations? */
-static int
-ids_live(const struct ev_ring_ids *x, const struct ev_ring_idgen *g)
-{
-	size_t i;
-
-	for (i = 0; i < x->ngen; i++)
-		if (g == &x->gen[(x->cur + EV_RING_IDGENS - i) %
-		    EV_RING_IDGENS])
-			return 1;
-	return 0;
-}
-
 /*
  * Give g (not live) the table of cap slots of a let-go generation, which
  * takes g's in exchange.  -1: there is none.
@@ -775,7 +757,8 @@ ids_swap(struct ev_ring_ids *x, struct ev_ring_idgen *g, size_t cap)
 
 	for (k = 0; k < EV_RING_IDGENS; k++) {
 		o = &x->gen[k];
-		if (o == g || o->cap != cap || ids_live(x, o))
+		/* Live generations hold ids; the others hold none. */
+		if (o == g || o->cap != cap || o->n != 0)
 			continue;
 		t = *g;
 		*g = *o;

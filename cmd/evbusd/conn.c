@@ -401,7 +401,7 @@ conn_hello(struct evbusd *b, struct conn *c, const struct ev_frame *f)
 	struct ev_err err;
 	const char *eq;
 	char *p, token[128] = "";
-	int i, r;
+	int i;
 
 	if (f->argc < 1 || strcmp(f->argv[0], EV_PROTO_VERSION_S) != 0) {
 		conn_error(c, "proto", "unsupported protocol version %s "
@@ -446,8 +446,7 @@ conn_hello(struct evbusd *b, struct conn *c, const struct ev_frame *f)
 		    (unsigned char)*p >= 0x7f)
 			*p = '_';
 	/* ACL: who it is for the rules, what it may fire. */
-	r = acl_hello(b, c, token, &err);
-	if (r == -1) {
+	if (acl_hello(b, c, token, &err) == -1) {
 		log_warnx("client %" PRIu64 ": %s", c->serial, err.msg);
 		if (conn_error(c, "limit", "the bus cannot tell what uid %lu "
 		    "may do: %s", (unsigned long)c->cred.uid, err.msg) == -1)
